@@ -1,0 +1,192 @@
+/**
+ * The one configuration object: read from the environment once at start-up,
+ * validated as a whole, then passed down.
+ */
+
+export interface Config {
+  openaiApiKey: string;
+  twilioAuthToken: string;
+  /** Origin Twilio calls, e.g. "https://assistant.example.com"; undefined: derive from request headers. */
+  publicUrl: string | undefined;
+  port: number;
+  voice: string;
+  assistantInstructions: string;
+  /** Accepted for compatibility only: the GA Realtime session rejects a temperature field. */
+  temperature: number;
+  zapierMcpUrl: string;
+  /** Undefined: no Zapier tools in the session. */
+  zapierMcpPassword: string | undefined;
+  openaiRealtimeUrl: string;
+  streamTokenTtlSeconds: number;
+}
+
+/**
+ * Every variable the server reads. `deno task start` grants `--allow-env` for
+ * exactly these (a test keeps the two in step), because reading any other
+ * variable throws under that flag.
+ */
+export const CONFIG_VARIABLES = [
+  "OPENAI_API_KEY",
+  "TWILIO_AUTH_TOKEN",
+  "PUBLIC_URL",
+  "PORT",
+  "VOICE",
+  "ASSISTANT_INSTRUCTIONS",
+  "TEMPERATURE",
+  "ZAPIER_MCP_URL",
+  "ZAPIER_MCP_PASSWORD",
+  "OPENAI_REALTIME_URL",
+  "STREAM_TOKEN_TTL_SECONDS",
+] as const;
+
+export type ConfigVariable = typeof CONFIG_VARIABLES[number];
+
+export const VOICES = [
+  "alloy",
+  "ash",
+  "ballad",
+  "cedar",
+  "coral",
+  "echo",
+  "marin",
+  "sage",
+  "shimmer",
+  "verse",
+] as const;
+
+export const DEFAULT_INSTRUCTIONS =
+  "You are a helpful, concise personal assistant speaking on the phone with your owner. " +
+  "Keep answers short and natural for speech. You can read and manage their Todoist tasks " +
+  "and Gmail through your Zapier tools; confirm before sending email or deleting anything.";
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads one variable; returns undefined when unset or blank. */
+export type EnvReader = (name: ConfigVariable) => string | undefined;
+
+export function envReader(
+  env: { get(name: string): string | undefined },
+): EnvReader {
+  return (name) => {
+    const value = env.get(name)?.trim();
+    return value ? value : undefined;
+  };
+}
+
+/** Validates every variable and throws one ConfigError listing all problems. */
+export function loadConfig(read: EnvReader): Config {
+  const problems: string[] = [];
+
+  const required = (name: ConfigVariable): string => {
+    const value = read(name);
+    if (value === undefined) problems.push(`${name} is required`);
+    return value ?? "";
+  };
+
+  const number = (
+    name: ConfigVariable,
+    fallback: number,
+    { min, max, integer }: { min: number; max: number; integer: boolean },
+  ): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (
+      !Number.isFinite(value) || (integer && !Number.isInteger(value)) ||
+      value < min || value > max
+    ) {
+      problems.push(
+        `${name} must be ${
+          integer ? "a whole number" : "a number"
+        } from ${min} to ${max} (got "${raw}")`,
+      );
+      return fallback;
+    }
+    return value;
+  };
+
+  const url = (
+    name: ConfigVariable,
+    fallback: string | undefined,
+    protocols: string[],
+  ): string | undefined => {
+    const raw = read(name) ?? fallback;
+    if (raw === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      problems.push(`${name} must be a URL (got "${raw}")`);
+      return fallback;
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      problems.push(
+        `${name} must start with ${
+          protocols.map((p) => `${p}//`).join(" or ")
+        }`,
+      );
+      return fallback;
+    }
+    return raw;
+  };
+
+  const openaiApiKey = required("OPENAI_API_KEY");
+  const twilioAuthToken = required("TWILIO_AUTH_TOKEN");
+
+  let publicUrl = url("PUBLIC_URL", undefined, ["https:", "http:"]);
+  if (publicUrl !== undefined) {
+    const parsed = new URL(publicUrl);
+    if (parsed.pathname !== "/" || parsed.search || parsed.hash) {
+      problems.push(
+        `PUBLIC_URL must be an origin such as https://assistant.example.com (no path or query)`,
+      );
+    }
+    publicUrl = parsed.origin;
+  }
+
+  const voice = read("VOICE") ?? "alloy";
+  if (!(VOICES as readonly string[]).includes(voice)) {
+    problems.push(`VOICE must be one of ${VOICES.join(", ")} (got "${voice}")`);
+  }
+
+  const config: Config = {
+    openaiApiKey,
+    twilioAuthToken,
+    publicUrl,
+    port: number("PORT", 5050, { min: 0, max: 65535, integer: true }),
+    voice,
+    assistantInstructions: read("ASSISTANT_INSTRUCTIONS") ??
+      DEFAULT_INSTRUCTIONS,
+    temperature: number("TEMPERATURE", 0.8, {
+      min: 0.6,
+      max: 1.2,
+      integer: false,
+    }),
+    zapierMcpUrl: url(
+      "ZAPIER_MCP_URL",
+      "https://mcp.zapier.com/api/mcp/mcp",
+      ["https:"],
+    )!,
+    zapierMcpPassword: read("ZAPIER_MCP_PASSWORD"),
+    openaiRealtimeUrl: url(
+      "OPENAI_REALTIME_URL",
+      "wss://api.openai.com/v1/realtime?model=gpt-realtime",
+      ["wss:", "ws:"],
+    )!,
+    streamTokenTtlSeconds: number("STREAM_TOKEN_TTL_SECONDS", 60, {
+      min: 5,
+      max: 3600,
+      integer: true,
+    }),
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

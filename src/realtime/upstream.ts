@@ -1,0 +1,106 @@
+/**
+ * The OpenAI Realtime socket of one call. It sends `session.update` as soon
+ * as it opens and holds incoming events until the bridge attaches, so it can
+ * be opened before the call's media stream exists.
+ */
+
+export interface UpstreamOptions {
+  url: string;
+  apiKey: string;
+  /** A serialised `session.update`, sent first. */
+  sessionUpdate: string;
+  connectTimeoutMs: number;
+}
+
+export interface UpstreamHandlers {
+  message(data: unknown): void;
+  /** The socket closed or never opened; `reason` is safe to log. */
+  closed(reason: string): void;
+}
+
+export class RealtimeUpstream {
+  readonly #socket: WebSocket;
+  readonly #opened = Promise.withResolvers<number>();
+  #handlers: UpstreamHandlers | undefined;
+  #early: unknown[] = [];
+  #closedReason: string | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly startedAt = performance.now();
+
+  constructor(options: UpstreamOptions) {
+    // GA protocol: bearer key only, never the retired OpenAI-Beta header.
+    this.#socket = new WebSocket(options.url, {
+      headers: { Authorization: `Bearer ${options.apiKey}` },
+    });
+    this.#timer = setTimeout(
+      () => this.#fail(`no handshake within ${options.connectTimeoutMs} ms`),
+      options.connectTimeoutMs,
+    );
+    this.#socket.onopen = () => {
+      clearTimeout(this.#timer);
+      this.#socket.send(options.sessionUpdate);
+      this.#opened.resolve(performance.now());
+    };
+    // Nobody may be waiting on a refused handshake: keep it from going unhandled.
+    this.#opened.promise.catch(() => {});
+    this.#socket.onmessage = (event) => {
+      if (this.#handlers) this.#handlers.message(event.data);
+      else this.#early.push(event.data);
+    };
+    this.#socket.onerror = () => {};
+    this.#socket.onclose = (event) => {
+      clearTimeout(this.#timer);
+      this.#fail(
+        this.#socket.readyState === WebSocket.CLOSED && event.code === 1006
+          ? "upstream connection failed or dropped"
+          : `upstream closed (${event.code}${
+            event.reason ? ` ${event.reason}` : ""
+          })`,
+      );
+    };
+  }
+
+  get isOpen(): boolean {
+    return this.#socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Resolves with performance.now() when the socket opened; rejects if it never does. */
+  get opened(): Promise<number> {
+    return this.#opened.promise;
+  }
+
+  /** Starts delivering events (first those that arrived before). */
+  attach(handlers: UpstreamHandlers): void {
+    this.#handlers = handlers;
+    const early = this.#early;
+    this.#early = [];
+    for (const data of early) handlers.message(data);
+    if (this.#closedReason !== undefined) handlers.closed(this.#closedReason);
+  }
+
+  /** Sends when open; returns false otherwise. */
+  send(data: string): boolean {
+    if (this.#socket.readyState !== WebSocket.OPEN) return false;
+    this.#socket.send(data);
+    return true;
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  /** Closes the socket, also while the handshake is still in flight. */
+  close(): void {
+    clearTimeout(this.#timer);
+    if (this.#socket.readyState === WebSocket.CLOSED) return;
+    this.#socket.close(1000, "call ended");
+  }
+
+  #fail(reason: string): void {
+    if (this.#closedReason !== undefined) return;
+    this.#closedReason = reason;
+    this.#opened.reject(new Error(reason));
+    this.close();
+    this.#handlers?.closed(reason);
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Single-use, short-lived stream tokens. The token is self-verifying (an
+ * HMAC over the CallSid, expiry and a nonce), so any instance sharing the
+ * auth token can check it; single use is enforced by an atomic
+ * insert-if-absent of the nonce in Deno KV.
+ */
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export interface StreamTokenClaims {
+  callSid: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+  nonce: string;
+}
+
+export type TokenCheck =
+  | { ok: true; claims: StreamTokenClaims }
+  | { ok: false; reason: "malformed" | "forged" | "expired" | "used" };
+
+/** Derives the token key from the auth token, so instances share it with no extra secret. */
+export async function importTokenKey(authToken: string): Promise<CryptoKey> {
+  const base = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(authToken),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const derived = await crypto.subtle.sign(
+    "HMAC",
+    base,
+    encoder.encode("stream-token/v1"),
+  );
+  return crypto.subtle.importKey(
+    "raw",
+    derived,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
+}
+
+const BASE64URL = { alphabet: "base64url", omitPadding: true } as const;
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{1,512}\.[A-Za-z0-9_-]{43}$/;
+
+export async function mintStreamToken(
+  key: CryptoKey,
+  callSid: string,
+  ttlSeconds: number,
+  now = Date.now(),
+): Promise<{ token: string; claims: StreamTokenClaims }> {
+  const claims: StreamTokenClaims = {
+    callSid,
+    expiresAt: now + ttlSeconds * 1000,
+    nonce: crypto.getRandomValues(new Uint8Array(16)).toBase64(BASE64URL),
+  };
+  const payload = encoder.encode(
+    JSON.stringify([claims.callSid, claims.expiresAt, claims.nonce]),
+  ).toBase64(BASE64URL);
+  const mac = new Uint8Array(
+    await crypto.subtle.sign("HMAC", key, encoder.encode(payload)),
+  );
+  return { token: `${payload}.${mac.toBase64(BASE64URL)}`, claims };
+}
+
+/** Checks shape, signature and expiry; no I/O. */
+export async function readStreamToken(
+  key: CryptoKey,
+  token: string,
+  now = Date.now(),
+): Promise<TokenCheck> {
+  if (!TOKEN_SHAPE.test(token)) return { ok: false, reason: "malformed" };
+  const [payload, mac] = token.split(".");
+  const authentic = await crypto.subtle.verify(
+    "HMAC",
+    key,
+    Uint8Array.fromBase64(mac, BASE64URL),
+    encoder.encode(payload),
+  );
+  if (!authentic) return { ok: false, reason: "forged" };
+  let fields: unknown;
+  try {
+    fields = JSON.parse(
+      decoder.decode(Uint8Array.fromBase64(payload, BASE64URL)),
+    );
+  } catch {
+    return { ok: false, reason: "malformed" };
+  }
+  if (
+    !Array.isArray(fields) || typeof fields[0] !== "string" ||
+    typeof fields[1] !== "number" || typeof fields[2] !== "string"
+  ) {
+    return { ok: false, reason: "malformed" };
+  }
+  const claims = { callSid: fields[0], expiresAt: fields[1], nonce: fields[2] };
+  if (now >= claims.expiresAt) return { ok: false, reason: "expired" };
+  return { ok: true, claims };
+}
+
+/** Where used nonces are remembered; shared by every instance that serves streams. */
+export interface UsedTokenStore {
+  /** Records the nonce; false when it was already recorded. */
+  markUsed(claims: StreamTokenClaims): Promise<boolean>;
+}
+
+export class KvUsedTokenStore implements UsedTokenStore {
+  constructor(private readonly kv: Deno.Kv) {}
+
+  async markUsed(claims: StreamTokenClaims): Promise<boolean> {
+    const key = ["used-stream-token", claims.nonce];
+    // expireIn is only the earliest deletion time; the expiry inside the
+    // token is what refuses it later, so the record need only outlive it.
+    const result = await this.kv.atomic()
+      .check({ key, versionstamp: null })
+      .set(key, claims.expiresAt, {
+        expireIn: Math.max(1000, claims.expiresAt - Date.now()) + 60_000,
+      })
+      .commit();
+    return result.ok;
+  }
+}
+
+/** Full check: authentic, unexpired, then consumed (single use). */
+export async function consumeStreamToken(
+  key: CryptoKey,
+  store: UsedTokenStore,
+  token: string,
+  now = Date.now(),
+): Promise<TokenCheck> {
+  const check = await readStreamToken(key, token, now);
+  if (!check.ok) return check;
+  return await store.markUsed(check.claims)
+    ? check
+    : { ok: false, reason: "used" };
+}
