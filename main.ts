@@ -3,26 +3,34 @@
  * and shuts down cleanly on SIGINT/SIGTERM.
  */
 
-import { ConfigError, envReader, loadConfig } from "./src/config.ts";
+import {
+  type Config,
+  ConfigError,
+  envReader,
+  loadConfig,
+} from "./src/config.ts";
 import { consoleSink, createLogger } from "./src/log.ts";
 import { createApp } from "./src/server.ts";
 import { KvUsedTokenStore } from "./src/stream_token.ts";
 
-let config;
-try {
-  config = loadConfig(envReader(Deno.env));
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`${error.message}\nSee .env.example for every variable.`);
-  Deno.exit(1);
+function readConfig(): Config {
+  try {
+    return loadConfig(envReader(Deno.env));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`${error.message}\nSee .env.example for every variable.`);
+    Deno.exit(1);
+  }
 }
+
+const config = readConfig();
 
 const logger = createLogger(consoleSink, [
   config.openaiApiKey,
   config.twilioAuthToken,
   config.zapierMcpPassword,
 ]);
-const kv = await Deno.openKv();
+const kv = await Deno.openKv(config.kvPath);
 const app = await createApp({
   config,
   logger,
@@ -39,12 +47,18 @@ let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  logger.log("info", "server.stopping", { signal, calls: app.calls.size });
-  for (const call of app.calls) call.end("server shutting down");
+  logger.log("info", "server.draining", {
+    signal,
+    calls: app.calls.size,
+    drainSeconds: config.drainSeconds,
+  });
+  await app.drain(config.drainSeconds);
   await server.shutdown();
   kv.close();
+  logger.log("info", "server.stopped");
   Deno.exit(0);
 }
 
+// Docker sends SIGTERM; Fly.io and Deno Deploy send SIGINT.
 Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
 Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));

@@ -18,6 +18,10 @@ export interface Config {
   zapierMcpPassword: string | undefined;
   openaiRealtimeUrl: string;
   streamTokenTtlSeconds: number;
+  /** Deno KV location: undefined for Deno's default store, a file path, or a remote KV URL. */
+  kvPath: string | undefined;
+  /** How long live calls may go on after SIGTERM/SIGINT before they are closed. */
+  drainSeconds: number;
 }
 
 /**
@@ -37,6 +41,8 @@ export const CONFIG_VARIABLES = [
   "ZAPIER_MCP_PASSWORD",
   "OPENAI_REALTIME_URL",
   "STREAM_TOKEN_TTL_SECONDS",
+  "KV_PATH",
+  "DRAIN_SECONDS",
 ] as const;
 
 export type ConfigVariable = typeof CONFIG_VARIABLES[number];
@@ -182,6 +188,12 @@ export function loadConfig(read: EnvReader): Config {
     )!,
     streamTokenTtlSeconds: number("STREAM_TOKEN_TTL_SECONDS", 60, {
       min: 5,
+      max: 3600,
+      integer: true,
+    }),
+    kvPath: read("KV_PATH"),
+    drainSeconds: number("DRAIN_SECONDS", 20, {
+      min: 0,
       max: 3600,
       integer: true,
     }),

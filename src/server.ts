@@ -20,7 +20,11 @@ import {
   type UsedTokenStore,
 } from "./stream_token.ts";
 import { importSigningKey, verifySignature } from "./twilio/signature.ts";
-import { connectStreamTwiml, twimlResponse } from "./twilio/twiml.ts";
+import {
+  connectStreamTwiml,
+  sayAndHangUpTwiml,
+  twimlResponse,
+} from "./twilio/twiml.ts";
 
 export interface AppOptions {
   config: Config;
@@ -34,7 +38,15 @@ export interface App {
   handler(request: Request): Promise<Response>;
   /** Live calls. */
   readonly calls: Set<CallBridge>;
+  /**
+   * Stops taking new calls, lets live ones go on for up to `seconds`, then
+   * ends the rest (both sockets closed). Resolves when no call is left.
+   */
+  drain(seconds: number): Promise<void>;
 }
+
+export const RESTARTING_MESSAGE =
+  "Sorry, your assistant is restarting right now. Please call back in a minute.";
 
 type Handler = (
   request: Request,
@@ -50,10 +62,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   const tokenKey = await importTokenKey(config.twilioAuthToken);
   const calls = new Set<CallBridge>();
   const startedAt = Date.now();
+  let draining = false;
 
   const healthz: Handler = () =>
     Response.json({
-      status: "ok",
+      status: draining ? "draining" : "ok",
       calls: calls.size,
       uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
     });
@@ -76,6 +89,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
     const callSid = params.get("CallSid");
     if (!callSid) return text(400, "missing CallSid");
+    if (draining) {
+      logger.log("info", "webhook.refused", { callSid, reason: "draining" });
+      return twimlResponse(sayAndHangUpTwiml(RESTARTING_MESSAGE));
+    }
     const { token } = await mintStreamToken(
       tokenKey,
       callSid,
@@ -95,9 +112,6 @@ export async function createApp(options: AppOptions): Promise<App> {
   };
 
   const mediaStream: Handler = async (request, match) => {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return text(426, "expected a WebSocket upgrade");
-    }
     const token = match.pathname.groups.token ?? "";
     // Cheap checks first (no I/O), so floods of bad tokens cost little.
     const readable = await readStreamToken(tokenKey, token);
@@ -122,6 +136,10 @@ export async function createApp(options: AppOptions): Promise<App> {
         callSid: readable.claims.callSid,
       });
       return text(403, "invalid signature");
+    }
+    // Only a real upgrade may spend the token.
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return text(426, "expected a WebSocket upgrade");
     }
     const consumed = await consumeStreamToken(tokenKey, usedTokens, token);
     if (!consumed.ok) {
@@ -162,8 +180,21 @@ export async function createApp(options: AppOptions): Promise<App> {
     ],
   ];
 
+  async function drain(seconds: number): Promise<void> {
+    draining = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all([...calls].map((call) => call.done)),
+      new Promise((resolve) => timer = setTimeout(resolve, seconds * 1000)),
+    ]);
+    clearTimeout(timer);
+    for (const call of calls) call.end("server shutting down");
+    await Promise.all([...calls].map((call) => call.done));
+  }
+
   return {
     calls,
+    drain,
     async handler(request) {
       let pathMatched = false;
       for (const [method, pattern, handle] of routes) {

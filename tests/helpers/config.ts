@@ -1,0 +1,21 @@
+import {
+  type Config,
+  type ConfigVariable,
+  loadConfig,
+} from "../../src/config.ts";
+
+export const TEST_AUTH_TOKEN = "twilio-auth-token-for-tests";
+export const TEST_API_KEY = "sk-test-openai-key";
+
+/** A valid configuration, as main.ts would read it from these variables. */
+export function testConfig(
+  variables: Partial<Record<ConfigVariable, string>> = {},
+): Config {
+  const env: Partial<Record<ConfigVariable, string>> = {
+    OPENAI_API_KEY: TEST_API_KEY,
+    TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
+    PUBLIC_URL: "https://assistant.example.com",
+    ...variables,
+  };
+  return loadConfig((name) => env[name] || undefined);
+}
