@@ -11,6 +11,7 @@ import type { Logger } from "./log.ts";
 import { publicOrigin, websocketOrigin } from "./public_url.ts";
 import { sessionConfig } from "./realtime/session.ts";
 import { clientEvents } from "./realtime/events.ts";
+import { PrewarmedSessions } from "./realtime/prewarm.ts";
 import { RealtimeUpstream } from "./realtime/upstream.ts";
 import {
   consumeStreamToken,
@@ -43,6 +44,8 @@ export interface App {
    * ends the rest (both sockets closed). Resolves when no call is left.
    */
   drain(seconds: number): Promise<void>;
+  /** Ends every call and closes every upstream socket at once; resolves when they are closed. */
+  close(): Promise<void>;
 }
 
 export const RESTARTING_MESSAGE =
@@ -61,6 +64,16 @@ export async function createApp(options: AppOptions): Promise<App> {
   const signingKey = await importSigningKey(config.twilioAuthToken);
   const tokenKey = await importTokenKey(config.twilioAuthToken);
   const calls = new Set<CallBridge>();
+  const prewarmed = new PrewarmedSessions();
+  const openUpstream = () =>
+    new RealtimeUpstream({
+      url: config.openaiRealtimeUrl,
+      apiKey: config.openaiApiKey,
+      sessionUpdate: clientEvents.sessionUpdate(
+        sessionConfig(config, new Date()),
+      ),
+      connectTimeoutMs: options.upstreamConnectTimeoutMs ?? 10_000,
+    });
   const startedAt = Date.now();
   let draining = false;
 
@@ -93,11 +106,14 @@ export async function createApp(options: AppOptions): Promise<App> {
       logger.log("info", "webhook.refused", { callSid, reason: "draining" });
       return twimlResponse(sayAndHangUpTwiml(RESTARTING_MESSAGE));
     }
-    const { token } = await mintStreamToken(
+    const { token, claims } = await mintStreamToken(
       tokenKey,
       callSid,
       config.streamTokenTtlSeconds,
     );
+    // Open the Realtime session now, while Twilio fetches the TwiML and
+    // connects the stream, so the caller's first words do not wait for it.
+    prewarmed.add(claims.nonce, openUpstream(), claims.expiresAt);
     const caller = params.get("From") ?? "";
     logger.log("info", "webhook.accepted", {
       callSid,
@@ -151,19 +167,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
 
     const { socket, response } = Deno.upgradeWebSocket(request);
-    const upstream = new RealtimeUpstream({
-      url: config.openaiRealtimeUrl,
-      apiKey: config.openaiApiKey,
-      sessionUpdate: clientEvents.sessionUpdate(
-        sessionConfig(config, new Date()),
-      ),
-      connectTimeoutMs: options.upstreamConnectTimeoutMs ?? 10_000,
-    });
+    const warm = prewarmed.take(consumed.claims.nonce);
+    const upstream = warm ?? openUpstream();
     const bridge = new CallBridge({
       twilio: socket,
       expectedCallSid: consumed.claims.callSid,
       upstream,
       logger,
+      prewarmed: warm !== undefined,
     });
     calls.add(bridge);
     bridge.done.then(() => calls.delete(bridge));
@@ -188,13 +199,23 @@ export async function createApp(options: AppOptions): Promise<App> {
       new Promise((resolve) => timer = setTimeout(resolve, seconds * 1000)),
     ]);
     clearTimeout(timer);
-    for (const call of calls) call.end("server shutting down");
-    await Promise.all([...calls].map((call) => call.done));
+    await close();
+  }
+
+  async function close(): Promise<void> {
+    draining = true;
+    const ending = [...calls];
+    for (const call of ending) call.end("server shutting down");
+    await Promise.all([
+      prewarmed.closeAll(),
+      ...ending.map((call) => call.closed),
+    ]);
   }
 
   return {
     calls,
     drain,
+    close,
     async handler(request) {
       let pathMatched = false;
       for (const [method, pattern, handle] of routes) {

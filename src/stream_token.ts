@@ -73,10 +73,21 @@ export async function readStreamToken(
 ): Promise<TokenCheck> {
   if (!TOKEN_SHAPE.test(token)) return { ok: false, reason: "malformed" };
   const [payload, mac] = token.split(".");
+  let macBytes: Uint8Array<ArrayBuffer>;
+  try {
+    // Strict: the spare bits of the last character must be zero, so each
+    // MAC has exactly one spelling.
+    macBytes = Uint8Array.fromBase64(`${mac}=`, {
+      alphabet: "base64url",
+      lastChunkHandling: "strict",
+    });
+  } catch {
+    return { ok: false, reason: "malformed" };
+  }
   const authentic = await crypto.subtle.verify(
     "HMAC",
     key,
-    Uint8Array.fromBase64(mac, BASE64URL),
+    macBytes,
     encoder.encode(payload),
   );
   if (!authentic) return { ok: false, reason: "forged" };

@@ -10,6 +10,7 @@ import {
   streamUrlOf,
 } from "./helpers/twilio_requests.ts";
 import type { ConfigVariable } from "../src/config.ts";
+import { FakeRealtime } from "./helpers/fake_realtime.ts";
 
 async function withApp(
   variables: Partial<Record<ConfigVariable, string>>,
@@ -18,17 +19,24 @@ async function withApp(
     logs: ReturnType<typeof memoryLogger>,
   ) => Promise<void>,
 ) {
+  // Valid webhooks pre-warm a Realtime session: give them a local peer.
+  const realtime = await FakeRealtime.start({ apiKey: TEST_API_KEY });
   const kv = await Deno.openKv(":memory:");
-  const config = testConfig(variables);
+  const config = testConfig({
+    OPENAI_REALTIME_URL: realtime.url,
+    ...variables,
+  });
   const logs = memoryLogger([config.openaiApiKey, config.twilioAuthToken]);
+  const app = await createApp({
+    config,
+    logger: logs,
+    usedTokens: new KvUsedTokenStore(kv),
+  });
   try {
-    const app = await createApp({
-      config,
-      logger: logs,
-      usedTokens: new KvUsedTokenStore(kv),
-    });
     await run(app, logs);
   } finally {
+    await app.close();
+    await realtime.close();
     kv.close();
   }
 }

@@ -13,7 +13,6 @@ import {
 import type { RealtimeUpstream } from "../realtime/upstream.ts";
 import {
   base64ByteLength,
-  MAX_TWILIO_FRAME_BYTES,
   parseTwilioMessage,
   type StartMessage,
   TwilioEncoder,
@@ -28,6 +27,8 @@ export interface BridgeOptions {
   /** The CallSid the stream token was minted for. */
   expectedCallSid: string;
   upstream: RealtimeUpstream;
+  /** Whether the upstream was opened at the webhook (for the logs). */
+  prewarmed?: boolean;
   logger: Logger;
   now?: () => number;
 }
@@ -69,10 +70,13 @@ export class CallBridge {
   readonly #now: () => number;
   readonly #ledger = new PlaybackLedger();
   readonly #startedAt: number;
+  readonly #prewarmed: boolean;
   #logger: Logger;
   #encoder: TwilioEncoderType | undefined;
   #early: string[] = [];
   #earlyDropped = 0;
+  /** Assistant audio that arrived before Twilio's `start` named the stream. */
+  #beforeStart: { responseId: string; itemId: string; delta: string }[] = [];
   #activeResponse: string | undefined;
   /** Responses interrupted by the caller: their late deltas are dropped. */
   #interrupted: string[] = [];
@@ -89,6 +93,7 @@ export class CallBridge {
     this.#expectedCallSid = options.expectedCallSid;
     this.#now = options.now ?? (() => performance.now());
     this.#startedAt = this.#now();
+    this.#prewarmed = options.prewarmed ?? false;
     this.#logger = options.logger.with({ callSid: options.expectedCallSid });
 
     this.#twilio.onmessage = (event) => this.#onTwilioFrame(event.data);
@@ -104,6 +109,11 @@ export class CallBridge {
   /** Resolves once the call has ended and both sockets are closing. */
   get done(): Promise<CallSummary> {
     return this.#done.promise;
+  }
+
+  /** Resolves once the call has ended and its upstream socket is fully closed. */
+  get closed(): Promise<void> {
+    return this.#done.promise.then(() => this.#upstream.closed);
   }
 
   /** Ends the call: closes both sockets. Safe to call more than once. */
@@ -152,10 +162,7 @@ export class CallBridge {
     if (this.#ended) return;
     const parsed = parseTwilioMessage(data);
     if (!parsed.ok) {
-      this.#badFrame(
-        parsed.reason,
-        typeof data === "string" && data.length > MAX_TWILIO_FRAME_BYTES,
-      );
+      this.#badFrame(parsed.reason, parsed.oversized ?? false);
       return;
     }
     this.#onTwilioMessage(parsed.message);
@@ -226,7 +233,13 @@ export class CallBridge {
     this.#logger = this.#logger.with({ streamSid: start.streamSid });
     this.#logger.log("info", "call.started", {
       upstreamReady: this.#upstream.isOpen,
+      prewarmed: this.#prewarmed,
     });
+    const held = this.#beforeStart;
+    this.#beforeStart = [];
+    for (const { responseId, itemId, delta } of held) {
+      this.#playAudio(responseId, itemId, delta);
+    }
   }
 
   #holdEarlyAudio(payload: string): void {
@@ -299,7 +312,13 @@ export class CallBridge {
   }
 
   #playAudio(responseId: string, itemId: string, delta: string): void {
-    if (!this.#encoder || this.#interrupted.includes(responseId)) return;
+    if (this.#interrupted.includes(responseId)) return;
+    if (!this.#encoder) {
+      if (this.#beforeStart.length < MAX_EARLY_FRAMES) {
+        this.#beforeStart.push({ responseId, itemId, delta });
+      }
+      return;
+    }
     const mark = this.#ledger.sent(
       itemId,
       base64ByteLength(delta),

@@ -21,6 +21,7 @@ export interface UpstreamHandlers {
 export class RealtimeUpstream {
   readonly #socket: WebSocket;
   readonly #opened = Promise.withResolvers<number>();
+  readonly #closed = Promise.withResolvers<void>();
   #handlers: UpstreamHandlers | undefined;
   #early: unknown[] = [];
   #closedReason: string | undefined;
@@ -50,6 +51,7 @@ export class RealtimeUpstream {
     this.#socket.onerror = () => {};
     this.#socket.onclose = (event) => {
       clearTimeout(this.#timer);
+      this.#closed.resolve();
       this.#fail(
         this.#socket.readyState === WebSocket.CLOSED && event.code === 1006
           ? "upstream connection failed or dropped"
@@ -83,6 +85,16 @@ export class RealtimeUpstream {
     if (this.#socket.readyState !== WebSocket.OPEN) return false;
     this.#socket.send(data);
     return true;
+  }
+
+  /** Resolves once the socket is fully closed (or never opened). */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  /** True once the socket closed or failed to open. */
+  get failed(): boolean {
+    return this.#closedReason !== undefined;
   }
 
   get bufferedAmount(): number {

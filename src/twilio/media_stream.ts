@@ -24,10 +24,14 @@ export type TwilioMessage =
 
 export type ParseResult =
   | { ok: true; message: TwilioMessage }
-  | { ok: false; reason: string };
+  /** `oversized`: the peer is not behaving like Twilio; close the stream. */
+  | { ok: false; reason: string; oversized?: boolean };
 
-/** Frames larger than this are refused before parsing: real frames are ~300 bytes. */
-export const MAX_TWILIO_FRAME_BYTES = 64 * 1024;
+/**
+ * Frames longer than this (in characters, checked before parsing) are
+ * refused: real frames are ~300 characters.
+ */
+export const MAX_TWILIO_FRAME_CHARS = 64 * 1024;
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -48,8 +52,12 @@ export function parseTwilioMessage(data: unknown): ParseResult {
   if (typeof data !== "string") {
     return { ok: false, reason: "binary frame" };
   }
-  if (data.length > MAX_TWILIO_FRAME_BYTES) {
-    return { ok: false, reason: `frame of ${data.length} bytes is too large` };
+  if (data.length > MAX_TWILIO_FRAME_CHARS) {
+    return {
+      ok: false,
+      reason: `frame of ${data.length} characters is too large`,
+      oversized: true,
+    };
   }
   let raw: unknown;
   try {

@@ -1,0 +1,40 @@
+# Phone assistant: Twilio → this Deno server → OpenAI Realtime.
+# Build: docker build -t phone-assistant .
+# Run:   docker run --env-file .env -p 5050:5050 -v assistant-kv:/data \
+#          --stop-timeout 30 phone-assistant
+# See docs/deploy.md. tests/deploy_files_test.ts runs this image's CMD locally.
+
+# Official image, pinned to the Deno version this project is developed on.
+FROM denoland/deno:2.9.6
+
+WORKDIR /app
+
+# The KV store (single-use stream tokens) lives on a volume owned by `deno`.
+RUN mkdir -p /data && chown deno:deno /data
+
+# Build and run as the image's non-root user, so DENO_DIR (/deno-dir) holds
+# caches that user can update.
+USER deno
+
+# Dependency manifests first, then the source, then the whole module graph
+# cached in DENO_DIR at build time, so nothing is fetched when it starts.
+COPY --chown=deno:deno deno.json deno.lock ./
+COPY --chown=deno:deno main.ts ./
+COPY --chown=deno:deno src/ ./src/
+RUN deno cache main.ts
+
+VOLUME /data
+ENV KV_PATH=/data/assistant.kv \
+    PORT=5050
+
+EXPOSE 5050
+
+# No curl in the image: `deno eval` (which has every permission) asks /healthz.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD deno eval "const r = await fetch('http://127.0.0.1:' + (Deno.env.get('PORT') || '5050') + '/healthz'); const b = await r.json(); Deno.exit(r.ok && b.status === 'ok' ? 0 : 1);"
+
+# The entrypoint prefixes `deno`. The --allow-net and --allow-env flags are the
+# ones in deno.json's `start` task (a test keeps them identical); read/write
+# only for the KV directory. Docker stops with SIGTERM: the server drains live
+# calls for DRAIN_SECONDS (20 by default), so give `docker stop` more than that.
+CMD ["run", "--allow-net=0.0.0.0,api.openai.com:443", "--allow-env=OPENAI_API_KEY,TWILIO_AUTH_TOKEN,PUBLIC_URL,PORT,VOICE,ASSISTANT_INSTRUCTIONS,TEMPERATURE,ZAPIER_MCP_URL,ZAPIER_MCP_PASSWORD,OPENAI_REALTIME_URL,STREAM_TOKEN_TTL_SECONDS,KV_PATH,DRAIN_SECONDS,DENO_KV_ACCESS_TOKEN", "--allow-read=/data", "--allow-write=/data", "main.ts"]

@@ -1,0 +1,127 @@
+/**
+ * The real app on a real socket (port 0), wired to a fake Realtime server,
+ * plus a way to place a whole call through it as Twilio would.
+ */
+import { type App, createApp } from "../../src/server.ts";
+import { KvUsedTokenStore } from "../../src/stream_token.ts";
+import type { ConfigVariable } from "../../src/config.ts";
+import { FakeRealtime, type FakeRealtimeOptions } from "./fake_realtime.ts";
+import { TwilioEdge, type TwilioEdgeOptions } from "./twilio_edge.ts";
+import { TEST_AUTH_TOKEN, testConfig } from "./config.ts";
+import { memoryLogger } from "./logs.ts";
+import { CALL_PARAMS, signedWebhook, streamUrlOf } from "./twilio_requests.ts";
+
+export const PUBLIC_ORIGIN = "https://assistant.example.com";
+
+export interface TestServer {
+  app: App;
+  realtime: FakeRealtime;
+  logs: ReturnType<typeof memoryLogger>;
+  /** http://127.0.0.1:PORT */
+  origin: string;
+  /** POSTs a signed webhook over the socket; returns the public stream URL from the TwiML. */
+  answer(params?: Record<string, string>): Promise<string>;
+  /** Connects a simulated Twilio edge to a public stream URL, as Twilio would. */
+  connect(
+    streamUrl: string,
+    options?: Partial<TwilioEdgeOptions>,
+  ): Promise<TwilioEdge>;
+  /** answer() then connect(). */
+  call(options?: Partial<TwilioEdgeOptions>): Promise<TwilioEdge>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(
+  variables: Partial<Record<ConfigVariable, string>> = {},
+  realtimeOptions: FakeRealtimeOptions = {},
+): Promise<TestServer> {
+  const realtime = await FakeRealtime.start({
+    apiKey: "sk-test-openai-key",
+    ...realtimeOptions,
+  });
+  const config = testConfig({
+    PUBLIC_URL: PUBLIC_ORIGIN,
+    OPENAI_REALTIME_URL: realtime.url,
+    ...variables,
+  });
+  const logs = memoryLogger([
+    config.openaiApiKey,
+    config.twilioAuthToken,
+    config.zapierMcpPassword,
+  ]);
+  const kv = await Deno.openKv(":memory:");
+  const app = await createApp({
+    config,
+    logger: logs,
+    usedTokens: new KvUsedTokenStore(kv),
+    upstreamConnectTimeoutMs: 3000,
+  });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    app.handler,
+  );
+  const origin = `http://127.0.0.1:${server.addr.port}`;
+  const edges: TwilioEdge[] = [];
+
+  const answer = async (params: Record<string, string> = CALL_PARAMS) => {
+    const signed = signedWebhook(`${PUBLIC_ORIGIN}/incoming-call`, params);
+    const response = await fetch(`${origin}/incoming-call`, {
+      method: "POST",
+      headers: signed.headers,
+      body: await signed.text(),
+    });
+    const twiml = await response.text();
+    if (response.status !== 200) {
+      throw new Error(`webhook answered ${response.status}: ${twiml}`);
+    }
+    return streamUrlOf(twiml);
+  };
+
+  const connect = async (
+    streamUrl: string,
+    options: Partial<TwilioEdgeOptions> = {},
+  ) => {
+    const path = new URL(streamUrl).pathname;
+    const edge = await TwilioEdge.connect({
+      url: `ws://127.0.0.1:${server.addr.port}${path}`,
+      signedUrl: streamUrl,
+      authToken: TEST_AUTH_TOKEN,
+      callSid: CALL_PARAMS.CallSid,
+      accountSid: CALL_PARAMS.AccountSid,
+      ...options,
+    });
+    edges.push(edge);
+    return edge;
+  };
+
+  return {
+    app,
+    realtime,
+    logs,
+    origin,
+    answer,
+    connect,
+    call: async (options) => connect(await answer(), options),
+    async close() {
+      for (const edge of edges) edge.close();
+      await Promise.all(edges.map((edge) => edge.closed));
+      await app.close();
+      await server.shutdown();
+      await realtime.close();
+      kv.close();
+    },
+  };
+}
+
+/** Random µ-law bytes: any byte sequence is valid audio, and a random one shows any reordering or loss. */
+export function randomAudio(bytes: number): Uint8Array {
+  const audio = new Uint8Array(bytes);
+  for (let offset = 0; offset < bytes; offset += 65536) {
+    crypto.getRandomValues(audio.subarray(offset, offset + 65536));
+  }
+  return audio;
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
