@@ -37,4 +37,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
 # ones in deno.json's `start` task (a test keeps them identical); read/write
 # only for the KV directory. Docker stops with SIGTERM: the server drains live
 # calls for DRAIN_SECONDS (20 by default), so give `docker stop` more than that.
-CMD ["run", "--allow-net=0.0.0.0,api.openai.com:443", "--allow-env=OPENAI_API_KEY,TWILIO_AUTH_TOKEN,PUBLIC_URL,PORT,VOICE,ASSISTANT_INSTRUCTIONS,TEMPERATURE,ZAPIER_MCP_URL,ZAPIER_MCP_PASSWORD,OPENAI_REALTIME_URL,STREAM_TOKEN_TTL_SECONDS,KV_PATH,DRAIN_SECONDS,DENO_KV_ACCESS_TOKEN", "--allow-read=/data", "--allow-write=/data", "main.ts"]
+CMD ["run", "--allow-net=0.0.0.0,api.openai.com:443", "--allow-env=OPENAI_API_KEY,TWILIO_AUTH_TOKEN,PUBLIC_URL,PORT,VOICE,ASSISTANT_INSTRUCTIONS,TEMPERATURE,ZAPIER_MCP_URL,ZAPIER_MCP_PASSWORD,OPENAI_REALTIME_URL,STREAM_TOKEN_TTL_SECONDS,KV_PATH,DRAIN_SECONDS,MAX_CONCURRENT_CALLS,MAX_CALL_MINUTES,STREAM_START_TIMEOUT_SECONDS,ADMIN_TOKEN,JOURNAL_RETENTION_DAYS,JOURNAL_TRANSCRIPTS,GREETING,ASSISTANT_TIMEZONE,DENO_KV_ACCESS_TOKEN", "--allow-read=/data", "--allow-write=/data", "main.ts"]

@@ -11,7 +11,6 @@ import {
 } from "./src/config.ts";
 import { consoleSink, createLogger } from "./src/log.ts";
 import { createApp } from "./src/server.ts";
-import { KvUsedTokenStore } from "./src/stream_token.ts";
 
 function readConfig(): Config {
   try {
@@ -34,7 +33,7 @@ const kv = await Deno.openKv(config.kvPath);
 const app = await createApp({
   config,
   logger,
-  usedTokens: new KvUsedTokenStore(kv),
+  kv,
 });
 
 const server = Deno.serve({
@@ -49,7 +48,7 @@ async function shutdown(signal: string) {
   stopping = true;
   logger.log("info", "server.draining", {
     signal,
-    calls: app.calls.size,
+    calls: app.calls.live.size,
     drainSeconds: config.drainSeconds,
   });
   await app.drain(config.drainSeconds);

@@ -22,6 +22,21 @@ export interface Config {
   kvPath: string | undefined;
   /** How long live calls may go on after SIGTERM/SIGINT before they are closed. */
   drainSeconds: number;
+  /** Calls (live or being set up) beyond this get a spoken "busy" and no upstream session. */
+  maxConcurrentCalls: number;
+  /** At this length the assistant says goodbye and the call ends. */
+  maxCallMinutes: number;
+  /** A media stream that sends no `start` within this is closed. */
+  streamStartTimeoutSeconds: number;
+  /** Protects /calls and /phone; undefined: those pages are disabled. */
+  adminToken: string | undefined;
+  journalRetentionDays: number;
+  /** False: the journal keeps metadata only, no transcript lines. */
+  journalTranscripts: boolean;
+  /** Spoken first when the stream starts; undefined: the caller speaks first. */
+  greeting: string | undefined;
+  /** IANA time zone for the date and time given to the assistant. */
+  assistantTimezone: string;
 }
 
 /**
@@ -43,6 +58,14 @@ export const CONFIG_VARIABLES = [
   "STREAM_TOKEN_TTL_SECONDS",
   "KV_PATH",
   "DRAIN_SECONDS",
+  "MAX_CONCURRENT_CALLS",
+  "MAX_CALL_MINUTES",
+  "STREAM_START_TIMEOUT_SECONDS",
+  "ADMIN_TOKEN",
+  "JOURNAL_RETENTION_DAYS",
+  "JOURNAL_TRANSCRIPTS",
+  "GREETING",
+  "ASSISTANT_TIMEZONE",
 ] as const;
 
 export type ConfigVariable = typeof CONFIG_VARIABLES[number];
@@ -157,6 +180,29 @@ export function loadConfig(read: EnvReader): Config {
     publicUrl = parsed.origin;
   }
 
+  const flag = (name: ConfigVariable, fallback: boolean): boolean => {
+    const raw = read(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (["true", "1", "yes", "on"].includes(raw)) return true;
+    if (["false", "0", "no", "off"].includes(raw)) return false;
+    problems.push(`${name} must be true or false (got "${raw}")`);
+    return fallback;
+  };
+
+  const assistantTimezone = read("ASSISTANT_TIMEZONE") ?? "UTC";
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: assistantTimezone });
+  } catch {
+    problems.push(
+      `ASSISTANT_TIMEZONE must be an IANA time zone such as Europe/Paris (got "${assistantTimezone}")`,
+    );
+  }
+
+  const adminToken = read("ADMIN_TOKEN");
+  if (adminToken !== undefined && adminToken.length < 16) {
+    problems.push("ADMIN_TOKEN must be at least 16 characters");
+  }
+
   const voice = read("VOICE") ?? "alloy";
   if (!(VOICES as readonly string[]).includes(voice)) {
     problems.push(`VOICE must be one of ${VOICES.join(", ")} (got "${voice}")`);
@@ -197,6 +243,32 @@ export function loadConfig(read: EnvReader): Config {
       max: 3600,
       integer: true,
     }),
+    maxConcurrentCalls: number("MAX_CONCURRENT_CALLS", 10, {
+      min: 1,
+      max: 10_000,
+      integer: true,
+    }),
+    // OpenAI ends a Realtime session at 60 minutes: stay under it so the
+    // goodbye is ours.
+    maxCallMinutes: number("MAX_CALL_MINUTES", 30, {
+      min: 1,
+      max: 55,
+      integer: false,
+    }),
+    streamStartTimeoutSeconds: number("STREAM_START_TIMEOUT_SECONDS", 10, {
+      min: 1,
+      max: 120,
+      integer: true,
+    }),
+    adminToken,
+    journalRetentionDays: number("JOURNAL_RETENTION_DAYS", 30, {
+      min: 1,
+      max: 3650,
+      integer: true,
+    }),
+    journalTranscripts: flag("JOURNAL_TRANSCRIPTS", true),
+    greeting: read("GREETING"),
+    assistantTimezone,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

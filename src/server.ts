@@ -2,23 +2,29 @@
  * The HTTP app: a function from Request to Response, with a route table.
  * All three security layers end here: only a Twilio-signed webhook mints a
  * stream token, and only a signed upgrade with an unused, unexpired token
- * opens an upstream Realtime session.
+ * becomes a call.
  */
 
-import { CallBridge } from "./call/bridge.ts";
+import { AdminAuth, clearedSessionCookie } from "./admin/auth.ts";
+import { callPage, callsPage, loginPage } from "./admin/pages.ts";
+import { Calls } from "./call/calls.ts";
 import type { Config } from "./config.ts";
+import {
+  privateHtml,
+  privateJson,
+  readLimitedText,
+  text,
+} from "./http/responses.ts";
+import { CallJournal } from "./journal/journal.ts";
 import type { Logger } from "./log.ts";
+import { phonePage, phoneWorklet } from "./phone/page.ts";
 import { publicOrigin, websocketOrigin } from "./public_url.ts";
-import { sessionConfig } from "./realtime/session.ts";
-import { clientEvents } from "./realtime/events.ts";
-import { PrewarmedSessions } from "./realtime/prewarm.ts";
-import { RealtimeUpstream } from "./realtime/upstream.ts";
 import {
   consumeStreamToken,
   importTokenKey,
+  KvUsedTokenStore,
   mintStreamToken,
   readStreamToken,
-  type UsedTokenStore,
 } from "./stream_token.ts";
 import { importSigningKey, verifySignature } from "./twilio/signature.ts";
 import {
@@ -30,15 +36,16 @@ import {
 export interface AppOptions {
   config: Config;
   logger: Logger;
-  usedTokens: UsedTokenStore;
+  /** Stream tokens' single use and the call journal. */
+  kv: Deno.Kv;
   /** Milliseconds allowed for the upstream handshake. */
   upstreamConnectTimeoutMs?: number;
 }
 
 export interface App {
   handler(request: Request): Promise<Response>;
-  /** Live calls. */
-  readonly calls: Set<CallBridge>;
+  calls: Calls;
+  journal: CallJournal;
   /**
    * Stops taking new calls, lets live ones go on for up to `seconds`, then
    * ends the rest (both sockets closed). Resolves when no call is left.
@@ -50,6 +57,10 @@ export interface App {
 
 export const RESTARTING_MESSAGE =
   "Sorry, your assistant is restarting right now. Please call back in a minute.";
+export const BUSY_MESSAGE =
+  "Sorry, your assistant is busy with other calls. Please try again in a few minutes.";
+export const APOLOGY_MESSAGE =
+  "Sorry, your assistant ran into a problem and has to hang up. Please call again.";
 
 type Handler = (
   request: Request,
@@ -58,33 +69,35 @@ type Handler = (
 
 /** Webhook bodies are a few hundred bytes; anything far larger is refused unread. */
 const MAX_WEBHOOK_BYTES = 16 * 1024;
+/** How long /call-ended waits for the journal to learn how the stream ended. */
+const CALL_END_WAIT_MS = 2000;
 
 export async function createApp(options: AppOptions): Promise<App> {
-  const { config, logger, usedTokens } = options;
+  const { config, logger, kv } = options;
   const signingKey = await importSigningKey(config.twilioAuthToken);
   const tokenKey = await importTokenKey(config.twilioAuthToken);
-  const calls = new Set<CallBridge>();
-  const prewarmed = new PrewarmedSessions();
-  const openUpstream = () =>
-    new RealtimeUpstream({
-      url: config.openaiRealtimeUrl,
-      apiKey: config.openaiApiKey,
-      sessionUpdate: clientEvents.sessionUpdate(
-        sessionConfig(config, new Date()),
-      ),
-      connectTimeoutMs: options.upstreamConnectTimeoutMs ?? 10_000,
-    });
+  const usedTokens = new KvUsedTokenStore(kv);
+  const admin = config.adminToken === undefined
+    ? undefined
+    : await AdminAuth.create(config.adminToken);
+  const journal = new CallJournal(kv, {
+    retentionDays: config.journalRetentionDays,
+    transcripts: config.journalTranscripts,
+    logger,
+  });
+  const calls = new Calls({
+    config,
+    logger,
+    journal,
+    upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs,
+  });
   const startedAt = Date.now();
   let draining = false;
 
-  const healthz: Handler = () =>
-    Response.json({
-      status: draining ? "draining" : "ok",
-      calls: calls.size,
-      uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
-    });
-
-  const incomingCall: Handler = async (request) => {
+  /** Reads a form webhook and checks Twilio's signature; a Response when it fails. */
+  const signedForm = async (
+    request: Request,
+  ): Promise<URLSearchParams | Response> => {
     const body = await readLimitedText(request, MAX_WEBHOOK_BYTES);
     if (body === undefined) return text(413, "payload too large");
     const params = new URLSearchParams(body);
@@ -97,14 +110,34 @@ export async function createApp(options: AppOptions): Promise<App> {
       params,
     );
     if (!signed) {
-      logger.log("warn", "webhook.rejected", { reason: "invalid signature" });
+      logger.log("warn", "webhook.rejected", {
+        path: url.pathname,
+        reason: "invalid signature",
+      });
       return text(403, "invalid signature");
     }
+    return params;
+  };
+
+  const healthz: Handler = () =>
+    Response.json({
+      status: draining ? "draining" : "ok",
+      calls: calls.live.size,
+      uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
+    });
+
+  const incomingCall: Handler = async (request) => {
+    const params = await signedForm(request);
+    if (params instanceof Response) return params;
     const callSid = params.get("CallSid");
     if (!callSid) return text(400, "missing CallSid");
     if (draining) {
       logger.log("info", "webhook.refused", { callSid, reason: "draining" });
       return twimlResponse(sayAndHangUpTwiml(RESTARTING_MESSAGE));
+    }
+    if (calls.load >= config.maxConcurrentCalls) {
+      logger.log("warn", "webhook.refused", { callSid, reason: "busy" });
+      return twimlResponse(sayAndHangUpTwiml(BUSY_MESSAGE));
     }
     const { token, claims } = await mintStreamToken(
       tokenKey,
@@ -113,17 +146,41 @@ export async function createApp(options: AppOptions): Promise<App> {
     );
     // Open the Realtime session now, while Twilio fetches the TwiML and
     // connects the stream, so the caller's first words do not wait for it.
-    prewarmed.add(claims.nonce, openUpstream(), claims.expiresAt);
+    calls.prewarm(claims);
     const caller = params.get("From") ?? "";
     logger.log("info", "webhook.accepted", {
       callSid,
       caller: maskNumber(caller),
     });
+    const origin = publicOrigin(request, config.publicUrl);
     return twimlResponse(
       connectStreamTwiml(
         `${websocketOrigin(origin)}/media-stream/${token}`,
         { caller },
+        `${origin}/call-ended`,
       ),
+    );
+  };
+
+  /** Twilio comes here when the stream closed and the call is still up. */
+  const callEnded: Handler = async (request) => {
+    const params = await signedForm(request);
+    if (params instanceof Response) return params;
+    const callSid = params.get("CallSid") ?? "";
+    const deadline = Date.now() + CALL_END_WAIT_MS;
+    let outcome = (await journal.get(callSid))?.record.outcome;
+    while (!outcome && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      outcome = (await journal.get(callSid))?.record.outcome;
+    }
+    const clean = outcome === "assistant_ended" || outcome === "limit" ||
+      outcome === "caller_hung_up";
+    logger.log("info", "call.continued", {
+      callSid,
+      outcome: outcome ?? "unknown",
+    });
+    return twimlResponse(
+      clean ? sayAndHangUpTwiml() : sayAndHangUpTwiml(APOLOGY_MESSAGE),
     );
   };
 
@@ -132,26 +189,29 @@ export async function createApp(options: AppOptions): Promise<App> {
     // Cheap checks first (no I/O), so floods of bad tokens cost little.
     const readable = await readStreamToken(tokenKey, token);
     if (!readable.ok) {
-      logger.log("warn", "stream.rejected", {
-        reason: `token ${readable.reason}`,
-      });
+      rejectedStream(`token ${readable.reason}`);
       return text(401, "invalid stream token");
     }
-    const url = new URL(request.url);
-    const streamUrl = websocketOrigin(publicOrigin(request, config.publicUrl)) +
-      url.pathname;
-    const bare = streamUrl.replace(/\/$/, "");
-    const signed = await verifySignature(
-      signingKey,
-      request.headers.get("x-twilio-signature"),
-      [bare, `${bare}/`],
-    );
-    if (!signed) {
-      logger.log("warn", "stream.rejected", {
-        reason: "invalid signature",
-        callSid: readable.claims.callSid,
-      });
-      return text(403, "invalid signature");
+    const { callSid, source } = readable.claims;
+    if (source === "browser") {
+      // The browser softphone: the owner's session replaces Twilio's signature.
+      if (!admin?.allows(request)) {
+        rejectedStream("no admin session", callSid);
+        return text(403, "forbidden");
+      }
+    } else {
+      const url = new URL(request.url);
+      const bare = (websocketOrigin(publicOrigin(request, config.publicUrl)) +
+        url.pathname).replace(/\/$/, "");
+      const signed = await verifySignature(
+        signingKey,
+        request.headers.get("x-twilio-signature"),
+        [bare, `${bare}/`],
+      );
+      if (!signed) {
+        rejectedStream("invalid signature", callSid);
+        return text(403, "invalid signature");
+      }
     }
     // Only a real upgrade may spend the token.
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
@@ -159,63 +219,151 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
     const consumed = await consumeStreamToken(tokenKey, usedTokens, token);
     if (!consumed.ok) {
-      logger.log("warn", "stream.rejected", {
-        reason: `token ${consumed.reason}`,
-        callSid: readable.claims.callSid,
-      });
+      rejectedStream(`token ${consumed.reason}`, callSid);
       return text(401, "invalid stream token");
     }
-
     const { socket, response } = Deno.upgradeWebSocket(request);
-    const warm = prewarmed.take(consumed.claims.nonce);
-    const upstream = warm ?? openUpstream();
-    const bridge = new CallBridge({
-      twilio: socket,
-      expectedCallSid: consumed.claims.callSid,
-      upstream,
-      logger,
-      prewarmed: warm !== undefined,
-    });
-    calls.add(bridge);
-    bridge.done.then(() => calls.delete(bridge));
+    calls.start(socket, consumed.claims);
     return response;
   };
 
-  const routes: [method: string, pattern: URLPattern, handler: Handler][] = [
-    ["GET", new URLPattern({ pathname: "/healthz" }), healthz],
-    ["POST", new URLPattern({ pathname: "/incoming-call" }), incomingCall],
-    [
-      "GET",
-      new URLPattern({ pathname: "/media-stream/:token{/}?" }),
-      mediaStream,
-    ],
+  // Floods of refused upgrades must not flood the log: at most a few lines a second.
+  let rejectionWindow = 0;
+  let rejectionsInWindow = 0;
+  const rejectedStream = (reason: string, callSid?: string) => {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== rejectionWindow) {
+      if (rejectionsInWindow > 5) {
+        logger.log("warn", "stream.rejected_suppressed", {
+          count: rejectionsInWindow - 5,
+        });
+      }
+      rejectionWindow = second;
+      rejectionsInWindow = 0;
+    }
+    if (++rejectionsInWindow <= 5) {
+      logger.log("warn", "stream.rejected", { reason, callSid });
+    }
+  };
+
+  // --- The owner's pages (ADMIN_TOKEN) ----------------------------------
+
+  /** Wraps an owner-only handler: 404 without ADMIN_TOKEN, 401 without a session. */
+  const owner =
+    (handle: Handler, kind: "html" | "json"): Handler => (request, match) => {
+      if (!admin) return text(404, "not found");
+      if (admin.allows(request)) return handle(request, match);
+      return kind === "json"
+        ? privateJson({ error: "unauthorized" }, 401)
+        : privateHtml(
+          loginPage(new URL(request.url).pathname),
+          401,
+          { "www-authenticate": 'Bearer realm="assistant"' },
+        );
+    };
+
+  const login: Handler = async (request) => {
+    if (!admin) return text(404, "not found");
+    const form = new URLSearchParams(
+      await readLimitedText(request, 4096) ?? "",
+    );
+    const next = safeNext(form.get("next"));
+    if (!admin.isToken(form.get("token") ?? "")) {
+      logger.log("warn", "admin.login_failed");
+      return privateHtml(loginPage(next, "That token is not right."), 401);
+    }
+    const secure = publicOrigin(request, config.publicUrl).startsWith("https:");
+    return new Response(null, {
+      status: 303,
+      headers: {
+        location: next,
+        "set-cookie": admin.sessionCookie(secure),
+        "cache-control": "no-store",
+      },
+    });
+  };
+
+  const logout: Handler = () =>
+    new Response(null, {
+      status: 303,
+      headers: { location: "/calls", "set-cookie": clearedSessionCookie() },
+    });
+
+  const listCalls: Handler = async () =>
+    privateHtml(callsPage(await journal.list()));
+  const showCall: Handler = async (_request, match) => {
+    const call = await journal.get(match.pathname.groups.callSid ?? "");
+    return call ? privateHtml(callPage(call.record, call.lines)) : privateHtml(
+      "<!doctype html><title>Not found</title><p>No such call.</p>",
+      404,
+    );
+  };
+  const listCallsJson: Handler = async () =>
+    privateJson({ calls: await journal.list() });
+  const showCallJson: Handler = async (_request, match) => {
+    const call = await journal.get(match.pathname.groups.callSid ?? "");
+    return call ? privateJson(call) : privateJson({ error: "not found" }, 404);
+  };
+
+  const phone: Handler = () => privateHtml(phonePage());
+  const worklet: Handler = () =>
+    new Response(phoneWorklet(), {
+      headers: { "content-type": "text/javascript; charset=utf-8" },
+    });
+
+  /** A single-use stream token for the browser softphone. */
+  const phoneToken: Handler = async (request) => {
+    if (draining || calls.load >= config.maxConcurrentCalls) {
+      return privateJson({ error: draining ? "restarting" : "busy" }, 503);
+    }
+    const callSid = `BR${crypto.randomUUID().replaceAll("-", "")}`;
+    const { token, claims } = await mintStreamToken(
+      tokenKey,
+      callSid,
+      config.streamTokenTtlSeconds,
+      Date.now(),
+      "browser",
+    );
+    calls.prewarm(claims);
+    logger.log("info", "phone.token", { callSid });
+    const origin = websocketOrigin(publicOrigin(request, config.publicUrl));
+    return privateJson({
+      callSid,
+      streamUrl: `${origin}/media-stream/${token}`,
+    });
+  };
+
+  const route = (method: string, pathname: string, handle: Handler) =>
+    [method, new URLPattern({ pathname }), handle] as const;
+  const routes = [
+    route("GET", "/healthz", healthz),
+    route("POST", "/incoming-call", incomingCall),
+    route("POST", "/call-ended", callEnded),
+    route("GET", "/media-stream/:token{/}?", mediaStream),
+    route("POST", "/login", login),
+    route("POST", "/logout", logout),
+    route("GET", "/calls", owner(listCalls, "html")),
+    route("GET", "/calls/:callSid", owner(showCall, "html")),
+    route("GET", "/api/calls", owner(listCallsJson, "json")),
+    route("GET", "/api/calls/:callSid", owner(showCallJson, "json")),
+    route("GET", "/phone", owner(phone, "html")),
+    route("GET", "/phone/worklet.js", worklet),
+    route("POST", "/phone/token", owner(phoneToken, "json")),
   ];
 
-  async function drain(seconds: number): Promise<void> {
+  const close = async () => {
     draining = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all([...calls].map((call) => call.done)),
-      new Promise((resolve) => timer = setTimeout(resolve, seconds * 1000)),
-    ]);
-    clearTimeout(timer);
-    await close();
-  }
-
-  async function close(): Promise<void> {
-    draining = true;
-    const ending = [...calls];
-    for (const call of ending) call.end("server shutting down");
-    await Promise.all([
-      prewarmed.closeAll(),
-      ...ending.map((call) => call.closed),
-    ]);
-  }
+    await calls.close();
+  };
 
   return {
     calls,
-    drain,
+    journal,
     close,
+    async drain(seconds) {
+      draining = true;
+      await calls.drain(seconds);
+    },
     async handler(request) {
       let pathMatched = false;
       for (const [method, pattern, handle] of routes) {
@@ -240,39 +388,14 @@ export async function createApp(options: AppOptions): Promise<App> {
   };
 }
 
-function text(status: number, message: string): Response {
-  return new Response(`${message}\n`, {
-    status,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-  });
-}
-
-/** Reads at most `limit` bytes of body; undefined when it is larger. */
-async function readLimitedText(
-  request: Request,
-  limit: number,
-): Promise<string | undefined> {
-  if (Number(request.headers.get("content-length") ?? 0) > limit) {
-    return undefined;
-  }
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const decoder = new TextDecoder();
-  let body = "";
-  let size = 0;
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    size += read.value.length;
-    if (size > limit) {
-      await reader.cancel();
-      return undefined;
-    }
-    body += decoder.decode(read.value, { stream: true });
-  }
-  return body + decoder.decode();
+/** Only same-site paths after login: no open redirect. */
+function safeNext(next: string | null): string {
+  return next && /^\/(?!\/)[A-Za-z0-9/_-]*$/.test(next) ? next : "/calls";
 }
 
 /** "+14155550123" → "+1415•••0123": enough to recognise, not to dial. */
 export function maskNumber(number: string): string {
   if (number.length <= 8) return number.replace(/\d(?=\d{2})/g, "•");
-  return number.slice(0, 5) + "•".repeat(number.length - 9) + number.slice(-4);
+  return number.slice(0, 5) + "•".repeat(number.length - 9) +
+    number.slice(-4);
 }

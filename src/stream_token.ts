@@ -8,8 +8,12 @@
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Who the stream was granted to: Twilio (signed upgrade) or the owner's browser (admin session). */
+export type StreamSource = "twilio" | "browser";
+
 export interface StreamTokenClaims {
   callSid: string;
+  source: StreamSource;
   /** Milliseconds since the epoch. */
   expiresAt: number;
   nonce: string;
@@ -50,14 +54,21 @@ export async function mintStreamToken(
   callSid: string,
   ttlSeconds: number,
   now = Date.now(),
+  source: StreamSource = "twilio",
 ): Promise<{ token: string; claims: StreamTokenClaims }> {
   const claims: StreamTokenClaims = {
     callSid,
+    source,
     expiresAt: now + ttlSeconds * 1000,
     nonce: crypto.getRandomValues(new Uint8Array(16)).toBase64(BASE64URL),
   };
   const payload = encoder.encode(
-    JSON.stringify([claims.callSid, claims.expiresAt, claims.nonce]),
+    JSON.stringify([
+      claims.callSid,
+      claims.expiresAt,
+      claims.nonce,
+      claims.source,
+    ]),
   ).toBase64(BASE64URL);
   const mac = new Uint8Array(
     await crypto.subtle.sign("HMAC", key, encoder.encode(payload)),
@@ -101,11 +112,17 @@ export async function readStreamToken(
   }
   if (
     !Array.isArray(fields) || typeof fields[0] !== "string" ||
-    typeof fields[1] !== "number" || typeof fields[2] !== "string"
+    typeof fields[1] !== "number" || typeof fields[2] !== "string" ||
+    (fields[3] !== "twilio" && fields[3] !== "browser")
   ) {
     return { ok: false, reason: "malformed" };
   }
-  const claims = { callSid: fields[0], expiresAt: fields[1], nonce: fields[2] };
+  const claims: StreamTokenClaims = {
+    callSid: fields[0],
+    expiresAt: fields[1],
+    nonce: fields[2],
+    source: fields[3],
+  };
   if (now >= claims.expiresAt) return { ok: false, reason: "expired" };
   return { ok: true, claims };
 }

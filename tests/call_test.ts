@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { isObject } from "./helpers/fake_realtime.ts";
+import { END_CALL_TOOL } from "../src/realtime/session.ts";
 import { TEST_API_KEY } from "./helpers/config.ts";
 import { CALL_PARAMS } from "./helpers/twilio_requests.ts";
 import { delay, randomAudio, startTestServer } from "./helpers/test_server.ts";
@@ -74,7 +75,7 @@ Deno.test("the session is configured with the GA protocol: bearer key, no OpenAI
       String(sent.instructions),
       new RegExp(String(new Date().getUTCFullYear())),
     );
-    assert.deepEqual(sent.tools, [{
+    assert.deepEqual(sent.tools, [END_CALL_TOOL, {
       type: "mcp",
       server_label: "zapier",
       server_url: "https://mcp.zapier.com/api/mcp/mcp",
@@ -245,7 +246,7 @@ Deno.test("Twilio stop closes the OpenAI socket within a second", async () => {
     const ended = server.logs.events().find((e) => e.event === "call.ended");
     assert.equal(ended?.reason, "caller hung up");
     assert.equal(ended?.callSid, CALL_PARAMS.CallSid);
-    assert.equal(server.app.calls.size, 0);
+    assert.equal(server.app.calls.live.size, 0);
   } finally {
     await server.close();
   }
@@ -297,7 +298,7 @@ Deno.test("a fatal OpenAI error closes both sockets; a refused client event does
     });
     await delay(100);
     assert.equal(
-      server.app.calls.size,
+      server.app.calls.live.size,
       1,
       "a refused client event is survivable",
     );
@@ -339,7 +340,7 @@ Deno.test("a replayed stream token is refused and opens no second upstream sessi
     await assert.rejects(server.connect(streamUrl));
     await delay(50);
     assert.equal(server.realtime.handshakes, handshakes);
-    assert.equal(server.app.calls.size, 1);
+    assert.equal(server.app.calls.live.size, 1);
   } finally {
     await server.close();
   }
@@ -355,7 +356,7 @@ Deno.test("a forged stream signature is refused and leaves the token usable by T
     await assert.rejects(
       server.connect(streamUrl, { signature: "", authToken: undefined }),
     );
-    assert.equal(server.app.calls.size, 0);
+    assert.equal(server.app.calls.live.size, 0);
     const edge = await server.connect(streamUrl);
     const session = await server.realtime.nextSession();
     await edge.sendAudio(randomAudio(160));
@@ -425,7 +426,7 @@ Deno.test("malformed, binary and unknown frames are logged and survived", async 
       e.event === "twilio.bad_frame"
     );
     assert.equal(bad.length, 4);
-    assert.equal(server.app.calls.size, 1);
+    assert.equal(server.app.calls.live.size, 1);
   } finally {
     await server.close();
   }

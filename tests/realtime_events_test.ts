@@ -6,6 +6,7 @@ import {
 } from "../src/realtime/events.ts";
 import {
   describeNow,
+  END_CALL_TOOL,
   sessionConfig,
   type SessionSettings,
 } from "../src/realtime/session.ts";
@@ -235,22 +236,67 @@ Deno.test("parseServerEvent() parses response.function_call_arguments.done", () 
   );
 });
 
-Deno.test("parseServerEvent() parses response.mcp_call.completed and .failed", () => {
+Deno.test("parseServerEvent() reports finished MCP and function calls from response.output_item.done", () => {
   assert.deepEqual(
     accept(json({
-      type: "response.mcp_call.completed",
+      type: "response.output_item.done",
+      response_id: "resp_1",
       output_index: 0,
-      item_id: "mcp_1",
+      item: {
+        id: "mcp_1",
+        type: "mcp_call",
+        server_label: "zapier",
+        name: "todoist_find_tasks",
+        arguments: "{}",
+        output: "[]",
+        error: null,
+      },
     })),
-    { type: "mcp_call.completed", itemId: "mcp_1" },
+    {
+      type: "tool_call.done",
+      kind: "mcp",
+      name: "todoist_find_tasks",
+      server: "zapier",
+      failed: false,
+    },
   );
   assert.deepEqual(
     accept(json({
-      type: "response.mcp_call.failed",
-      output_index: 0,
-      item_id: "mcp_2",
+      type: "response.output_item.done",
+      item: {
+        type: "mcp_call",
+        server_label: "zapier",
+        name: "gmail_send",
+        error: { type: "mcp_protocol_error", message: "nope" },
+      },
     })),
-    { type: "mcp_call.failed", itemId: "mcp_2" },
+    {
+      type: "tool_call.done",
+      kind: "mcp",
+      name: "gmail_send",
+      server: "zapier",
+      failed: true,
+    },
+  );
+  assert.deepEqual(
+    accept(json({
+      type: "response.output_item.done",
+      item: { type: "function_call", name: "end_call", call_id: "c1" },
+    })),
+    {
+      type: "tool_call.done",
+      kind: "function",
+      name: "end_call",
+      server: "",
+      failed: false,
+    },
+  );
+  assert.deepEqual(
+    accept(json({
+      type: "response.output_item.done",
+      item: { type: "message", role: "assistant" },
+    })),
+    { type: "ignored", name: "response.output_item.done" },
   );
 });
 
@@ -357,6 +403,8 @@ const SETTINGS: SessionSettings = {
   zapierMcpUrl: "https://mcp.zapier.com/api/mcp/mcp",
   zapierMcpPassword: undefined,
   openaiRealtimeUrl: "wss://api.openai.com/v1/realtime?model=gpt-realtime",
+  assistantTimezone: "UTC",
+  greeting: undefined,
 };
 
 /** Every key at any depth of a JSON-like value. */
@@ -444,9 +492,9 @@ Deno.test("sessionConfig() falls back to gpt-realtime when the URL names no mode
   );
 });
 
-Deno.test("sessionConfig() has no tools without a Zapier MCP password", () => {
+Deno.test("sessionConfig() offers only end_call without a Zapier MCP password", () => {
   const session = wire(SETTINGS);
-  assert.deepEqual(session.tools, []);
+  assert.deepEqual(session.tools, [END_CALL_TOOL]);
   assert.ok(!JSON.stringify(session).includes("zapier"));
 });
 
@@ -456,7 +504,7 @@ Deno.test("sessionConfig() adds the Zapier MCP tool when a password is set", () 
     zapierMcpUrl: "https://mcp.zapier.com/api/mcp/s/abc/mcp",
     zapierMcpPassword: "zap-secret-123",
   });
-  assert.deepEqual(session.tools, [{
+  assert.deepEqual(session.tools, [END_CALL_TOOL, {
     type: "mcp",
     server_label: "zapier",
     server_url: "https://mcp.zapier.com/api/mcp/s/abc/mcp",

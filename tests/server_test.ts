@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { createApp } from "../src/server.ts";
-import { KvUsedTokenStore } from "../src/stream_token.ts";
 import { TEST_API_KEY, TEST_AUTH_TOKEN, testConfig } from "./helpers/config.ts";
 import { memoryLogger } from "./helpers/logs.ts";
 import {
@@ -30,7 +29,7 @@ async function withApp(
   const app = await createApp({
     config,
     logger: logs,
-    usedTokens: new KvUsedTokenStore(kv),
+    kv,
   });
   try {
     await run(app, logs);
@@ -76,7 +75,7 @@ Deno.test("POST /incoming-call with a valid signature answers Connect/Stream Twi
     const twiml = await response.text();
     assert.match(
       twiml,
-      /^<\?xml[^>]*\?><Response><Connect><Stream url="[^"]+"><Parameter name="caller" value="\+14155550123"\/><\/Stream><\/Connect><\/Response>$/,
+      /^<\?xml[^>]*\?><Response><Connect><Stream url="[^"]+"><Parameter name="caller" value="\+14155550123"\/><\/Stream><\/Connect><Redirect method="POST">https:\/\/assistant\.example\.com\/call-ended<\/Redirect><\/Response>$/,
     );
     const url = new URL(streamUrlOf(twiml));
     assert.equal(url.protocol, "wss:");

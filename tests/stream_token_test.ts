@@ -291,6 +291,7 @@ Deno.test("KvUsedTokenStore.markUsed() is true once per nonce, even when raced",
     const store = new KvUsedTokenStore(kv);
     const claims: StreamTokenClaims = {
       callSid: CALL_SID,
+      source: "twilio",
       expiresAt: Date.now() + 60_000,
       nonce: "race-nonce",
     };

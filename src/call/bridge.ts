@@ -1,6 +1,7 @@
 /**
  * One call: relays µ-law audio between the Twilio media stream and the
- * OpenAI Realtime socket, handles barge-in, and tears both down together.
+ * OpenAI Realtime socket, handles barge-in, hang-up and limits, and tears
+ * both sockets down together.
  */
 
 import type { Logger } from "../log.ts";
@@ -16,10 +17,72 @@ import {
   parseTwilioMessage,
   type StartMessage,
   TwilioEncoder,
-  type TwilioEncoder as TwilioEncoderType,
   type TwilioMessage,
 } from "../twilio/media_stream.ts";
 import { PlaybackLedger } from "./playback_ledger.ts";
+
+export type EndReason =
+  | "caller hung up"
+  | "media stream closed"
+  | "assistant ended the call"
+  | "call time limit"
+  | "no start from Twilio"
+  | "caller not reading"
+  | "upstream closed"
+  | "upstream error"
+  | "call sid mismatch"
+  | "protocol violation"
+  | "server shutting down";
+
+/** How a call ended, in the journal's words. */
+export type CallOutcome =
+  | "caller_hung_up"
+  | "assistant_ended"
+  | "limit"
+  | "error"
+  | "shutdown";
+
+const OUTCOMES: Record<EndReason, CallOutcome> = {
+  "caller hung up": "caller_hung_up",
+  "media stream closed": "caller_hung_up",
+  "assistant ended the call": "assistant_ended",
+  "call time limit": "limit",
+  "no start from Twilio": "error",
+  "caller not reading": "error",
+  "upstream closed": "error",
+  "upstream error": "error",
+  "call sid mismatch": "error",
+  "protocol violation": "error",
+  "server shutting down": "shutdown",
+};
+
+export interface CallSummary {
+  reason: EndReason;
+  outcome: CallOutcome;
+  detail: string;
+  callSid: string;
+  durationMs: number;
+  framesIn: number;
+  framesOut: number;
+  bargeIns: number;
+}
+
+/** What a call reports as it goes (the call journal listens). */
+export interface CallObserver {
+  started?(call: { callSid: string; streamSid: string; caller: string }): void;
+  transcript?(role: "caller" | "assistant", text: string): void;
+  toolCall?(call: { name: string; server: string; failed: boolean }): void;
+  /** End of the caller's speech → first assistant audio of the answer. */
+  turnLatency?(ms: number): void;
+  ended?(summary: CallSummary): void;
+}
+
+export interface CallLimits {
+  /** The assistant says goodbye and the call ends after this long. */
+  maxCallMs: number;
+  /** A stream that sends no `start` within this is closed. */
+  startTimeoutMs: number;
+}
 
 export interface BridgeOptions {
   /** The accepted media-stream socket. */
@@ -30,32 +93,23 @@ export interface BridgeOptions {
   /** Whether the upstream was opened at the webhook (for the logs). */
   prewarmed?: boolean;
   logger: Logger;
+  limits: CallLimits;
+  observer?: CallObserver;
   now?: () => number;
-}
-
-export type EndReason =
-  | "caller hung up"
-  | "media stream closed"
-  | "upstream closed"
-  | "upstream error"
-  | "call sid mismatch"
-  | "protocol violation"
-  | "server shutting down";
-
-export interface CallSummary {
-  reason: EndReason;
-  detail: string;
-  callSid: string;
-  durationMs: number;
-  framesIn: number;
-  framesOut: number;
-  bargeIns: number;
 }
 
 /** Caller audio held while the upstream socket opens: 15 s of 20 ms frames. */
 export const MAX_EARLY_FRAMES = 750;
 /** Malformed frames tolerated (and logged) before the stream is closed. */
 const MAX_BAD_FRAMES = 50;
+/** Twilio not reading: more than this queued on its socket ends the call. */
+export const MAX_TWILIO_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** A goodbye that never finishes playing does not keep the call open. */
+const GOODBYE_TIMEOUT_MS = 20_000;
+
+export const TIME_LIMIT_GOODBYE =
+  "The call has reached its time limit. Tell the caller so in one short sentence and say goodbye.";
+export const END_CALL_GOODBYE = "Say a brief goodbye to the caller.";
 
 /** Errors about one refused client event leave the session usable; others end it. */
 export function isFatalRealtimeError(error: RealtimeError): boolean {
@@ -63,35 +117,56 @@ export function isFatalRealtimeError(error: RealtimeError): boolean {
     error.code === "session_expired";
 }
 
+/**
+ * A hang-up in progress. Phases: the answer under way finishes first
+ * ("after-answer"); a goodbye was requested and the next response is it
+ * ("awaiting-goodbye"); `responseId` is the goodbye ("in-goodbye"); it is
+ * done and the call ends once its audio has played ("playing").
+ */
+interface Hangup {
+  reason: EndReason;
+  phase: "after-answer" | "awaiting-goodbye" | "in-goodbye" | "playing";
+  goodbye: string;
+  responseId?: string;
+  /** A goodbye was already requested once: never ask twice. */
+  requested: boolean;
+}
+
 export class CallBridge {
   readonly #twilio: WebSocket;
   readonly #upstream: RealtimeUpstream;
   readonly #expectedCallSid: string;
   readonly #now: () => number;
+  readonly #observer: CallObserver;
   readonly #ledger = new PlaybackLedger();
   readonly #startedAt: number;
   readonly #prewarmed: boolean;
+  readonly #timers: ReturnType<typeof setTimeout>[] = [];
+  readonly #done = Promise.withResolvers<CallSummary>();
   #logger: Logger;
-  #encoder: TwilioEncoderType | undefined;
+  #encoder: TwilioEncoder | undefined;
   #early: string[] = [];
   #earlyDropped = 0;
   /** Assistant audio that arrived before Twilio's `start` named the stream. */
   #beforeStart: { responseId: string; itemId: string; delta: string }[] = [];
   #activeResponse: string | undefined;
+  #lastAudioResponse: string | undefined;
   /** Responses interrupted by the caller: their late deltas are dropped. */
   #interrupted: string[] = [];
+  #speechStoppedAt: number | undefined;
+  #hangup: Hangup | undefined;
   #badFrames = 0;
   #framesIn = 0;
   #framesOut = 0;
   #bargeIns = 0;
   #ended: CallSummary | undefined;
-  readonly #done = Promise.withResolvers<CallSummary>();
 
   constructor(options: BridgeOptions) {
     this.#twilio = options.twilio;
     this.#upstream = options.upstream;
     this.#expectedCallSid = options.expectedCallSid;
     this.#now = options.now ?? (() => performance.now());
+    this.#observer = options.observer ?? {};
     this.#startedAt = this.#now();
     this.#prewarmed = options.prewarmed ?? false;
     this.#logger = options.logger.with({ callSid: options.expectedCallSid });
@@ -104,6 +179,13 @@ export class CallBridge {
       closed: (reason) => this.end("upstream closed", reason),
     });
     this.#upstream.opened.then(() => this.#flushEarlyAudio(), () => {});
+    this.#after(options.limits.startTimeoutMs, () => {
+      if (!this.#encoder) this.end("no start from Twilio");
+    });
+    this.#after(
+      options.limits.maxCallMs,
+      () => this.hangUp("call time limit", TIME_LIMIT_GOODBYE),
+    );
   }
 
   /** Resolves once the call has ended and both sockets are closing. */
@@ -116,11 +198,41 @@ export class CallBridge {
     return this.#done.promise.then(() => this.#upstream.closed);
   }
 
-  /** Ends the call: closes both sockets. Safe to call more than once. */
+  /**
+   * Ends the call after a goodbye: when `goodbyeInResponse` names the
+   * response saying it, after that one; otherwise the assistant is asked for
+   * one (once the answer under way is over). The stream closes when the
+   * goodbye has played.
+   */
+  hangUp(
+    reason: EndReason,
+    goodbye: string,
+    goodbyeInResponse?: string,
+  ): void {
+    if (this.#ended || this.#hangup) return;
+    this.#logger.log("info", "call.hanging_up", { reason });
+    this.#after(
+      GOODBYE_TIMEOUT_MS,
+      () => this.end(reason, "goodbye timed out"),
+    );
+    this.#hangup = {
+      reason,
+      goodbye,
+      phase: "in-goodbye",
+      responseId: goodbyeInResponse,
+      requested: false,
+    };
+    if (goodbyeInResponse !== undefined) return;
+    if (this.#activeResponse === undefined) this.#requestGoodbye();
+    else this.#hangup.phase = "after-answer";
+  }
+
+  /** Ends the call now: closes both sockets. Safe to call more than once. */
   end(reason: EndReason, detail = ""): void {
     if (this.#ended) return;
     const summary: CallSummary = {
       reason,
+      outcome: OUTCOMES[reason],
       detail,
       callSid: this.#expectedCallSid,
       durationMs: Math.round(this.#now() - this.#startedAt),
@@ -129,22 +241,23 @@ export class CallBridge {
       bargeIns: this.#bargeIns,
     };
     this.#ended = summary;
+    for (const timer of this.#timers) clearTimeout(timer);
     this.#early = [];
+    this.#beforeStart = [];
     this.#upstream.close();
     if (
       this.#twilio.readyState === WebSocket.OPEN ||
       this.#twilio.readyState === WebSocket.CONNECTING
     ) {
       // Closing the stream lets Twilio continue with the TwiML after <Connect>.
-      this.#twilio.close(1000, reason);
+      this.#twilio.close(1000, "call ended");
     }
     this.#logger.log(
-      reason === "upstream error" || reason === "protocol violation"
-        ? "error"
-        : "info",
+      summary.outcome === "error" ? "warn" : "info",
       "call.ended",
       {
         reason,
+        outcome: summary.outcome,
         detail: detail || undefined,
         durationMs: summary.durationMs,
         framesIn: summary.framesIn,
@@ -153,7 +266,12 @@ export class CallBridge {
         earlyFramesDropped: this.#earlyDropped || undefined,
       },
     );
+    this.#observer.ended?.(summary);
     this.#done.resolve(summary);
+  }
+
+  #after(ms: number, run: () => void): void {
+    this.#timers.push(setTimeout(run, ms));
   }
 
   // --- Twilio → OpenAI -------------------------------------------------
@@ -194,6 +312,7 @@ export class CallBridge {
         return;
       case "mark":
         this.#ledger.acknowledged(message.name, this.#now());
+        this.#endIfGoodbyePlayed();
         return;
       case "start":
         this.#onStart(message);
@@ -234,6 +353,11 @@ export class CallBridge {
     this.#logger.log("info", "call.started", {
       upstreamReady: this.#upstream.isOpen,
       prewarmed: this.#prewarmed,
+    });
+    this.#observer.started?.({
+      callSid: start.callSid,
+      streamSid: start.streamSid,
+      caller: start.customParameters.caller ?? "",
     });
     const held = this.#beforeStart;
     this.#beforeStart = [];
@@ -283,30 +407,47 @@ export class CallBridge {
       case "input_audio_buffer.speech_started":
         this.#bargeIn();
         return;
+      case "input_audio_buffer.speech_stopped":
+        this.#speechStoppedAt = this.#now();
+        return;
       case "response.created":
         this.#activeResponse = event.responseId;
+        if (this.#hangup?.phase === "awaiting-goodbye") {
+          this.#hangup.phase = "in-goodbye";
+          this.#hangup.responseId = event.responseId;
+        }
         return;
       case "response.done":
-        if (this.#activeResponse === event.responseId) {
-          this.#activeResponse = undefined;
+        this.#onResponseDone(event.responseId, event.status);
+        return;
+      case "response.function_call_arguments.done":
+        this.#onFunctionCall(event.callId, event.name);
+        return;
+      case "tool_call.done":
+        this.#logger.log("info", "tool_call", {
+          kind: event.kind,
+          name: event.name,
+          server: event.server || undefined,
+          failed: event.failed,
+        });
+        this.#observer.toolCall?.(event);
+        return;
+      case "input_transcription.completed":
+        if (event.transcript) {
+          this.#observer.transcript?.("caller", event.transcript);
         }
-        if (event.status === "failed") {
-          this.#logger.log("warn", "response.failed", {
-            responseId: event.responseId,
-          });
+        return;
+      case "response.output_audio_transcript.done":
+        if (event.transcript) {
+          this.#observer.transcript?.("assistant", event.transcript);
         }
         return;
       case "error":
         this.#onUpstreamError(event.error);
         return;
+      case "session.created":
       case "session.updated":
-        this.#logger.log("info", "session.updated");
-        return;
-      case "mcp_call.completed":
-      case "mcp_call.failed":
-        this.#logger.log("info", event.type, { itemId: event.itemId });
-        return;
-      default:
+      case "ignored":
         return;
     }
   }
@@ -319,6 +460,17 @@ export class CallBridge {
       }
       return;
     }
+    if (this.#twilio.bufferedAmount > MAX_TWILIO_BUFFERED_BYTES) {
+      this.end("caller not reading");
+      return;
+    }
+    if (this.#speechStoppedAt !== undefined) {
+      this.#observer.turnLatency?.(
+        Math.round(this.#now() - this.#speechStoppedAt),
+      );
+      this.#speechStoppedAt = undefined;
+    }
+    this.#lastAudioResponse = responseId;
     const mark = this.#ledger.sent(
       itemId,
       base64ByteLength(delta),
@@ -331,6 +483,7 @@ export class CallBridge {
 
   /** The caller started speaking: stop the assistant where the caller stopped hearing it. */
   #bargeIn(): void {
+    this.#speechStoppedAt = undefined;
     const heard = this.#ledger.heard(this.#now());
     if (heard && this.#encoder) {
       this.#twilio.send(this.#encoder.clear());
@@ -349,6 +502,64 @@ export class CallBridge {
       this.#interrupted.push(this.#activeResponse);
       if (this.#interrupted.length > 4) this.#interrupted.shift();
       this.#activeResponse = undefined;
+    }
+    this.#endIfGoodbyePlayed();
+  }
+
+  #onResponseDone(responseId: string, status: string): void {
+    if (this.#activeResponse === responseId) this.#activeResponse = undefined;
+    if (status === "failed") {
+      this.#logger.log("warn", "response.failed", { responseId });
+    }
+    const hangup = this.#hangup;
+    if (hangup?.phase === "after-answer") {
+      this.#requestGoodbye();
+    } else if (
+      hangup?.phase === "in-goodbye" && hangup.responseId === responseId
+    ) {
+      if (this.#lastAudioResponse === responseId || hangup.requested) {
+        hangup.phase = "playing";
+        this.#endIfGoodbyePlayed();
+      } else {
+        // The assistant hung up without a word: ask for a goodbye first.
+        this.#requestGoodbye();
+      }
+    }
+  }
+
+  #onFunctionCall(callId: string, name: string): void {
+    const known = name === "end_call";
+    this.#upstream.send(
+      clientEvents.functionCallOutput(
+        callId,
+        JSON.stringify(
+          known ? { ok: true } : { ok: false, error: `unknown tool ${name}` },
+        ),
+      ),
+    );
+    // The goodbye is said in the response that called the tool.
+    if (known) {
+      this.hangUp(
+        "assistant ended the call",
+        END_CALL_GOODBYE,
+        this.#activeResponse,
+      );
+    }
+  }
+
+  #requestGoodbye(): void {
+    const hangup = this.#hangup;
+    if (!hangup) return;
+    hangup.phase = "awaiting-goodbye";
+    hangup.responseId = undefined;
+    hangup.requested = true;
+    this.#upstream.send(clientEvents.createResponse(hangup.goodbye));
+  }
+
+  #endIfGoodbyePlayed(): void {
+    const hangup = this.#hangup;
+    if (hangup?.phase === "playing" && !this.#ledger.playing) {
+      this.end(hangup.reason);
     }
   }
 

@@ -42,7 +42,14 @@ export type ServerEvent =
     arguments: string;
   }
   | { type: "response.done"; responseId: string; status: string }
-  | { type: "mcp_call.completed" | "mcp_call.failed"; itemId: string }
+  | {
+    /** A finished tool call: an MCP call run by the API, or a function call for us. */
+    type: "tool_call.done";
+    kind: "mcp" | "function";
+    name: string;
+    server: string;
+    failed: boolean;
+  }
   | { type: "ignored"; name: string };
 
 export type ServerParseResult =
@@ -155,17 +162,22 @@ export function parseServerEvent(data: unknown): ServerParseResult {
           arguments: str(raw.arguments),
         },
       };
-    case "response.mcp_call.completed":
-    case "response.mcp_call.failed":
+    case "response.output_item.done": {
+      const item = isRecord(raw.item) ? raw.item : {};
+      if (item.type !== "mcp_call" && item.type !== "function_call") {
+        return { ok: true, event: { type: "ignored", name: type } };
+      }
       return {
         ok: true,
         event: {
-          type: type === "response.mcp_call.completed"
-            ? "mcp_call.completed"
-            : "mcp_call.failed",
-          itemId: str(raw.item_id),
+          type: "tool_call.done",
+          kind: item.type === "mcp_call" ? "mcp" : "function",
+          name: str(item.name),
+          server: str(item.server_label),
+          failed: item.error !== undefined && item.error !== null,
         },
       };
+    }
     default:
       return { ok: true, event: { type: "ignored", name: type } };
   }

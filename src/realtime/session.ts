@@ -1,6 +1,7 @@
 /** The GA Realtime session this assistant runs with. */
 
 import type { Config } from "../config.ts";
+import { clientEvents } from "./events.ts";
 
 /** The part of the configuration that shapes the session. */
 export type SessionSettings = Pick<
@@ -10,7 +11,19 @@ export type SessionSettings = Pick<
   | "zapierMcpUrl"
   | "zapierMcpPassword"
   | "openaiRealtimeUrl"
+  | "assistantTimezone"
+  | "greeting"
 >;
+
+/** The function tool that lets the assistant hang up after saying goodbye. */
+export const END_CALL_TOOL = {
+  type: "function",
+  name: "end_call",
+  description:
+    "Hang up the phone call. Use it when the caller is done or asks to hang up, " +
+    "right after you have said a short goodbye.",
+  parameters: { type: "object", properties: {}, required: [] },
+} as const;
 
 /** "Tuesday, 24 November 2026, 09:30 UTC": enough for "what's due tomorrow". */
 export function describeNow(now: Date, timeZone = "UTC"): string {
@@ -27,7 +40,14 @@ export function describeNow(now: Date, timeZone = "UTC"): string {
 }
 
 export function instructionsFor(settings: SessionSettings, now: Date): string {
-  return `${settings.assistantInstructions}\n\nIt is now ${describeNow(now)}.`;
+  return `${settings.assistantInstructions}\n\nIt is now ${
+    describeNow(now, settings.assistantTimezone)
+  } (time zone ${settings.assistantTimezone}).`;
+}
+
+/** What the assistant is asked to say first, when a greeting is configured. */
+export function greetingInstructions(greeting: string): string {
+  return `Greet the caller by saying exactly this, and nothing else: "${greeting}"`;
 }
 
 /**
@@ -39,7 +59,7 @@ export function sessionConfig(
   settings: SessionSettings,
   now: Date,
 ): Record<string, unknown> {
-  const tools: Record<string, unknown>[] = [];
+  const tools: Record<string, unknown>[] = [{ ...END_CALL_TOOL }];
   if (settings.zapierMcpPassword !== undefined) {
     tools.push({
       type: "mcp",
@@ -70,4 +90,18 @@ export function sessionConfig(
     tools,
     tool_choice: "auto",
   };
+}
+
+/**
+ * What a new upstream socket sends on open: the session, then the greeting's
+ * response, so the greeting is being generated before the stream even starts.
+ */
+export function initialEvents(settings: SessionSettings, now: Date): string[] {
+  const events = [clientEvents.sessionUpdate(sessionConfig(settings, now))];
+  if (settings.greeting !== undefined) {
+    events.push(
+      clientEvents.createResponse(greetingInstructions(settings.greeting)),
+    );
+  }
+  return events;
 }

@@ -7,8 +7,8 @@
 export interface UpstreamOptions {
   url: string;
   apiKey: string;
-  /** A serialised `session.update`, sent first. */
-  sessionUpdate: string;
+  /** Serialised client events sent as soon as the socket opens: `session.update` first. */
+  initialEvents: string[];
   connectTimeoutMs: number;
 }
 
@@ -39,7 +39,7 @@ export class RealtimeUpstream {
     );
     this.#socket.onopen = () => {
       clearTimeout(this.#timer);
-      this.#socket.send(options.sessionUpdate);
+      for (const event of options.initialEvents) this.#socket.send(event);
       this.#opened.resolve(performance.now());
     };
     // Nobody may be waiting on a refused handshake: keep it from going unhandled.

@@ -14,26 +14,33 @@ export function escapeXml(text: string): string {
 
 const PROLOG = '<?xml version="1.0" encoding="UTF-8"?>';
 
-/** `<Connect><Stream>`: the call's audio goes to `streamUrl` (wss://, no query string). */
+/**
+ * `<Connect><Stream>`: the call's audio goes to `streamUrl` (wss://, no query
+ * string). When the server closes the stream, Twilio goes on to `continueUrl`
+ * (a fresh signed POST), which decides between a plain hang-up and an apology.
+ */
 export function connectStreamTwiml(
   streamUrl: string,
   parameters: Record<string, string> = {},
+  continueUrl?: string,
 ): string {
   const params = Object.entries(parameters)
     .map(([name, value]) =>
       `<Parameter name="${escapeXml(name)}" value="${escapeXml(value)}"/>`
     )
     .join("");
+  const next = continueUrl === undefined
+    ? ""
+    : `<Redirect method="POST">${escapeXml(continueUrl)}</Redirect>`;
   return `${PROLOG}<Response><Connect><Stream url="${
     escapeXml(streamUrl)
-  }">${params}</Stream></Connect></Response>`;
+  }">${params}</Stream></Connect>${next}</Response>`;
 }
 
-/** Speaks `message`, then hangs up. */
-export function sayAndHangUpTwiml(message: string): string {
-  return `${PROLOG}<Response><Say>${
-    escapeXml(message)
-  }</Say><Hangup/></Response>`;
+/** Speaks `message` (if any), then hangs up. */
+export function sayAndHangUpTwiml(message?: string): string {
+  const say = message === undefined ? "" : `<Say>${escapeXml(message)}</Say>`;
+  return `${PROLOG}<Response>${say}<Hangup/></Response>`;
 }
 
 export function twimlResponse(body: string, status = 200): Response {

@@ -3,7 +3,6 @@
  * plus a way to place a whole call through it as Twilio would.
  */
 import { type App, createApp } from "../../src/server.ts";
-import { KvUsedTokenStore } from "../../src/stream_token.ts";
 import type { ConfigVariable } from "../../src/config.ts";
 import { FakeRealtime, type FakeRealtimeOptions } from "./fake_realtime.ts";
 import { TwilioEdge, type TwilioEdgeOptions } from "./twilio_edge.ts";
@@ -53,7 +52,7 @@ export async function startTestServer(
   const app = await createApp({
     config,
     logger: logs,
-    usedTokens: new KvUsedTokenStore(kv),
+    kv,
     upstreamConnectTimeoutMs: 3000,
   });
   const server = Deno.serve(

@@ -1,0 +1,100 @@
+/**
+ * The calls this instance carries: pre-warmed upstream sessions waiting for
+ * their stream, and live bridges. Owns their lifecycle (start, drain, close).
+ */
+
+import type { Config } from "../config.ts";
+import type { CallJournal } from "../journal/journal.ts";
+import type { Logger } from "../log.ts";
+import { PrewarmedSessions } from "../realtime/prewarm.ts";
+import { initialEvents } from "../realtime/session.ts";
+import { RealtimeUpstream } from "../realtime/upstream.ts";
+import type { StreamTokenClaims } from "../stream_token.ts";
+import { CallBridge } from "./bridge.ts";
+
+export interface CallsOptions {
+  config: Config;
+  logger: Logger;
+  journal: CallJournal;
+  /** Milliseconds allowed for the upstream handshake. */
+  upstreamConnectTimeoutMs?: number;
+}
+
+export class Calls {
+  readonly live = new Set<CallBridge>();
+  readonly #prewarmed = new PrewarmedSessions();
+  readonly #options: CallsOptions;
+
+  constructor(options: CallsOptions) {
+    this.#options = options;
+  }
+
+  /** Calls live or being set up: what MAX_CONCURRENT_CALLS counts. */
+  get load(): number {
+    return this.live.size + this.#prewarmed.size;
+  }
+
+  /** Opens the call's Realtime session now, for the stream that will present this token. */
+  prewarm(claims: StreamTokenClaims): void {
+    this.#prewarmed.add(claims.nonce, this.#openUpstream(), claims.expiresAt);
+  }
+
+  /** Bridges an accepted media-stream socket to its (pre-warmed or new) upstream session. */
+  start(socket: WebSocket, claims: StreamTokenClaims): CallBridge {
+    const { config, logger, journal } = this.#options;
+    const warm = this.#prewarmed.take(claims.nonce);
+    const bridge = new CallBridge({
+      twilio: socket,
+      expectedCallSid: claims.callSid,
+      upstream: warm ?? this.#openUpstream(),
+      prewarmed: warm !== undefined,
+      logger,
+      limits: {
+        maxCallMs: config.maxCallMinutes * 60_000,
+        startTimeoutMs: config.streamStartTimeoutSeconds * 1000,
+      },
+      observer: journal.observe(claims.callSid, claims.source),
+    });
+    this.live.add(bridge);
+    bridge.done.then(() => this.live.delete(bridge));
+    return bridge;
+  }
+
+  /** Lets live calls go on for up to `seconds`, then closes what is left. */
+  async drain(seconds: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise((resolve) => {
+      timer = setTimeout(resolve, seconds * 1000);
+    });
+    // Calls can still connect during the drain (their webhook came first).
+    while (this.live.size > 0) {
+      const ended = await Promise.race([
+        Promise.all([...this.live].map((call) => call.done)).then(() => true),
+        deadline.then(() => false),
+      ]);
+      if (!ended) break;
+    }
+    clearTimeout(timer);
+    await this.close();
+  }
+
+  /** Ends every call and closes every upstream socket; resolves when they are closed. */
+  async close(): Promise<void> {
+    const ending = [...this.live];
+    for (const call of ending) call.end("server shutting down");
+    await Promise.all([
+      this.#prewarmed.closeAll(),
+      ...ending.map((call) => call.closed),
+    ]);
+  }
+
+  #openUpstream(): RealtimeUpstream {
+    const { config, upstreamConnectTimeoutMs } = this.#options;
+    return new RealtimeUpstream({
+      url: config.openaiRealtimeUrl,
+      apiKey: config.openaiApiKey,
+      initialEvents: initialEvents(config, new Date()),
+      connectTimeoutMs: upstreamConnectTimeoutMs ?? 10_000,
+    });
+  }
+}
