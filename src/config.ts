@@ -251,7 +251,7 @@ export function loadConfig(read: EnvReader): Config {
     // OpenAI ends a Realtime session at 60 minutes: stay under it so the
     // goodbye is ours.
     maxCallMinutes: number("MAX_CALL_MINUTES", 30, {
-      min: 1,
+      min: 0.05,
       max: 55,
       integer: false,
     }),

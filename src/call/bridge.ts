@@ -364,6 +364,7 @@ export class CallBridge {
     for (const { responseId, itemId, delta } of held) {
       this.#playAudio(responseId, itemId, delta);
     }
+    this.#endIfGoodbyePlayed();
   }
 
   #holdEarlyAudio(payload: string): void {
@@ -454,6 +455,7 @@ export class CallBridge {
 
   #playAudio(responseId: string, itemId: string, delta: string): void {
     if (this.#interrupted.includes(responseId)) return;
+    this.#lastAudioResponse = responseId;
     if (!this.#encoder) {
       if (this.#beforeStart.length < MAX_EARLY_FRAMES) {
         this.#beforeStart.push({ responseId, itemId, delta });
@@ -470,7 +472,6 @@ export class CallBridge {
       );
       this.#speechStoppedAt = undefined;
     }
-    this.#lastAudioResponse = responseId;
     const mark = this.#ledger.sent(
       itemId,
       base64ByteLength(delta),
@@ -558,7 +559,9 @@ export class CallBridge {
 
   #endIfGoodbyePlayed(): void {
     const hangup = this.#hangup;
-    if (hangup?.phase === "playing" && !this.#ledger.playing) {
+    // Audio held until `start` has not even begun to play.
+    const playing = this.#ledger.playing || this.#beforeStart.length > 0;
+    if (hangup?.phase === "playing" && !playing) {
       this.end(hangup.reason);
     }
   }

@@ -1214,7 +1214,11 @@ export class FakeRealtime {
   readonly sessions: FakeRealtimeSession[] = [];
   handshakes = 0;
 
+  /** Handshakes whose client went away during handshakeDelayMs (no session). */
+  abandonedHandshakes = 0;
+
   #server: Deno.HttpServer<Deno.NetAddr>;
+  #latency: LatencyProxy | undefined;
   #options: FakeRealtimeOptions;
   #taken = 0;
   #sessionWaiters: Array<Waiter<FakeRealtimeSession>> = [];
@@ -1226,8 +1230,18 @@ export class FakeRealtime {
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       (req) => this.#handle(req),
     );
-    this.url =
-      `ws://127.0.0.1:${this.#server.addr.port}/v1/realtime?model=${DEFAULT_MODEL}`;
+    // A handshake delay is network latency in front of the server, so a
+    // client that gives up during it really goes away (no half-upgraded
+    // socket is left behind, as a delay inside the handler would leave).
+    if (options.handshakeDelayMs) {
+      this.#latency = new LatencyProxy(
+        this.#server.addr.port,
+        options.handshakeDelayMs,
+        () => this.abandonedHandshakes++,
+      );
+    }
+    const port = this.#latency?.port ?? this.#server.addr.port;
+    this.url = `ws://127.0.0.1:${port}/v1/realtime?model=${DEFAULT_MODEL}`;
   }
 
   static start(options: FakeRealtimeOptions = {}): Promise<FakeRealtime> {
@@ -1272,6 +1286,7 @@ export class FakeRealtime {
       sleep(1000, ac.signal),
     ]);
     ac.abort();
+    await this.#latency?.close();
     await this.#server.shutdown();
   }
 
@@ -1327,9 +1342,6 @@ export class FakeRealtime {
         null,
       );
     }
-    if (options.handshakeDelayMs) {
-      await sleep(options.handshakeDelayMs, this.#shutdown.signal);
-    }
     if (this.#shutdown.signal.aborted) {
       return httpError(503, "Shutting down.", "server_error", null);
     }
@@ -1358,5 +1370,118 @@ export class FakeRealtime {
       }
     });
     return response;
+  }
+}
+
+/**
+ * TCP latency in front of the fake: holds each new connection's bytes for
+ * `delayMs`, then connects through — unless the client closed meanwhile.
+ */
+class LatencyProxy {
+  readonly port: number;
+  readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #accepting: Promise<void>;
+
+  constructor(
+    targetPort: number,
+    delayMs: number,
+    onAbandoned: () => void,
+  ) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#listener = listener;
+    this.port = listener.addr.port;
+    this.#accepting = (async () => {
+      try {
+        for await (const client of listener) {
+          const task = this.#relay(client, targetPort, delayMs, onAbandoned);
+          this.#tasks.add(task);
+          task.finally(() => this.#tasks.delete(task));
+        }
+      } catch {
+        // The listener was closed.
+      }
+    })();
+  }
+
+  async #relay(
+    client: Deno.Conn,
+    targetPort: number,
+    delayMs: number,
+    onAbandoned: () => void,
+  ): Promise<void> {
+    this.#conns.add(client);
+    const held: Uint8Array[] = [];
+    const reader = client.readable.getReader();
+    // One read stays pending across the wait, so no byte is lost.
+    let pending = reader.read().catch(() => ({
+      done: true as const,
+      value: undefined,
+    }));
+    let clientClosed = false;
+    const deadline = Date.now() + delayMs;
+    for (let left = delayMs; left > 0; left = deadline - Date.now()) {
+      const timeout = new AbortController();
+      const read = await Promise.race([
+        pending,
+        sleep(left, timeout.signal).then(() => undefined),
+      ]);
+      timeout.abort();
+      if (read === undefined) break;
+      if (read.done) {
+        clientClosed = true;
+        break;
+      }
+      held.push(read.value);
+      pending = reader.read().catch(() => ({
+        done: true as const,
+        value: undefined,
+      }));
+    }
+    if (clientClosed) {
+      onAbandoned();
+      this.#close(client);
+      return;
+    }
+    let target: Deno.Conn;
+    try {
+      target = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+    } catch {
+      this.#close(client);
+      return;
+    }
+    this.#conns.add(target);
+    const up = (async () => {
+      const writer = target.writable.getWriter();
+      try {
+        for (const chunk of held) await writer.write(chunk);
+        for (let r = await pending; !r.done; r = await reader.read()) {
+          await writer.write(r.value);
+        }
+      } catch {
+        // Either side went away.
+      }
+      this.#close(target);
+    })();
+    const down = target.readable.pipeTo(client.writable).catch(() => {});
+    await Promise.all([up, down]);
+    this.#close(client);
+  }
+
+  #close(conn: Deno.Conn): void {
+    if (!this.#conns.delete(conn)) return;
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#listener.close();
+    for (const conn of [...this.#conns]) this.#close(conn);
+    await this.#accepting;
+    await Promise.all(this.#tasks);
   }
 }

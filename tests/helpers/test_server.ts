@@ -8,7 +8,12 @@ import { FakeRealtime, type FakeRealtimeOptions } from "./fake_realtime.ts";
 import { TwilioEdge, type TwilioEdgeOptions } from "./twilio_edge.ts";
 import { TEST_AUTH_TOKEN, testConfig } from "./config.ts";
 import { memoryLogger } from "./logs.ts";
-import { CALL_PARAMS, signedWebhook, streamUrlOf } from "./twilio_requests.ts";
+import {
+  CALL_PARAMS,
+  signedWebhook,
+  streamParametersOf,
+  streamUrlOf,
+} from "./twilio_requests.ts";
 
 export const PUBLIC_ORIGIN = "https://assistant.example.com";
 
@@ -61,6 +66,8 @@ export async function startTestServer(
   );
   const origin = `http://127.0.0.1:${server.addr.port}`;
   const edges: TwilioEdge[] = [];
+  // Twilio hands the TwiML's <Parameter>s to the stream as customParameters.
+  const parametersByStream = new Map<string, Record<string, string>>();
 
   const answer = async (params: Record<string, string> = CALL_PARAMS) => {
     const signed = signedWebhook(`${PUBLIC_ORIGIN}/incoming-call`, params);
@@ -73,7 +80,9 @@ export async function startTestServer(
     if (response.status !== 200) {
       throw new Error(`webhook answered ${response.status}: ${twiml}`);
     }
-    return streamUrlOf(twiml);
+    const streamUrl = streamUrlOf(twiml);
+    parametersByStream.set(streamUrl, streamParametersOf(twiml));
+    return streamUrl;
   };
 
   const connect = async (
@@ -87,6 +96,7 @@ export async function startTestServer(
       authToken: TEST_AUTH_TOKEN,
       callSid: CALL_PARAMS.CallSid,
       accountSid: CALL_PARAMS.AccountSid,
+      customParameters: parametersByStream.get(streamUrl) ?? {},
       ...options,
     });
     edges.push(edge);

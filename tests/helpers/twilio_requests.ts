@@ -32,7 +32,30 @@ export function signedWebhook(
 export function streamUrlOf(twiml: string): string {
   const match = /<Stream url="([^"]+)"/.exec(twiml);
   if (!match) throw new Error(`no <Stream url> in ${twiml}`);
-  return match[1].replaceAll("&amp;", "&");
+  return match[1].replace(/&(amp|lt|gt|quot|apos);/g, (e) => XML_TEXT[e]);
+}
+
+const XML_TEXT: Record<string, string> = {
+  "&amp;": "&",
+  "&lt;": "<",
+  "&gt;": ">",
+  "&quot;": '"',
+  "&apos;": "'",
+};
+
+/** The <Parameter name value> pairs inside <Stream>, as Twilio passes them on. */
+export function streamParametersOf(twiml: string): Record<string, string> {
+  const unescape = (text: string) =>
+    text.replace(/&(amp|lt|gt|quot|apos);/g, (entity) => XML_TEXT[entity]);
+  const parameters: Record<string, string> = {};
+  for (
+    const [, name, value] of twiml.matchAll(
+      /<Parameter name="([^"]*)" value="([^"]*)"\/>/g,
+    )
+  ) {
+    parameters[unescape(name)] = unescape(value);
+  }
+  return parameters;
 }
 
 /** Twilio's signature of a media-stream handshake: the wss URL, no params. */

@@ -1,0 +1,379 @@
+/**
+ * Assistant controls and limits over real sockets: end_call, the greeting,
+ * the call time limit, the start deadline, the concurrency limit, and what
+ * Twilio hears after the stream closes.
+ */
+import assert from "node:assert/strict";
+import type { FakeRealtimeSession } from "./helpers/fake_realtime.ts";
+import { CALL_PARAMS, signedWebhook } from "./helpers/twilio_requests.ts";
+import {
+  delay,
+  PUBLIC_ORIGIN,
+  randomAudio,
+  startTestServer,
+  type TestServer,
+} from "./helpers/test_server.ts";
+import { APOLOGY_MESSAGE, BUSY_MESSAGE } from "../src/server.ts";
+import { END_CALL_GOODBYE, TIME_LIMIT_GOODBYE } from "../src/call/bridge.ts";
+
+/** A response that says `audio` and then calls end_call, as the model does. */
+function sayGoodbyeAndHangUp(session: FakeRealtimeSession, audio: Uint8Array) {
+  const responseId = "resp_goodbye";
+  session.send({
+    type: "response.created",
+    response: {
+      id: responseId,
+      object: "realtime.response",
+      status: "in_progress",
+      output: [],
+    },
+  });
+  for (let offset = 0; offset < audio.length; offset += 800) {
+    session.send({
+      type: "response.output_audio.delta",
+      response_id: responseId,
+      item_id: "item_goodbye",
+      output_index: 0,
+      content_index: 0,
+      delta: audio.subarray(offset, offset + 800).toBase64(),
+    });
+  }
+  session.send({
+    type: "response.function_call_arguments.done",
+    response_id: responseId,
+    item_id: "fc_1",
+    output_index: 1,
+    call_id: "call_end_1",
+    name: "end_call",
+    arguments: "{}",
+  });
+  session.send({
+    type: "response.output_item.done",
+    response_id: responseId,
+    output_index: 1,
+    item: {
+      id: "fc_1",
+      type: "function_call",
+      name: "end_call",
+      call_id: "call_end_1",
+      arguments: "{}",
+    },
+  });
+  session.send({
+    type: "response.done",
+    response: {
+      id: responseId,
+      object: "realtime.response",
+      status: "completed",
+      output: [],
+    },
+  });
+}
+
+async function continueAfterStream(server: TestServer): Promise<string> {
+  const signed = signedWebhook(`${PUBLIC_ORIGIN}/call-ended`, CALL_PARAMS);
+  const response = await fetch(`${server.origin}/call-ended`, {
+    method: "POST",
+    headers: signed.headers,
+    body: await signed.text(),
+  });
+  assert.equal(response.status, 200);
+  return await response.text();
+}
+
+Deno.test("end_call: the goodbye plays to the end, then the stream closes and Twilio hangs up without an apology", async () => {
+  const server = await startTestServer();
+  try {
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    await session.waitFor("session.update");
+    const goodbye = randomAudio(8 * 600);
+    sayGoodbyeAndHangUp(session, goodbye);
+    const output = await session.waitFor("conversation.item.create");
+    assert.deepEqual(output.item, {
+      type: "function_call_output",
+      call_id: "call_end_1",
+      output: JSON.stringify({ ok: true }),
+    });
+    await edge.closed;
+    assert.deepEqual(
+      edge.playedAudio(),
+      goodbye,
+      "the whole goodbye was heard",
+    );
+    assert.equal((await session.closed).byClient, true);
+    const twiml = await continueAfterStream(server);
+    assert.match(twiml, /<Response><Hangup\/><\/Response>/);
+    assert.ok(!twiml.includes("<Say>"));
+    const call = await server.app.journal.get(CALL_PARAMS.CallSid);
+    assert.equal(call?.record.outcome, "assistant_ended");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("end_call without a spoken goodbye asks the assistant for one before hanging up", async () => {
+  const server = await startTestServer({}, {
+    onResponseCreate: (session) => session.speak(randomAudio(8 * 200)),
+  });
+  try {
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    await session.waitFor("session.update");
+    sayGoodbyeAndHangUp(session, new Uint8Array(0));
+    const create = await session.waitFor("response.create");
+    assert.deepEqual(create.response, { instructions: END_CALL_GOODBYE });
+    await edge.closed;
+    assert.equal(edge.playedAudio().length, 8 * 200);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("GREETING: the assistant speaks first, as soon as the stream starts", async () => {
+  const greetingAudio = randomAudio(8 * 300);
+  const server = await startTestServer(
+    { GREETING: "Hi boss, what can I do?" },
+    {
+      onResponseCreate: (session) => session.speak(greetingAudio),
+    },
+  );
+  try {
+    const streamUrl = await server.answer();
+    const session = await server.realtime.nextSession();
+    const update = await session.waitFor("session.update");
+    const create = await session.waitFor("response.create");
+    assert.ok(
+      session.received.indexOf(update) < session.received.indexOf(create),
+    );
+    const response = create.response as { instructions: string };
+    assert.match(response.instructions, /Hi boss, what can I do\?/);
+    const edge = await server.connect(streamUrl);
+    await edge.waitForPlayed(greetingAudio.length, 2000);
+    assert.deepEqual(edge.playedAudio(), greetingAudio);
+    assert.equal(session.inputAudio().length, 0, "no caller audio was needed");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("ASSISTANT_TIMEZONE sets the date and time in the instructions", async () => {
+  const server = await startTestServer({ ASSISTANT_TIMEZONE: "Asia/Tokyo" });
+  try {
+    await server.call();
+    const session = await server.realtime.nextSession();
+    const update = await session.waitFor("session.update");
+    const instructions = String(
+      (update.session as { instructions: string }).instructions,
+    );
+    const tokyoDay = new Intl.DateTimeFormat("en-GB", {
+      timeZone: "Asia/Tokyo",
+      day: "numeric",
+      month: "long",
+    }).format(new Date());
+    assert.ok(instructions.includes(tokyoDay), instructions);
+    assert.match(instructions, /Asia\/Tokyo/);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("MAX_CALL_MINUTES: at the limit the assistant says goodbye and the call ends", async () => {
+  const goodbye = randomAudio(8 * 200);
+  const server = await startTestServer({ MAX_CALL_MINUTES: "0.05" }, {
+    onResponseCreate: (session) => session.speak(goodbye),
+  });
+  try {
+    const started = performance.now();
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    const create = await session.waitFor("response.create", undefined, 5000);
+    assert.deepEqual(create.response, { instructions: TIME_LIMIT_GOODBYE });
+    assert.ok(performance.now() - started >= 2900);
+    await edge.closed;
+    assert.deepEqual(edge.playedAudio(), goodbye);
+    const ended = server.logs.events().find((e) => e.event === "call.ended");
+    assert.equal(ended?.reason, "call time limit");
+    assert.match(
+      await continueAfterStream(server),
+      /<Response><Hangup\/><\/Response>/,
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a stream that never sends start is closed at the deadline with its upstream session", async () => {
+  const server = await startTestServer({ STREAM_START_TIMEOUT_SECONDS: "1" });
+  try {
+    const edge = await server.call({ autoStart: false });
+    const session = await server.realtime.nextSession();
+    const opened = performance.now();
+    await edge.closed;
+    assert.ok(performance.now() - opened >= 900);
+    assert.equal((await session.closed).byClient, true);
+    const ended = server.logs.events().find((e) => e.event === "call.ended");
+    assert.equal(ended?.reason, "no start from Twilio");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("MAX_CONCURRENT_CALLS: a call beyond the limit hears a polite busy message and opens no upstream session", async () => {
+  const server = await startTestServer({ MAX_CONCURRENT_CALLS: "1" });
+  try {
+    await server.call();
+    await server.realtime.nextSession();
+    const signed = signedWebhook(`${PUBLIC_ORIGIN}/incoming-call`, {
+      ...CALL_PARAMS,
+      CallSid: "CA99999999999999999999999999999999",
+    });
+    const response = await fetch(`${server.origin}/incoming-call`, {
+      method: "POST",
+      headers: signed.headers,
+      body: await signed.text(),
+    });
+    const twiml = await response.text();
+    assert.equal(response.status, 200);
+    assert.ok(
+      twiml.includes(
+        `<Say>${BUSY_MESSAGE.replaceAll("'", "&apos;")}</Say><Hangup/>`,
+      ),
+      twiml,
+    );
+    assert.ok(!twiml.includes("<Stream"));
+    await delay(50);
+    assert.equal(server.realtime.handshakes, 1);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("after an upstream failure Twilio continues to an apology", async () => {
+  const server = await startTestServer();
+  try {
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    await session.waitFor("session.update");
+    session.close(1011, "boom");
+    await edge.closed;
+    const twiml = await continueAfterStream(server);
+    assert.ok(twiml.includes(APOLOGY_MESSAGE.replaceAll("'", "&apos;")), twiml);
+    assert.match(twiml, /<Hangup\/><\/Response>$/);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("POST /call-ended refuses an unsigned request", async () => {
+  const server = await startTestServer();
+  try {
+    const response = await fetch(`${server.origin}/call-ended`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(CALL_PARAMS).toString(),
+    });
+    assert.equal(response.status, 403);
+    await response.body?.cancel();
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a caller who hangs up during the upstream handshake leaves no upstream session open", async () => {
+  const server = await startTestServer({}, { handshakeDelayMs: 300 });
+  try {
+    const edge = await server.call();
+    edge.sendStop();
+    await edge.closed;
+    await delay(500);
+    for (const session of server.realtime.sessions) {
+      assert.equal((await session.closed).byClient, true);
+    }
+    assert.equal(server.app.calls.live.size, 0);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("the journal records caller and assistant lines, tool calls and the end of the call", async () => {
+  const server = await startTestServer();
+  try {
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    await session.waitFor("session.update");
+    session.speechStopped();
+    session.send({
+      type: "conversation.item.input_audio_transcription.completed",
+      item_id: "item_caller_1",
+      content_index: 0,
+      transcript: "What's due tomorrow?",
+    });
+    session.send({
+      type: "response.output_item.done",
+      response_id: "resp_x",
+      output_index: 0,
+      item: {
+        id: "mcp_1",
+        type: "mcp_call",
+        server_label: "zapier",
+        name: "todoist_find_tasks",
+        error: null,
+      },
+    });
+    await session.speak(randomAudio(800), {
+      transcript: "Two tasks: taxes and milk.",
+    }).done;
+    await edge.waitForPlayed(800, 2000);
+    edge.sendStop();
+    await session.closed;
+    await delay(50);
+    const call = await server.app.journal.get(CALL_PARAMS.CallSid);
+    assert.ok(call);
+    assert.equal(call.record.caller, CALL_PARAMS.From);
+    assert.equal(call.record.source, "twilio");
+    assert.equal(call.record.outcome, "caller_hung_up");
+    assert.equal(call.record.toolCalls, 1);
+    assert.ok(call.record.durationMs !== null && call.record.durationMs > 0);
+    assert.equal(call.record.turnLatenciesMs.length, 1);
+    assert.deepEqual(call.lines.map((l) => l.kind), [
+      "caller",
+      "tool",
+      "assistant",
+    ]);
+    assert.deepEqual(
+      call.lines.map((l) => "text" in l ? l.text : l.name),
+      [
+        "What's due tomorrow?",
+        "todoist_find_tasks",
+        "Two tasks: taxes and milk.",
+      ],
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("JOURNAL_TRANSCRIPTS=false keeps metadata only", async () => {
+  const server = await startTestServer({ JOURNAL_TRANSCRIPTS: "false" });
+  try {
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    await session.waitFor("session.update");
+    session.send({
+      type: "conversation.item.input_audio_transcription.completed",
+      item_id: "item_caller_1",
+      content_index: 0,
+      transcript: "secret plans",
+    });
+    await session.speak(randomAudio(160), { transcript: "noted" }).done;
+    edge.sendStop();
+    await session.closed;
+    await delay(50);
+    const call = await server.app.journal.get(CALL_PARAMS.CallSid);
+    assert.equal(call?.record.outcome, "caller_hung_up");
+    assert.deepEqual(call?.lines, []);
+  } finally {
+    await server.close();
+  }
+});
