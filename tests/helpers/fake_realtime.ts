@@ -1290,7 +1290,7 @@ export class FakeRealtime {
     await this.#server.shutdown();
   }
 
-  async #handle(req: Request): Promise<Response> {
+  #handle(req: Request): Response {
     this.handshakes++;
     const url = new URL(req.url);
     if (url.pathname !== "/v1/realtime") {
