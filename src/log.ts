@@ -39,3 +39,27 @@ export function createLogger(
 }
 
 export const consoleSink: LogSink = (line) => console.log(line);
+
+/**
+ * Logs at most `perSecond` lines a second through `log`, then one line
+ * counting what it held back: floods of refused requests must not flood
+ * the log.
+ */
+export function rateLimited(
+  logger: Logger,
+  perSecond: number,
+): (level: LogLevel, event: string, fields?: LogFields) => void {
+  let second = 0;
+  let count = 0;
+  return (level, event, fields) => {
+    const now = Math.floor(Date.now() / 1000);
+    if (now !== second) {
+      if (count > perSecond) {
+        logger.log("warn", "log.suppressed", { lines: count - perSecond });
+      }
+      second = now;
+      count = 0;
+    }
+    if (++count <= perSecond) logger.log(level, event, fields);
+  };
+}

@@ -16,7 +16,7 @@ import {
   text,
 } from "./http/responses.ts";
 import { CallJournal } from "./journal/journal.ts";
-import type { Logger } from "./log.ts";
+import { type Logger, rateLimited } from "./log.ts";
 import { phonePage, phoneWorklet } from "./phone/page.ts";
 import { publicOrigin, websocketOrigin } from "./public_url.ts";
 import {
@@ -93,6 +93,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
   const startedAt = Date.now();
   let draining = false;
+  // Refused requests can come in floods: their log lines are rate-limited.
+  const refusal = rateLimited(logger, 5);
 
   /** Reads a form webhook and checks Twilio's signature; a Response when it fails. */
   const signedForm = async (
@@ -110,7 +112,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       params,
     );
     if (!signed) {
-      logger.log("warn", "webhook.rejected", {
+      refusal("warn", "webhook.rejected", {
         path: url.pathname,
         reason: "invalid signature",
       });
@@ -227,24 +229,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     return response;
   };
 
-  // Floods of refused upgrades must not flood the log: at most a few lines a second.
-  let rejectionWindow = 0;
-  let rejectionsInWindow = 0;
-  const rejectedStream = (reason: string, callSid?: string) => {
-    const second = Math.floor(Date.now() / 1000);
-    if (second !== rejectionWindow) {
-      if (rejectionsInWindow > 5) {
-        logger.log("warn", "stream.rejected_suppressed", {
-          count: rejectionsInWindow - 5,
-        });
-      }
-      rejectionWindow = second;
-      rejectionsInWindow = 0;
-    }
-    if (++rejectionsInWindow <= 5) {
-      logger.log("warn", "stream.rejected", { reason, callSid });
-    }
-  };
+  const rejectedStream = (reason: string, callSid?: string) =>
+    refusal("warn", "stream.rejected", { reason, callSid });
 
   // --- The owner's pages (ADMIN_TOKEN) ----------------------------------
 

@@ -377,3 +377,130 @@ Deno.test("JOURNAL_TRANSCRIPTS=false keeps metadata only", async () => {
     await server.close();
   }
 });
+
+/** A client frame as RFC 6455 wants it: FIN, text, masked. */
+function maskedTextFrame(text: string): Uint8Array {
+  const payload = new TextEncoder().encode(text);
+  const header = payload.length < 126 ? 2 : 4;
+  const frame = new Uint8Array(header + 4 + payload.length);
+  frame[0] = 0x81;
+  if (header === 2) frame[1] = 0x80 | payload.length;
+  else {
+    frame[1] = 0x80 | 126;
+    frame[2] = payload.length >> 8;
+    frame[3] = payload.length & 0xff;
+  }
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  frame.set(mask, header);
+  for (let i = 0; i < payload.length; i++) {
+    frame[header + 4 + i] = payload[i] ^ mask[i % 4];
+  }
+  return frame;
+}
+
+Deno.test("a caller that stops reading is cut off at a bounded buffer, not with unbounded memory", async () => {
+  const server = await startTestServer();
+  const { streamSignature } = await import("./helpers/twilio_requests.ts");
+  try {
+    const streamUrl = await server.answer();
+    const path = new URL(streamUrl).pathname;
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: Number(new URL(server.origin).port),
+    });
+    const key = crypto.getRandomValues(new Uint8Array(16)).toBase64();
+    await conn.write(new TextEncoder().encode(
+      `GET ${path} HTTP/1.1\r\nHost: assistant.example.com\r\nUpgrade: websocket\r\n` +
+        `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+        `X-Twilio-Signature: ${streamSignature(streamUrl)}\r\n\r\n`,
+    ));
+    const head = new Uint8Array(1024);
+    const read = await conn.read(head);
+    assert.match(
+      new TextDecoder().decode(head.subarray(0, read ?? 0)),
+      /^HTTP\/1.1 101/,
+    );
+    await conn.write(maskedTextFrame(JSON.stringify({
+      event: "start",
+      sequenceNumber: "1",
+      streamSid: "MZ00000000000000000000000000000000",
+      start: {
+        streamSid: "MZ00000000000000000000000000000000",
+        accountSid: CALL_PARAMS.AccountSid,
+        callSid: CALL_PARAMS.CallSid,
+        tracks: ["inbound"],
+        customParameters: {},
+        mediaFormat: {
+          encoding: "audio/x-mulaw",
+          sampleRate: 8000,
+          channels: 1,
+        },
+      },
+    })));
+    const session = await server.realtime.nextSession();
+    // From here on the "caller" never reads: 24 MB of answer cannot all fit.
+    session.speak(randomAudio(24 * 1024 * 1024), { chunkBytes: 8000 });
+    assert.equal((await session.closed).byClient, true);
+    const ended = server.logs.events().find((e) => e.event === "call.ended");
+    assert.equal(ended?.reason, "caller not reading");
+    conn.close();
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("floods of forged, replayed and unsigned requests are refused cheaply: no upstream session, few log lines", async () => {
+  const server = await startTestServer();
+  try {
+    const streamUrl = await server.answer();
+    await server.connect(streamUrl); // spends the token
+    await server.realtime.nextSession();
+    const handshakes = server.realtime.handshakes;
+    const tokenPath = new URL(streamUrl).pathname;
+    const attempts: Promise<number>[] = [];
+    const upgrade = {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-version": "13",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    };
+    for (let i = 0; i < 300; i++) {
+      const path = i % 3 === 0
+        ? tokenPath // replayed
+        : i % 3 === 1
+        ? `/media-stream/${crypto.randomUUID()}` // garbage
+        : `${tokenPath.slice(0, -3)}AAA`; // forged MAC
+      attempts.push(
+        fetch(`${server.origin}${path}`, { headers: upgrade }).then(
+          async (r) => {
+            await r.body?.cancel();
+            return r.status;
+          },
+        ),
+      );
+      attempts.push(
+        fetch(`${server.origin}/incoming-call`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams(CALL_PARAMS).toString(),
+        }).then(async (r) => {
+          await r.body?.cancel();
+          return r.status;
+        }),
+      );
+    }
+    const statuses = await Promise.all(attempts);
+    assert.ok(
+      statuses.every((s) => s === 401 || s === 403),
+      `${new Set(statuses)}`,
+    );
+    assert.equal(server.realtime.handshakes, handshakes);
+    assert.equal(server.app.calls.live.size, 1);
+    const rejectedLines = server.logs.events().filter((e) =>
+      e.event === "stream.rejected"
+    );
+    assert.ok(rejectedLines.length < 50, `${rejectedLines.length} log lines`);
+  } finally {
+    await server.close();
+  }
+});
