@@ -44,7 +44,12 @@ const server = Deno.serve({
 
 let stopping = false;
 async function shutdown(signal: string) {
-  if (stopping) return;
+  if (stopping) {
+    // A second signal: no more waiting for live calls.
+    logger.log("info", "server.closing_calls", { signal });
+    await app.close();
+    return;
+  }
   stopping = true;
   logger.log("info", "server.draining", {
     signal,
@@ -53,6 +58,7 @@ async function shutdown(signal: string) {
   });
   await app.drain(config.drainSeconds);
   await server.shutdown();
+  await app.journal.flushed();
   kv.close();
   logger.log("info", "server.stopped");
   Deno.exit(0);

@@ -340,6 +340,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const close = async () => {
     draining = true;
     await calls.close();
+    await journal.flushed();
   };
 
   return {

@@ -41,6 +41,8 @@ export class CallJournal {
   readonly #kv: Deno.Kv;
   readonly #options: JournalOptions;
   readonly #now: () => number;
+  /** Each call's write queue, while it has writes in flight. */
+  readonly #queues = new Set<Promise<void>>();
 
   constructor(kv: Deno.Kv, options: JournalOptions) {
     this.#kv = kv;
@@ -72,6 +74,7 @@ export class CallJournal {
     let lineNumber = 0;
     let queue = Promise.resolve();
     const write = (task: () => Promise<unknown>) => {
+      this.#queues.delete(queue);
       queue = queue.then(task).then(
         () => {},
         (error) =>
@@ -80,6 +83,9 @@ export class CallJournal {
             error: error instanceof Error ? error.message : String(error),
           }),
       );
+      const settled = queue;
+      this.#queues.add(settled);
+      settled.then(() => this.#queues.delete(settled));
     };
     const saveRecord = () => {
       const snapshot = structuredClone(record);
@@ -122,6 +128,11 @@ export class CallJournal {
       },
       flushed: () => queue,
     };
+  }
+
+  /** Resolves once every queued write has landed (before closing KV). */
+  async flushed(): Promise<void> {
+    while (this.#queues.size > 0) await Promise.all([...this.#queues]);
   }
 
   async #saveRecord(record: CallRecord): Promise<void> {
