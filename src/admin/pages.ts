@@ -68,8 +68,8 @@ export function callsPage(records: CallRecord[]): string {
   const rows = records.map((r) =>
     `<tr><td><a href="/calls/${encodeURIComponent(r.callSid)}">${
       escapeHtml(when(r.startedAt))
-    }</a></td><td>${escapeHtml(maskCaller(r.caller))}${
-      r.source === "browser" ? " (browser)" : ""
+    }</a></td><td>${
+      r.source === "browser" ? "Browser" : escapeHtml(maskCaller(r.caller))
     }</td><td>${duration(r.durationMs)}</td><td>${
       escapeHtml(outcomeLabel(r))
     }</td></tr>`
@@ -105,9 +105,11 @@ export function callPage(record: CallRecord, lines: JournalLine[]): string {
     `Call ${when(record.startedAt)}`,
     `<p><a href="/calls">← All calls</a></p><h1>Call ${
       escapeHtml(when(record.startedAt))
-    }</h1><p class="muted">Caller ${escapeHtml(record.caller || "unknown")} · ${
-      duration(record.durationMs)
-    } · ${escapeHtml(outcomeLabel(record))}${
+    }</h1><p class="muted">${
+      record.source === "browser"
+        ? "From the browser"
+        : `Caller ${escapeHtml(record.caller || "unknown")}`
+    } · ${duration(record.durationMs)} · ${escapeHtml(outcomeLabel(record))}${
       latency === undefined ? "" : ` · median answer ${latency} ms`
     } · ${record.toolCalls} tool call${record.toolCalls === 1 ? "" : "s"}</p>` +
       (transcript || `<p>No transcript.</p>`),
