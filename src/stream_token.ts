@@ -5,6 +5,8 @@
  * insert-if-absent of the nonce in Deno KV.
  */
 
+import { deriveBytes } from "./hmac.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -25,21 +27,9 @@ export type TokenCheck =
 
 /** Derives the token key from the auth token, so instances share it with no extra secret. */
 export async function importTokenKey(authToken: string): Promise<CryptoKey> {
-  const base = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(authToken),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const derived = await crypto.subtle.sign(
-    "HMAC",
-    base,
-    encoder.encode("stream-token/v1"),
-  );
   return crypto.subtle.importKey(
     "raw",
-    derived,
+    await deriveBytes(authToken, "stream-token/v1"),
     { name: "HMAC", hash: "SHA-256" },
     false,
     ["sign", "verify"],

@@ -4,6 +4,7 @@
  * token. The cookie holds an HMAC derived from the token, never the token.
  */
 
+import { deriveBytes } from "../hmac.ts";
 import { timingSafeEqual } from "../twilio/signature.ts";
 
 export const SESSION_COOKIE = "assistant_admin";
@@ -18,24 +19,10 @@ export class AdminAuth {
   }
 
   static async create(adminToken: string): Promise<AdminAuth> {
-    const key = await crypto.subtle.importKey(
-      "raw",
-      new TextEncoder().encode(adminToken),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    const mac = await crypto.subtle.sign(
-      "HMAC",
-      key,
-      new TextEncoder().encode("admin-session/v1"),
-    );
+    const session = await deriveBytes(adminToken, "admin-session/v1");
     return new AdminAuth(
       adminToken,
-      new Uint8Array(mac).toBase64({
-        alphabet: "base64url",
-        omitPadding: true,
-      }),
+      session.toBase64({ alphabet: "base64url", omitPadding: true }),
     );
   }
 

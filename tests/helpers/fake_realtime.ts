@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { concat } from "./bytes.ts";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -118,16 +119,6 @@ function newId(prefix: string): string {
 function bytesPerMs(format: unknown): number {
   const type = asObject(format).type;
   return type === "audio/pcmu" || type === "audio/pcma" ? 8 : 48;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 /** A timer-backed sleep that ends early (resolving) when `signal` aborts. */

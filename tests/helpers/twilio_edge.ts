@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { concat } from "./bytes.ts";
 import twilio from "twilio";
 
 export type JsonObject = Record<string, unknown>;
@@ -65,16 +66,6 @@ function isObject(value: unknown): value is JsonObject {
 
 function sid(prefix: string): string {
   return prefix + crypto.randomUUID().replaceAll("-", "");
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 export class TwilioEdge {
