@@ -4,6 +4,8 @@
  * be opened before the call's media stream exists.
  */
 
+import { WebSocketClient } from "./websocket_client.ts";
+
 export interface UpstreamOptions {
   url: string;
   apiKey: string;
@@ -19,51 +21,47 @@ export interface UpstreamHandlers {
 }
 
 export class RealtimeUpstream {
-  readonly #socket: WebSocket;
+  readonly #socket: WebSocketClient;
   readonly #opened = Promise.withResolvers<number>();
   readonly #closed = Promise.withResolvers<void>();
   #handlers: UpstreamHandlers | undefined;
-  #early: unknown[] = [];
+  #early: string[] = [];
   #closedReason: string | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly startedAt = performance.now();
 
   constructor(options: UpstreamOptions) {
-    // GA protocol: bearer key only, never the retired OpenAI-Beta header.
-    this.#socket = new WebSocket(options.url, {
-      headers: { Authorization: `Bearer ${options.apiKey}` },
-    });
     this.#timer = setTimeout(
       () => this.#fail(`no handshake within ${options.connectTimeoutMs} ms`),
       options.connectTimeoutMs,
     );
-    this.#socket.onopen = () => {
-      clearTimeout(this.#timer);
-      for (const event of options.initialEvents) this.#socket.send(event);
-      this.#opened.resolve(performance.now());
-    };
     // Nobody may be waiting on a refused handshake: keep it from going unhandled.
     this.#opened.promise.catch(() => {});
-    this.#socket.onmessage = (event) => {
-      if (this.#handlers) this.#handlers.message(event.data);
-      else this.#early.push(event.data);
-    };
-    this.#socket.onerror = () => {};
-    this.#socket.onclose = (event) => {
-      clearTimeout(this.#timer);
-      this.#closed.resolve();
-      this.#fail(
-        this.#socket.readyState === WebSocket.CLOSED && event.code === 1006
-          ? "upstream connection failed or dropped"
-          : `upstream closed (${event.code}${
-            event.reason ? ` ${event.reason}` : ""
-          })`,
-      );
-    };
+    // GA protocol: bearer key only, never the retired OpenAI-Beta header.
+    this.#socket = new WebSocketClient(options.url, {
+      open: () => {
+        clearTimeout(this.#timer);
+        for (const event of options.initialEvents) this.#socket.send(event);
+        this.#opened.resolve(performance.now());
+      },
+      message: (text) => {
+        if (this.#handlers) this.#handlers.message(text);
+        else this.#early.push(text);
+      },
+      close: (code, reason, detail) => {
+        clearTimeout(this.#timer);
+        this.#closed.resolve();
+        this.#fail(
+          detail
+            ? `upstream ${detail}`
+            : `upstream closed (${code}${reason ? ` ${reason}` : ""})`,
+        );
+      },
+    }, { headers: { Authorization: `Bearer ${options.apiKey}` } });
   }
 
   get isOpen(): boolean {
-    return this.#socket.readyState === WebSocket.OPEN;
+    return this.#socket.isOpen;
   }
 
   /** Resolves with performance.now() when the socket opened; rejects if it never does. */
@@ -82,9 +80,7 @@ export class RealtimeUpstream {
 
   /** Sends when open; returns false otherwise. */
   send(data: string): boolean {
-    if (this.#socket.readyState !== WebSocket.OPEN) return false;
-    this.#socket.send(data);
-    return true;
+    return this.#socket.send(data);
   }
 
   /** Resolves once the socket is fully closed (or never opened). */
@@ -104,7 +100,6 @@ export class RealtimeUpstream {
   /** Closes the socket, also while the handshake is still in flight. */
   close(): void {
     clearTimeout(this.#timer);
-    if (this.#socket.readyState === WebSocket.CLOSED) return;
     this.#socket.close(1000, "call ended");
   }
 
