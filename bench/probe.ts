@@ -30,7 +30,11 @@ export interface Tag {
 const tagScratch = new Uint8Array(TAG_BYTES);
 
 /** The 12 base64 characters of a tag. */
-export function encodeTag(direction: number, call: number, seq: number): string {
+export function encodeTag(
+  direction: number,
+  call: number,
+  seq: number,
+): string {
   tagScratch[0] = TAG_MAGIC;
   tagScratch[1] = direction;
   tagScratch[2] = (call >>> 8) & 0xff;
@@ -110,6 +114,8 @@ export class CallRecord {
   bargeSentAt = -1;
   bargeIns = 0;
   bargeInsMissed = 0;
+  /** speech_started sent while nothing was playing (no clear expected). */
+  bargesNotPlaying = 0;
   clears = 0;
 
   constructor(index: number, callSid: string, streamSid: string) {
@@ -141,12 +147,21 @@ export class Probe {
   readonly outbound = new Histogram();
   /** speech_started sent by the fake → clear received by the edge. */
   readonly bargeIn = new Histogram();
+  /** The same over the whole run. */
+  readonly bargeInRun = new Histogram();
   /** Over the whole run: stream `start` sent → first caller frame accepted upstream. */
   readonly firstFrame = new Histogram();
   /** Over the whole run: first caller frame sent → accepted upstream. */
   readonly firstFrameTransit = new Histogram();
   /** Metronome lateness (the load generator's own health). */
   readonly tickLate = new Histogram();
+  /**
+   * The same two socket paths with no server between them: a raw client
+   * (like an edge) → the Realtime peer's listener, and back. The floor that
+   * loopback and the generator's own event loop put under both figures.
+   */
+  readonly floorInbound = new Histogram();
+  readonly floorOutbound = new Histogram();
   /** Messages a real peer would have refused, by description. */
   readonly protocolErrors = new Map<string, number>();
 
@@ -189,10 +204,21 @@ export class Probe {
     this.outbound.record(now - record.deltaSentAt[seq & (RING - 1)]);
   }
 
+  /** The edge received the `clear` answering a barge-in. */
+  bargeInAnswered(record: CallRecord, now: number): void {
+    const ms = now - record.bargeSentAt;
+    this.bargeIn.record(ms);
+    this.bargeInRun.record(ms);
+    record.bargeIns++;
+    record.bargeSentAt = -1;
+  }
+
   resetWindow(): void {
     this.inbound.reset();
     this.outbound.reset();
     this.bargeIn.reset();
     this.tickLate.reset();
+    this.floorInbound.reset();
+    this.floorOutbound.reset();
   }
 }

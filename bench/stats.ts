@@ -94,6 +94,30 @@ export function cpuTicks(pid: number | "self"): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** utime and stime of a whole process, in clock ticks. */
+export function cpuTicksSplit(
+  pid: number | "self",
+): { user: number; system: number } {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { user: Number(fields[11]), system: Number(fields[12]) };
+}
+
+/** Busy and total clock ticks of each CPU, from /proc/stat. */
+export function coreTicks(): { busy: number; total: number }[] {
+  const cores: { busy: number; total: number }[] = [];
+  for (const line of Deno.readTextFileSync("/proc/stat").split("\n")) {
+    const match = /^cpu(\d+)\s+(.+)$/.exec(line);
+    if (!match) continue;
+    const v = match[2].trim().split(/\s+/).map(Number);
+    // user nice system idle iowait irq softirq steal (guest counted in user)
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    cores[Number(match[1])] = { busy: total - idle, total };
+  }
+  return cores;
+}
+
 /** VmRSS of a process, in KiB. */
 export function rssKiB(pid: number | "self"): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
