@@ -432,6 +432,19 @@ Deno.test("malformed, binary and unknown frames are logged and survived", async 
   }
 });
 
+Deno.test("an oversized binary frame closes the stream", async () => {
+  const server = await startTestServer();
+  try {
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    edge.sendRaw(new Uint8Array(1024 * 1024));
+    await edge.closed;
+    assert.equal((await session.closed).byClient, true);
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("an oversized frame closes the stream", async () => {
   const server = await startTestServer();
   try {

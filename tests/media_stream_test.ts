@@ -337,3 +337,15 @@ Deno.test("base64ByteLength() equals the decoded length for 0..50 bytes, unpadde
     assert.equal(Uint8Array.fromBase64(base64).length, n);
   }
 });
+
+Deno.test("parseTwilioMessage() survives a small binary frame and marks a large one oversized", () => {
+  const small = parseTwilioMessage(new Uint8Array(10).buffer);
+  assert.equal(small.ok, false);
+  assert.equal(!small.ok && small.oversized, undefined);
+  const large = parseTwilioMessage(new ArrayBuffer(MAX_TWILIO_FRAME_CHARS + 1));
+  assert.equal(!large.ok && large.oversized, true);
+  const blob = parseTwilioMessage(
+    new Blob([new Uint8Array(MAX_TWILIO_FRAME_CHARS + 1)]),
+  );
+  assert.equal(!blob.ok && blob.oversized, true);
+});

@@ -94,7 +94,8 @@ export class Calls {
       url: config.openaiRealtimeUrl,
       apiKey: config.openaiApiKey,
       initialEvents: initialEvents(config, new Date()),
-      connectTimeoutMs: upstreamConnectTimeoutMs ?? 10_000,
+      // A caller waiting longer than this hears the apology instead.
+      connectTimeoutMs: upstreamConnectTimeoutMs ?? 5_000,
     });
   }
 }

@@ -50,7 +50,15 @@ function stringRecord(value: unknown): Record<string, string> {
 
 export function parseTwilioMessage(data: unknown): ParseResult {
   if (typeof data !== "string") {
-    return { ok: false, reason: "binary frame" };
+    // Twilio never sends binary frames; a big one is a peer to hang up on.
+    const size = data instanceof ArrayBuffer || ArrayBuffer.isView(data)
+      ? data.byteLength
+      : data instanceof Blob
+      ? data.size
+      : 0;
+    return size > MAX_TWILIO_FRAME_CHARS
+      ? { ok: false, reason: `binary frame of ${size} bytes`, oversized: true }
+      : { ok: false, reason: "binary frame" };
   }
   if (data.length > MAX_TWILIO_FRAME_CHARS) {
     return {
