@@ -6,6 +6,9 @@
  * @module
  */
 
+import { clientFrame } from "../tests/helpers/ws_frames.ts";
+import { concat } from "../tests/helpers/bytes.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -74,16 +77,6 @@ async function readResponse(
   return { status, text, head: headEnd };
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
-
 /** One upgrade attempt; returns the HTTP answer and closes the connection. */
 export async function tryUpgrade(
   port: number,
@@ -102,30 +95,6 @@ export async function tryUpgrade(
       // already closed
     }
   }
-}
-
-/** A masked client frame (RFC 6455 §5.2). */
-export function clientFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  const mask = crypto.getRandomValues(new Uint8Array(4));
-  const length = payload.length;
-  const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = new Uint8Array(header + 4 + length);
-  frame[0] = 0x80 | opcode;
-  if (length < 126) {
-    frame[1] = 0x80 | length;
-  } else if (length < 65536) {
-    frame[1] = 0x80 | 126;
-    frame[2] = length >> 8;
-    frame[3] = length & 0xff;
-  } else {
-    frame[1] = 0x80 | 127;
-    new DataView(frame.buffer).setBigUint64(2, BigInt(length));
-  }
-  frame.set(mask, header);
-  for (let i = 0; i < length; i++) {
-    frame[header + 4 + i] = payload[i] ^ mask[i & 3];
-  }
-  return frame;
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   type TestServer,
 } from "./helpers/test_server.ts";
 import { APOLOGY_MESSAGE, BUSY_MESSAGE } from "../src/server.ts";
+import { clientFrame } from "./helpers/ws_frames.ts";
 import { END_CALL_GOODBYE, TIME_LIMIT_GOODBYE } from "../src/call/bridge.ts";
 
 /** A response that says `audio` and then calls end_call, as the model does. */
@@ -378,26 +379,6 @@ Deno.test("JOURNAL_TRANSCRIPTS=false keeps metadata only", async () => {
   }
 });
 
-/** A client frame as RFC 6455 wants it: FIN, text, masked. */
-function maskedTextFrame(text: string): Uint8Array {
-  const payload = new TextEncoder().encode(text);
-  const header = payload.length < 126 ? 2 : 4;
-  const frame = new Uint8Array(header + 4 + payload.length);
-  frame[0] = 0x81;
-  if (header === 2) frame[1] = 0x80 | payload.length;
-  else {
-    frame[1] = 0x80 | 126;
-    frame[2] = payload.length >> 8;
-    frame[3] = payload.length & 0xff;
-  }
-  const mask = crypto.getRandomValues(new Uint8Array(4));
-  frame.set(mask, header);
-  for (let i = 0; i < payload.length; i++) {
-    frame[header + 4 + i] = payload[i] ^ mask[i % 4];
-  }
-  return frame;
-}
-
 Deno.test("a caller that stops reading is cut off at a bounded buffer, not with unbounded memory", async () => {
   const server = await startTestServer();
   const { streamSignature } = await import("./helpers/twilio_requests.ts");
@@ -420,23 +401,26 @@ Deno.test("a caller that stops reading is cut off at a bounded buffer, not with 
       new TextDecoder().decode(head.subarray(0, read ?? 0)),
       /^HTTP\/1.1 101/,
     );
-    await conn.write(maskedTextFrame(JSON.stringify({
-      event: "start",
-      sequenceNumber: "1",
-      streamSid: "MZ00000000000000000000000000000000",
-      start: {
+    await conn.write(clientFrame(
+      0x1,
+      new TextEncoder().encode(JSON.stringify({
+        event: "start",
+        sequenceNumber: "1",
         streamSid: "MZ00000000000000000000000000000000",
-        accountSid: CALL_PARAMS.AccountSid,
-        callSid: CALL_PARAMS.CallSid,
-        tracks: ["inbound"],
-        customParameters: {},
-        mediaFormat: {
-          encoding: "audio/x-mulaw",
-          sampleRate: 8000,
-          channels: 1,
+        start: {
+          streamSid: "MZ00000000000000000000000000000000",
+          accountSid: CALL_PARAMS.AccountSid,
+          callSid: CALL_PARAMS.CallSid,
+          tracks: ["inbound"],
+          customParameters: {},
+          mediaFormat: {
+            encoding: "audio/x-mulaw",
+            sampleRate: 8000,
+            channels: 1,
+          },
         },
-      },
-    })));
+      })),
+    ));
     const session = await server.realtime.nextSession();
     // From here on the "caller" never reads: 24 MB of answer cannot all fit.
     session.speak(randomAudio(24 * 1024 * 1024), { chunkBytes: 8000 });
