@@ -6,7 +6,7 @@
  * @module
  */
 
-import { clientFrame } from "../tests/helpers/ws_frames.ts";
+import { clientFrame } from "../src/realtime/websocket_client.ts";
 import { concat } from "../tests/helpers/bytes.ts";
 
 const encoder = new TextEncoder();
