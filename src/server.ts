@@ -108,7 +108,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     const signed = await verifySignature(
       signingKey,
       request.headers.get("x-twilio-signature"),
-      [origin + url.pathname + url.search],
+      signedUrlCandidates(origin + url.pathname + url.search),
       params,
     );
     if (!signed) {
@@ -208,7 +208,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       const signed = await verifySignature(
         signingKey,
         request.headers.get("x-twilio-signature"),
-        [bare, `${bare}/`],
+        [bare, `${bare}/`].flatMap(signedUrlCandidates),
       );
       if (!signed) {
         rejectedStream("invalid signature", callSid);
@@ -373,6 +373,23 @@ export async function createApp(options: AppOptions): Promise<App> {
         : text(404, "not found");
     },
   };
+}
+
+/**
+ * The URLs Twilio may have signed for a request. With PUBLIC_URL unset and
+ * a proxy that terminates TLS without X-Forwarded-Proto, the server cannot
+ * see the scheme Twilio used, so both are tried; host, path, query and
+ * params stay bound by the HMAC either way.
+ */
+function signedUrlCandidates(url: string): string[] {
+  const swapped = url.replace(
+    /^(https?|wss?):/,
+    (scheme) =>
+      ({ "https:": "http:", "http:": "https:", "wss:": "ws:", "ws:": "wss:" })[
+        scheme
+      ]!,
+  );
+  return [url, swapped];
 }
 
 /** Only same-site paths after login: no open redirect. */

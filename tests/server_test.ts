@@ -291,3 +291,35 @@ Deno.test("GET /media-stream/:token refuses an expired token with 401", async ()
     assert.equal(response.status, 401);
   });
 });
+
+Deno.test("without PUBLIC_URL a TLS-terminating proxy that sends no X-Forwarded-Proto still validates Twilio's https signature", async () => {
+  await withApp({ PUBLIC_URL: "" }, async (app) => {
+    const signed = signedWebhook(
+      "https://assistant.example.com/incoming-call",
+      CALL_PARAMS,
+    );
+    const behindProxy = new Request(
+      "http://assistant.example.com/incoming-call",
+      {
+        method: "POST",
+        headers: signed.headers,
+        body: await signed.text(),
+      },
+    );
+    assert.equal((await app.handler(behindProxy)).status, 200);
+    const otherHost = signedWebhook(
+      "https://evil.example.com/incoming-call",
+      CALL_PARAMS,
+    );
+    const moved = new Request("http://assistant.example.com/incoming-call", {
+      method: "POST",
+      headers: otherHost.headers,
+      body: await otherHost.text(),
+    });
+    assert.equal(
+      (await app.handler(moved)).status,
+      403,
+      "the host stays bound",
+    );
+  });
+});
