@@ -245,13 +245,18 @@ export class CallBridge {
     this.#early = [];
     this.#beforeStart = [];
     this.#upstream.close();
-    if (
-      this.#twilio.readyState === WebSocket.OPEN ||
-      this.#twilio.readyState === WebSocket.CONNECTING
-    ) {
-      // Closing the stream lets Twilio continue with the TwiML after <Connect>.
-      this.#twilio.close(1000, "call ended");
-    }
+    // Closing the stream lets Twilio continue with the TwiML after <Connect>.
+    // From a fresh task: Deno 2.9 never frees a server socket closed inside
+    // its own message handler while more messages are queued (the soak
+    // found it; tests/socket_release_test.ts guards it).
+    setTimeout(() => {
+      if (
+        this.#twilio.readyState === WebSocket.OPEN ||
+        this.#twilio.readyState === WebSocket.CONNECTING
+      ) {
+        this.#twilio.close(1000, "call ended");
+      }
+    }, 0);
     this.#logger.log(
       summary.outcome === "error" ? "warn" : "info",
       "call.ended",
