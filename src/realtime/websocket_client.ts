@@ -169,7 +169,10 @@ export class WebSocketClient {
         if (this.#state === "closed") return;
         const n = await conn.read(chunk);
         if (n === null) break;
-        buffer = join(buffer, chunk.subarray(0, n));
+        // #parse consumes `chunk` before the next read and copies what it keeps.
+        buffer = buffer.length === 0
+          ? chunk.subarray(0, n)
+          : join(buffer, chunk.subarray(0, n));
       }
     } catch {
       // Reset, or closed here.
@@ -220,7 +223,6 @@ export class WebSocketClient {
       case 0x0:
       case 0x1:
       case 0x2: {
-        // `payload` views a buffer that is never written again: no copy needed.
         if (opcode !== 0x0) {
           this.#fragmentOpcode = opcode;
           this.#fragments = [];
@@ -230,7 +232,8 @@ export class WebSocketClient {
           this.#deliver(payload);
           return;
         }
-        this.#fragments.push(payload);
+        // The read buffer is reused: a fragment kept for later is copied.
+        this.#fragments.push(payload.slice());
         this.#fragmentBytes += payload.length;
         if (this.#fragmentBytes > MAX_MESSAGE_BYTES) {
           this.#protocolError(1009, "message too big");
