@@ -18,6 +18,7 @@
  * @module
  */
 
+import { defaultSession } from "../tests/helpers/fake_realtime.ts";
 import {
   CALLER,
   type CallRecord,
@@ -247,43 +248,7 @@ export class RealtimeSession {
   constructor(peer: RealtimePeer, socket: WebSocket, model: string) {
     this.#peer = peer;
     this.#socket = socket;
-    this.#session = {
-      type: "realtime",
-      object: "realtime.session",
-      id: peer.nextId("sess"),
-      model,
-      output_modalities: ["audio"],
-      instructions: "",
-      tools: [],
-      tool_choice: "auto",
-      max_output_tokens: "inf",
-      tracing: null,
-      truncation: "auto",
-      prompt: null,
-      include: null,
-      expires_at: Math.floor(Date.now() / 1000) + 3600,
-      audio: {
-        input: {
-          format: { type: "audio/pcm", rate: 24000 },
-          transcription: null,
-          noise_reduction: null,
-          turn_detection: {
-            type: "server_vad",
-            threshold: 0.5,
-            prefix_padding_ms: 300,
-            silence_duration_ms: 200,
-            idle_timeout_ms: null,
-            create_response: true,
-            interrupt_response: true,
-          },
-        },
-        output: {
-          format: { type: "audio/pcm", rate: 24000 },
-          voice: "alloy",
-          speed: 1,
-        },
-      },
-    };
+    this.#session = defaultSession(model, peer.nextId("sess"));
     socket.onopen = () =>
       this.#emit({ type: "session.created", session: this.#session });
     socket.onmessage = (event) => this.#onMessage(event.data);

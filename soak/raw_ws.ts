@@ -7,7 +7,7 @@
  */
 
 import { clientFrame } from "../src/realtime/websocket_client.ts";
-import { concat } from "../tests/helpers/bytes.ts";
+import { concat } from "../src/bytes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -143,12 +143,7 @@ Deno.test("a signed-in owner sees the call list (caller masked) and one call's t
     const edge = await server.call();
     const session = await server.realtime.nextSession();
     await session.waitFor("session.update");
-    session.send({
-      type: "conversation.item.input_audio_transcription.completed",
-      item_id: "item_1",
-      content_index: 0,
-      transcript: "Remind me to <buy> milk & eggs",
-    });
+    session.callerSaid("Remind me to <buy> milk & eggs");
     await session.speak(randomAudio(400), { transcript: "Added: buy milk." })
       .done;
     edge.sendStop();

@@ -304,12 +304,7 @@ Deno.test("the journal records caller and assistant lines, tool calls and the en
     const session = await server.realtime.nextSession();
     await session.waitFor("session.update");
     session.speechStopped();
-    session.send({
-      type: "conversation.item.input_audio_transcription.completed",
-      item_id: "item_caller_1",
-      content_index: 0,
-      transcript: "What's due tomorrow?",
-    });
+    session.callerSaid("What's due tomorrow?");
     session.send({
       type: "response.output_item.done",
       response_id: "resp_x",
@@ -361,12 +356,7 @@ Deno.test("JOURNAL_TRANSCRIPTS=false keeps metadata only", async () => {
     const edge = await server.call();
     const session = await server.realtime.nextSession();
     await session.waitFor("session.update");
-    session.send({
-      type: "conversation.item.input_audio_transcription.completed",
-      item_id: "item_caller_1",
-      content_index: 0,
-      transcript: "secret plans",
-    });
+    session.callerSaid("secret plans");
     await session.speak(randomAudio(160), { transcript: "noted" }).done;
     edge.sendStop();
     await session.closed;

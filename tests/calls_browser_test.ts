@@ -75,13 +75,7 @@ Deno.test({
       const session = await server.realtime.nextSession();
       await session.waitFor("session.update");
       await edge.sendAudio(randomAudio(160 * 5));
-      session.send({
-        type: "conversation.item.input_audio_transcription.completed",
-        event_id: "event_transcribed",
-        item_id: "item_caller_1",
-        content_index: 0,
-        transcript: CALLER_SAID,
-      });
+      session.callerSaid(CALLER_SAID);
       const spoken = session.speak(randomAudio(8 * 300), {
         transcript: ASSISTANT_SAID,
       });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { prng } from "./helpers/prng.ts";
 import {
   MULAW_BYTES_PER_MS,
   PlaybackLedger,
@@ -197,17 +198,6 @@ Deno.test("PlaybackLedger ignores marks that come back late after clear()", () =
 });
 
 // ---- Property-style test ----
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 Deno.test("PlaybackLedger never reports more than was sent, nor goes backwards within an item", () => {
   for (let seed = 1; seed <= 200; seed++) {

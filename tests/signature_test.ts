@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { prng } from "./helpers/prng.ts";
 import twilio from "twilio";
 import {
   computeSignature,
@@ -271,18 +272,6 @@ Deno.test("timingSafeEqual() is true exactly for equal strings", () => {
 });
 
 // ---- Cross-check against twilio-node as an independent oracle ----
-
-/** mulberry32: a small seeded PRNG so failures are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ATOMS = [
   "a",

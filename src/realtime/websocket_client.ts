@@ -9,6 +9,8 @@
  * handshake's HTTP status is known (401, 429, ...).
  */
 
+import { concat } from "../bytes.ts";
+
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const encoder = new TextEncoder();
 const MAX_HANDSHAKE_BYTES = 16 * 1024;
@@ -138,7 +140,7 @@ export class WebSocketClient {
     while (end < 0) {
       const n = await conn.read(chunk);
       if (n === null) throw new Error("connection closed during the handshake");
-      buffer = join(buffer, chunk.subarray(0, n));
+      buffer = concat([buffer, chunk.subarray(0, n)]);
       end = headerEnd(buffer);
       if (end < 0 && buffer.length > MAX_HANDSHAKE_BYTES) {
         throw new Error("handshake answer too long");
@@ -172,7 +174,7 @@ export class WebSocketClient {
         // #parse consumes `chunk` before the next read and copies what it keeps.
         buffer = buffer.length === 0
           ? chunk.subarray(0, n)
-          : join(buffer, chunk.subarray(0, n));
+          : concat([buffer, chunk.subarray(0, n)]);
       }
     } catch {
       // Reset, or closed here.
@@ -240,7 +242,7 @@ export class WebSocketClient {
           return;
         }
         if (!fin) return;
-        const message = join(...this.#fragments);
+        const message = concat(this.#fragments);
         this.#fragments = [];
         this.#fragmentBytes = 0;
         this.#deliver(message);
@@ -298,7 +300,7 @@ export class WebSocketClient {
       while (this.#queue.length > 0 && this.#state !== "closed") {
         const frames = this.#queue;
         this.#queue = [];
-        const data = frames.length === 1 ? frames[0] : join(...frames);
+        const data = frames.length === 1 ? frames[0] : concat(frames);
         await writeAll(conn, data);
         this.#queued -= data.length;
       }
@@ -354,16 +356,6 @@ export function clientFrame(opcode: number, payload: Uint8Array): Uint8Array {
   const start = header + 4;
   for (let i = 0; i < length; i++) frame[start + i] = payload[i] ^ mask[i & 3];
   return frame;
-}
-
-function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 function headerEnd(buffer: Uint8Array): number {

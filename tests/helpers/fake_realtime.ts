@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { concat } from "./bytes.ts";
+import { concat } from "../../src/bytes.ts";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -175,11 +175,12 @@ function normaliseFormat(format: unknown): unknown {
   return format;
 }
 
-function defaultSession(model: string): JsonObject {
+/** The session a new Realtime connection starts with, as the GA API reports it. */
+export function defaultSession(model: string, id = newId("sess")): JsonObject {
   return {
     type: "realtime",
     object: "realtime.session",
-    id: newId("sess"),
+    id,
     model,
     output_modalities: ["audio"],
     instructions: "",
@@ -636,6 +637,16 @@ export class FakeRealtimeSession {
       item_id: itemId,
     });
     this.#commitInput(itemId);
+  }
+
+  /** Input transcription finished: what the caller said, as the API reports it. */
+  callerSaid(transcript: string, itemId = newId("item")): void {
+    this.#emit({
+      type: "conversation.item.input_audio_transcription.completed",
+      item_id: itemId,
+      content_index: 0,
+      transcript,
+    });
   }
 
   /** Sends a raw server event as given. */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { concat } from "./bytes.ts";
+import { concat } from "../../src/bytes.ts";
 import twilio from "twilio";
 
 export type JsonObject = Record<string, unknown>;

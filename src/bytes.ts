@@ -1,3 +1,5 @@
+/** Byte helpers shared by the WebSocket client and the test peers. */
+
 /** One array holding `chunks` back to back. */
 export function concat(chunks: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
