@@ -398,7 +398,7 @@ function safeNext(next: string | null): string {
 }
 
 /** "+14155550123" → "+1415•••0123": enough to recognise, not to dial. */
-export function maskNumber(number: string): string {
+function maskNumber(number: string): string {
   if (number.length <= 8) return number.replace(/\d(?=\d{2})/g, "•");
   return number.slice(0, 5) + "•".repeat(number.length - 9) +
     number.slice(-4);

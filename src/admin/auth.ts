@@ -7,7 +7,7 @@
 import { deriveBytes } from "../hmac.ts";
 import { timingSafeEqual } from "../twilio/signature.ts";
 
-export const SESSION_COOKIE = "assistant_admin";
+const SESSION_COOKIE = "assistant_admin";
 
 export class AdminAuth {
   readonly #token: string;

@@ -99,11 +99,11 @@ export interface BridgeOptions {
 }
 
 /** Caller audio held while the upstream socket opens: 15 s of 20 ms frames. */
-export const MAX_EARLY_FRAMES = 750;
+const MAX_EARLY_FRAMES = 750;
 /** Malformed frames tolerated (and logged) before the stream is closed. */
 const MAX_BAD_FRAMES = 50;
 /** Twilio not reading: more than this queued on its socket ends the call. */
-export const MAX_TWILIO_BUFFERED_BYTES = 4 * 1024 * 1024;
+const MAX_TWILIO_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** A goodbye that never finishes playing does not keep the call open. */
 const GOODBYE_TIMEOUT_MS = 20_000;
 
@@ -112,7 +112,7 @@ export const TIME_LIMIT_GOODBYE =
 export const END_CALL_GOODBYE = "Say a brief goodbye to the caller.";
 
 /** Errors about one refused client event leave the session usable; others end it. */
-export function isFatalRealtimeError(error: RealtimeError): boolean {
+function isFatalRealtimeError(error: RealtimeError): boolean {
   return error.type !== "invalid_request_error" ||
     error.code === "session_expired";
 }

@@ -39,14 +39,14 @@ export function describeNow(now: Date, timeZone = "UTC"): string {
   }).format(now);
 }
 
-export function instructionsFor(settings: SessionSettings, now: Date): string {
+function instructionsFor(settings: SessionSettings, now: Date): string {
   return `${settings.assistantInstructions}\n\nIt is now ${
     describeNow(now, settings.assistantTimezone)
   } (time zone ${settings.assistantTimezone}).`;
 }
 
 /** What the assistant is asked to say first, when a greeting is configured. */
-export function greetingInstructions(greeting: string): string {
+function greetingInstructions(greeting: string): string {
   return `Greet the caller by saying exactly this, and nothing else: "${greeting}"`;
 }
 
