@@ -6,7 +6,7 @@
  * @module
  */
 
-import { clientFrame } from "../src/realtime/websocket_client.ts";
+import { clientFrame } from "../tests/helpers/client_frame.ts";
 import { concat } from "../src/bytes.ts";
 
 const encoder = new TextEncoder();

@@ -14,7 +14,7 @@ import {
   type TestServer,
 } from "./helpers/test_server.ts";
 import { APOLOGY_MESSAGE, BUSY_MESSAGE } from "../src/server.ts";
-import { clientFrame } from "../src/realtime/websocket_client.ts";
+import { clientFrame } from "./helpers/client_frame.ts";
 import { END_CALL_GOODBYE, TIME_LIMIT_GOODBYE } from "../src/call/bridge.ts";
 
 /** A response that says `audio` and then calls end_call, as the model does. */

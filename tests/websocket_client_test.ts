@@ -37,6 +37,23 @@ function record(): WebSocketClientHandlers & Recorded {
   };
 }
 
+/** Reads a client's upgrade request and accepts it (RFC 6455 4.2.2). */
+async function answerHandshake(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(4096);
+  const n = await conn.read(buffer);
+  const request = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+  const key = /Sec-WebSocket-Key: (\S+)/i.exec(request)![1];
+  const accept = new Uint8Array(
+    await crypto.subtle.digest(
+      "SHA-1",
+      new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+    ),
+  ).toBase64();
+  await conn.write(new TextEncoder().encode(
+    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+  ));
+}
+
 /** A Deno WebSocket server that echoes text and reports what it saw. */
 function echoServer(tls?: { cert: string; key: string }) {
   const serverClosed = Promise.withResolvers<
@@ -85,6 +102,105 @@ Deno.test("WebSocketClient sends its headers and round-trips small, large and un
   assert.equal((await client.closed).code, 1000);
   assert.equal(socket.send("late"), false);
   await server.shutdown();
+});
+
+/**
+ * A raw server that accepts one client, reads nothing until `release()`, then
+ * returns the first `count` frames it receives, unmasked, with their keys.
+ */
+function holdingServer(count: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const released = Promise.withResolvers<void>();
+  const frames = (async () => {
+    const conn = await listener.accept();
+    await answerHandshake(conn);
+    await released.promise;
+    const out: { mask: string; text: string }[] = [];
+    let buffer = new Uint8Array(0);
+    const chunk = new Uint8Array(256 * 1024);
+    while (out.length < count) {
+      const n = await conn.read(chunk);
+      if (n === null) break;
+      const joined = new Uint8Array(buffer.length + n);
+      joined.set(buffer);
+      joined.set(chunk.subarray(0, n), buffer.length);
+      buffer = joined;
+      for (;;) {
+        if (buffer.length < 2) break;
+        assert.equal(buffer[0], 0x81, "a final text frame");
+        assert.equal(buffer[1] & 0x80, 0x80, "masked");
+        let length = buffer[1] & 0x7f;
+        let header = 2;
+        if (length === 126) {
+          length = (buffer[2] << 8) | buffer[3];
+          header = 4;
+        } else if (length === 127) {
+          length = Number(new DataView(buffer.buffer).getBigUint64(2));
+          header = 10;
+        }
+        if (buffer.length < header + 4 + length) break;
+        const mask = buffer.subarray(header, header + 4);
+        const body = buffer.subarray(header + 4, header + 4 + length)
+          .map((byte, i) => byte ^ mask[i & 3]);
+        out.push({ mask: mask.toHex(), text: new TextDecoder().decode(body) });
+        buffer = buffer.slice(header + 4 + length);
+      }
+    }
+    conn.close();
+    listener.close();
+    return out;
+  })();
+  return {
+    url: `ws://127.0.0.1:${listener.addr.port}/`,
+    release: () => released.resolve(),
+    frames,
+  };
+}
+
+Deno.test("WebSocketClient keeps frames sent while a write is blocked intact and in order", async () => {
+  const blocking = Array.from(
+    { length: 600 },
+    (_, i) => `${i}:` + String.fromCharCode(97 + (i % 26)).repeat(20_000),
+  );
+  // Big enough to reach the bytes the kernel has not taken yet.
+  const later = Array.from(
+    { length: 400 },
+    (_, i) => `later ${i} é` + "z".repeat(i % 2 ? 300 : 20_000),
+  );
+  const server = holdingServer(blocking.length + later.length);
+  const client = record();
+  const socket = new WebSocketClient(server.url, client);
+  await client.opened;
+  // 12 MB is more than the kernel buffers take: a write stays pending.
+  for (const text of blocking) assert.equal(socket.send(text), true);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(socket.bufferedAmount > 0, "a write is still in flight");
+  for (const text of later) assert.equal(socket.send(text), true);
+  server.release();
+  const frames = await server.frames;
+  assert.equal(frames.length, blocking.length + later.length);
+  assert.ok(
+    frames.every((f, i) => f.text === [...blocking, ...later][i]),
+    "every frame arrived intact and in order",
+  );
+  await client.closed;
+});
+
+Deno.test("WebSocketClient masks every frame with a fresh key", async () => {
+  const count = 200;
+  const server = holdingServer(count);
+  const client = record();
+  const socket = new WebSocketClient(server.url, client);
+  await client.opened;
+  for (let i = 0; i < count; i++) socket.send(`frame ${i}`);
+  server.release();
+  const frames = await server.frames;
+  assert.deepEqual(
+    frames.map((f) => f.text),
+    Array.from({ length: count }, (_, i) => `frame ${i}`),
+  );
+  assert.equal(new Set(frames.map((f) => f.mask)).size, count);
+  await client.closed;
 });
 
 Deno.test("WebSocketClient reports a close started by the server", async () => {
@@ -143,20 +259,8 @@ Deno.test("WebSocketClient reassembles fragmented text and answers pings", async
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const serverSide = (async () => {
     const conn = await listener.accept();
-    const buffer = new Uint8Array(4096);
-    const n = await conn.read(buffer);
-    const request = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
-    const key = /Sec-WebSocket-Key: (\S+)/i.exec(request)![1];
-    const accept = new Uint8Array(
-      await crypto.subtle.digest(
-        "SHA-1",
-        new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
-      ),
-    ).toBase64();
+    await answerHandshake(conn);
     const enc = new TextEncoder();
-    await conn.write(enc.encode(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-    ));
     // "hello " + "world" in two frames, with a ping between them.
     await conn.write(new Uint8Array([0x01, 6, ...enc.encode("hello ")]));
     await conn.write(new Uint8Array([0x89, 4, ...enc.encode("ping")]));

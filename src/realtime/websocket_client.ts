@@ -16,6 +16,15 @@ const encoder = new TextEncoder();
 const MAX_HANDSHAKE_BYTES = 16 * 1024;
 /** OpenAI's largest events are audio deltas of a few KB; refuse absurd frames. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/**
+ * Per-connection read buffer. Most events fit in one read; larger ones are
+ * assembled from several. (64 KiB cost ~35 KiB of resident memory per call.)
+ */
+const READ_CHUNK_BYTES = 8 * 1024;
+/** The largest frame header (10) plus the masking key (4). */
+const MAX_HEADER_BYTES = 14;
+/** Masking keys are drawn from the system CSPRNG this many bytes at a time. */
+const MASK_POOL_BYTES = 256;
 
 export interface WebSocketClientOptions {
   headers?: Record<string, string>;
@@ -36,9 +45,18 @@ export class WebSocketClient {
   #state: State = "connecting";
   #conn: Deno.Conn | undefined;
   #handlers: WebSocketClientHandlers;
-  #queue: Uint8Array[] = [];
+  /**
+   * Frames are built in place in `#pending` and written from it; while one
+   * buffer is being written the next fills the other, so the per-message path
+   * allocates no buffers.
+   */
+  #pending = new Uint8Array(1024);
+  #pendingLength = 0;
+  #spare: Uint8Array<ArrayBuffer> | undefined;
   #queued = 0;
   #writing = false;
+  #masks = new Uint8Array(MASK_POOL_BYTES);
+  #maskOffset = MASK_POOL_BYTES;
   #fragments: Uint8Array[] = [];
   #fragmentBytes = 0;
   #fragmentOpcode = 0;
@@ -76,7 +94,13 @@ export class WebSocketClient {
 
   send(text: string): boolean {
     if (this.#state !== "open") return false;
-    this.#sendFrame(0x1, encoder.encode(text));
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit.
+    const start = this.#reserve(MAX_HEADER_BYTES + text.length * 3);
+    const { written } = encoder.encodeInto(
+      text,
+      this.#pending.subarray(start + MAX_HEADER_BYTES),
+    );
+    this.#frame(0x1, start, written);
     return true;
   }
 
@@ -164,7 +188,7 @@ export class WebSocketClient {
 
   async #readLoop(conn: Deno.Conn, leftover: Uint8Array): Promise<void> {
     let buffer = leftover;
-    const chunk = new Uint8Array(64 * 1024);
+    const chunk = new Uint8Array(READ_CHUNK_BYTES);
     try {
       for (;;) {
         buffer = this.#parse(buffer);
@@ -285,10 +309,63 @@ export class WebSocketClient {
     this.#finish(code, reason, reason);
   }
 
+  /** Sends a control frame (close, pong): their payloads are at most 125 bytes. */
   #sendFrame(opcode: number, payload: Uint8Array): void {
-    const frame = clientFrame(opcode, payload);
-    this.#queue.push(frame);
-    this.#queued += frame.length;
+    const start = this.#reserve(MAX_HEADER_BYTES + payload.length);
+    this.#pending.set(payload, start + MAX_HEADER_BYTES);
+    this.#frame(opcode, start, payload.length);
+  }
+
+  /** Room for `bytes` more in `#pending`; returns where they start. */
+  #reserve(bytes: number): number {
+    const needed = this.#pendingLength + bytes;
+    if (needed > this.#pending.length) {
+      const grown = new Uint8Array(Math.max(needed, this.#pending.length * 2));
+      grown.set(this.#pending.subarray(0, this.#pendingLength));
+      this.#pending = grown;
+    }
+    return this.#pendingLength;
+  }
+
+  /**
+   * Turns the `length` payload bytes that were put at
+   * `start + MAX_HEADER_BYTES` into a final, masked frame (RFC 6455 5.2)
+   * starting at `start`, and queues it.
+   */
+  #frame(opcode: number, start: number, length: number): void {
+    const buffer = this.#pending;
+    const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
+    const payloadAt = start + header + 4;
+    buffer.copyWithin(
+      payloadAt,
+      start + MAX_HEADER_BYTES,
+      start + MAX_HEADER_BYTES + length,
+    );
+    buffer[start] = 0x80 | opcode;
+    if (length < 126) {
+      buffer[start + 1] = 0x80 | length;
+    } else if (length < 65536) {
+      buffer[start + 1] = 0x80 | 126;
+      buffer[start + 2] = length >> 8;
+      buffer[start + 3] = length & 0xff;
+    } else {
+      buffer[start + 1] = 0x80 | 127;
+      new DataView(buffer.buffer).setBigUint64(start + 2, BigInt(length));
+    }
+    if (this.#maskOffset === MASK_POOL_BYTES) {
+      crypto.getRandomValues(this.#masks);
+      this.#maskOffset = 0;
+    }
+    const masks = this.#masks;
+    const key = this.#maskOffset;
+    this.#maskOffset += 4;
+    for (let i = 0; i < 4; i++) buffer[start + header + i] = masks[key + i];
+    for (let i = 0; i < length; i++) {
+      buffer[payloadAt + i] ^= masks[key + (i & 3)];
+    }
+    const end = payloadAt + length;
+    this.#queued += end - start;
+    this.#pendingLength = end;
     if (!this.#writing) this.#flushing = this.#flush();
   }
 
@@ -297,12 +374,17 @@ export class WebSocketClient {
     if (!conn) return;
     this.#writing = true;
     try {
-      while (this.#queue.length > 0 && this.#state !== "closed") {
-        const frames = this.#queue;
-        this.#queue = [];
-        const data = frames.length === 1 ? frames[0] : concat(frames);
-        await writeAll(conn, data);
-        this.#queued -= data.length;
+      while (this.#pendingLength > 0 && this.#state !== "closed") {
+        const buffer = this.#pending;
+        const length = this.#pendingLength;
+        this.#pending = this.#spare ?? new Uint8Array(buffer.length);
+        this.#pendingLength = 0;
+        this.#spare = undefined;
+        for (let offset = 0; offset < length;) {
+          offset += await conn.write(buffer.subarray(offset, length));
+        }
+        this.#queued -= length;
+        this.#spare = buffer;
       }
     } catch {
       this.#finish(1006, "", "write failed");
@@ -316,7 +398,7 @@ export class WebSocketClient {
     const opened = this.#state !== "connecting";
     this.#state = "closed";
     clearTimeout(this.#closeTimer);
-    this.#queue = [];
+    this.#pendingLength = 0;
     this.#queued = 0;
     // A frame being written (a close echo) goes out first.
     const conn = this.#conn;
@@ -333,29 +415,6 @@ export class WebSocketClient {
       opened ? detail : detail || "no handshake",
     );
   }
-}
-
-/** A final, masked client frame (RFC 6455 5.2): what a client must send. */
-export function clientFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  const length = payload.length;
-  const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = new Uint8Array(header + 4 + length);
-  frame[0] = 0x80 | opcode;
-  if (length < 126) {
-    frame[1] = 0x80 | length;
-  } else if (length < 65536) {
-    frame[1] = 0x80 | 126;
-    frame[2] = length >> 8;
-    frame[3] = length & 0xff;
-  } else {
-    frame[1] = 0x80 | 127;
-    new DataView(frame.buffer).setBigUint64(2, BigInt(length));
-  }
-  const mask = crypto.getRandomValues(new Uint8Array(4));
-  frame.set(mask, header);
-  const start = header + 4;
-  for (let i = 0; i < length; i++) frame[start + i] = payload[i] ^ mask[i & 3];
-  return frame;
 }
 
 function headerEnd(buffer: Uint8Array): number {
