@@ -56,6 +56,7 @@ interface Options {
   seconds: number;
   stepSeconds: number;
   warmupSeconds: number;
+  warmCalls: number;
   ramp: number[];
   out: string;
   server: string;
@@ -78,6 +79,9 @@ const HELP = `deno run -A bench/bench.ts [options]
   --seconds S          measured window at the headline N (default 20)
   --step-seconds S     measured window at the other ramp steps (default 8)
   --warmup S           settling time before each window (default 3)
+  --warm-calls N       calls placed, answered and hung up before the idle
+                       memory is read, so the baseline is a server that has
+                       already served calls (default 10; 0: a cold baseline)
   --ramp a,b,c         call counts to climb through (default 25,50,100,200,400;
                        "none": the headline N only)
   --out FILE           JSON results (default bench/results/latest.json)
@@ -106,6 +110,7 @@ function parseOptions(args: string[]): Options {
     seconds: 20,
     stepSeconds: 8,
     warmupSeconds: 3,
+    warmCalls: 10,
     ramp: [25, 50, 100, 200, 400],
     out: "bench/results/latest.json",
     server: "main.ts",
@@ -143,6 +148,9 @@ function parseOptions(args: string[]): Options {
         break;
       case "--warmup":
         options.warmupSeconds = positive(flag, value());
+        break;
+      case "--warm-calls":
+        options.warmCalls = Math.round(positive(flag, value()));
         break;
       case "--ramp": {
         const raw = value() ?? "";
@@ -553,6 +561,27 @@ class Metronome {
   };
 }
 
+/** The median of five VmRSS readings, 200 ms apart. */
+async function idleRss(pid: number): Promise<number> {
+  const readings: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    readings.push(rssKiB(pid));
+    await delay(200);
+  }
+  return median(readings);
+}
+
+/** Waits (up to `ms`) for the server to report no live call; returns how many are left. */
+async function untilNoCalls(port: number, ms: number): Promise<number> {
+  const deadline = performance.now() + ms;
+  let remaining = (await health(port)).calls;
+  while (remaining > 0 && performance.now() < deadline) {
+    await delay(100);
+    remaining = (await health(port)).calls;
+  }
+  return remaining;
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -564,6 +593,7 @@ class Load {
   failedCalls: string[] = [];
   droppedCalls = 0;
   #stopping = false;
+  readonly #retired = new Set<TwilioPeer>();
 
   constructor(
     readonly port: number,
@@ -576,9 +606,10 @@ class Load {
   /** Places calls until `target` are live, at `connectRate` per second. */
   async grow(target: number): Promise<void> {
     const first = this.probe.calls.length;
+    const end = first + target - this.peers.length;
     const begin = performance.now();
     const pending: Promise<void>[] = [];
-    for (let index = first; index < target; index++) {
+    for (let index = first; index < end; index++) {
       const due = begin + ((index - first) * 1000) / this.options.connectRate;
       const wait = due - performance.now();
       if (wait > 0) await delay(wait);
@@ -631,8 +662,18 @@ class Load {
     this.metronome.add(peer);
     peer.closed.then(() => {
       this.metronome.remove(peer);
-      if (!this.#stopping) this.droppedCalls++;
+      if (!this.#stopping && !this.#retired.has(peer)) this.droppedCalls++;
     });
+  }
+
+  /** The live calls hang up and leave the load; resolves when their streams are closed. */
+  async retire(): Promise<void> {
+    const leaving = this.peers.splice(0);
+    for (const peer of leaving) {
+      this.#retired.add(peer);
+      peer.hangUp();
+    }
+    await Promise.all(leaving.map((p) => p.closed));
   }
 
   /** Stops sending, lets what is in flight land. */
@@ -1024,17 +1065,7 @@ async function main(): Promise<void> {
     );
     await health(server.port);
     await delay(1000);
-    const idle: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      idle.push(rssKiB(server.pid));
-      await delay(200);
-    }
-    const idleRssKiB = median(idle);
-    console.log(
-      `bench: server pid ${server.pid} on port ${server.port}, idle RSS ${
-        (idleRssKiB / 1024).toFixed(1)
-      } MiB`,
-    );
+    const coldIdleRssKiB = await idleRss(server.pid);
 
     const current = new Load(server.port, options, probe);
     // The calibration path: the same socket kinds as the measured ones, with
@@ -1049,6 +1080,25 @@ async function main(): Promise<void> {
       realtime.sendCalibration();
     };
     current.metronome.start();
+
+    // Code paged in and state set up by the first calls is not a per-call
+    // cost: the baseline is read after a few calls have come and gone.
+    let idleRssKiB = coldIdleRssKiB;
+    if (options.warmCalls > 0) {
+      await current.grow(options.warmCalls);
+      await delay((options.answerEverySeconds + 2) * 1000);
+      await current.retire();
+      await untilNoCalls(server.port, 5000);
+      await delay(2000);
+      idleRssKiB = await idleRss(server.pid);
+    }
+    console.log(
+      `bench: server pid ${server.pid} on port ${server.port}, idle RSS ${
+        (coldIdleRssKiB / 1024).toFixed(1)
+      } MiB, after ${options.warmCalls} warm-up calls ${
+        (idleRssKiB / 1024).toFixed(1)
+      } MiB`,
+    );
 
     for (const n of steps) {
       const t = performance.now();
@@ -1117,12 +1167,7 @@ async function main(): Promise<void> {
     calibration.close();
     const totals = counters(current.probe);
     await current.hangUp();
-    const settle = performance.now() + 5000;
-    let remaining = (await health(server.port)).calls;
-    while (remaining > 0 && performance.now() < settle) {
-      await delay(100);
-      remaining = (await health(server.port)).calls;
-    }
+    const remaining = await untilNoCalls(server.port, 5000);
 
     server.child.kill("SIGTERM");
     const killTimer = setTimeout(() => server?.child.kill("SIGKILL"), 10_000);
@@ -1142,6 +1187,7 @@ async function main(): Promise<void> {
       serverExit: status.code,
       callsLeftAtShutdown: remaining,
       idleRssKiB,
+      coldIdleRssKiB,
     });
   } catch (error) {
     if (server) {
@@ -1165,7 +1211,10 @@ interface ReportInput {
   server: ServerProcess;
   serverExit: number;
   callsLeftAtShutdown: number;
+  /** After the warm-up calls (the baseline of the per-call figure). */
   idleRssKiB: number;
+  /** Before the first call. */
+  coldIdleRssKiB: number;
 }
 
 function report(input: ReportInput): void {
@@ -1266,7 +1315,11 @@ function report(input: ReportInput): void {
         figure: "server resident memory per call",
         value: `${headline.rssPerCallKiB.toFixed(1)} KiB (RSS ${
           (headline.serverRssKiB / 1024).toFixed(1)
-        } MiB, idle ${(input.idleRssKiB / 1024).toFixed(1)} MiB)`,
+        } MiB, idle ${
+          (input.idleRssKiB / 1024).toFixed(1)
+        } MiB after ${options.warmCalls} warm-up calls, ${
+          (input.coldIdleRssKiB / 1024).toFixed(1)
+        } MiB before any)`,
         target: "≤ 150 KiB",
         pass: headline.rssPerCallKiB <= 150,
       },
@@ -1512,6 +1565,7 @@ function report(input: ReportInput): void {
       exitCode: input.serverExit,
       callsLeftAtShutdown: input.callsLeftAtShutdown,
       idleRssKiB: input.idleRssKiB,
+      coldIdleRssKiB: input.coldIdleRssKiB,
       logLines: server.logs.lines,
       logEvents: Object.fromEntries(server.logs.events),
       callsEnded: Object.fromEntries(server.logs.callsEnded),
