@@ -666,20 +666,37 @@ class Load {
     });
   }
 
-  /** The live calls hang up and leave the load; resolves when their streams are closed. */
+  /**
+   * The live calls stop sending, let what is in flight land, then hang up and
+   * leave the load; resolves when their streams are closed.
+   */
   async retire(): Promise<void> {
     const leaving = this.peers.splice(0);
     for (const peer of leaving) {
       this.#retired.add(peer);
-      peer.hangUp();
+      this.metronome.remove(peer);
     }
+    await this.#settle();
+    for (const peer of leaving) peer.hangUp();
     await Promise.all(leaving.map((p) => p.closed));
   }
 
-  /** Stops sending, lets what is in flight land. */
+  /** Stops sending and lets what is in flight land: a late frame is not a lost one. */
   async quiesce(): Promise<void> {
     this.metronome.stop();
-    await delay(500);
+    await this.#settle();
+  }
+
+  /** Waits until no frame or delta has arrived for 500 ms (at most 10 s). */
+  async #settle(): Promise<void> {
+    const deadline = performance.now() + 10_000;
+    let arrived = -1;
+    while (performance.now() < deadline) {
+      const { framesReceived, deltasReceived } = counters(this.probe);
+      if (framesReceived + deltasReceived === arrived) return;
+      arrived = framesReceived + deltasReceived;
+      await delay(500);
+    }
   }
 
   /** Every caller hangs up (`stop`, close); resolves when every stream is closed. */
