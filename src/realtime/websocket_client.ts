@@ -23,6 +23,9 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const READ_CHUNK_BYTES = 8 * 1024;
 /** The largest frame header (10) plus the masking key (4). */
 const MAX_HEADER_BYTES = 14;
+/** Write buffers start this size; one grown past the next limit is dropped once written. */
+const WRITE_BUFFER_BYTES = 1024;
+const MAX_KEPT_WRITE_BUFFER_BYTES = 4 * 1024;
 /** Masking keys are drawn from the system CSPRNG this many bytes at a time. */
 const MASK_POOL_BYTES = 256;
 
@@ -50,7 +53,7 @@ export class WebSocketClient {
    * buffer is being written the next fills the other, so the per-message path
    * allocates no buffers.
    */
-  #pending = new Uint8Array(1024);
+  #pending = new Uint8Array(WRITE_BUFFER_BYTES);
   #pendingLength = 0;
   #spare: Uint8Array<ArrayBuffer> | undefined;
   #queued = 0;
@@ -377,14 +380,15 @@ export class WebSocketClient {
       while (this.#pendingLength > 0 && this.#state !== "closed") {
         const buffer = this.#pending;
         const length = this.#pendingLength;
-        this.#pending = this.#spare ?? new Uint8Array(buffer.length);
+        this.#pending = this.#spare ?? new Uint8Array(WRITE_BUFFER_BYTES);
         this.#pendingLength = 0;
         this.#spare = undefined;
         for (let offset = 0; offset < length;) {
           offset += await conn.write(buffer.subarray(offset, length));
         }
         this.#queued -= length;
-        this.#spare = buffer;
+        // A big message (session.update) does not keep its buffer for the call.
+        if (buffer.length <= MAX_KEPT_WRITE_BUFFER_BYTES) this.#spare = buffer;
       }
     } catch {
       this.#finish(1006, "", "write failed");
