@@ -18,7 +18,15 @@
  * @module
  */
 
-import { defaultSession } from "../tests/helpers/fake_realtime.ts";
+import {
+  AUDIO_INPUT_KEYS as GA_AUDIO_INPUT_KEYS,
+  AUDIO_OUTPUT_KEYS as GA_AUDIO_OUTPUT_KEYS,
+  CLIENT_EVENTS as GA_CLIENT_EVENTS,
+  defaultSession,
+  FORMAT_TYPES as GA_FORMAT_TYPES,
+  isObject,
+  SESSION_KEYS as GA_SESSION_KEYS,
+} from "../tests/helpers/fake_realtime.ts";
 import {
   CALLER,
   type CallRecord,
@@ -39,41 +47,11 @@ export interface RealtimePeerOptions {
   responseEveryTicks: number;
 }
 
-const CLIENT_EVENTS = new Set([
-  "session.update",
-  "input_audio_buffer.append",
-  "input_audio_buffer.commit",
-  "input_audio_buffer.clear",
-  "conversation.item.create",
-  "conversation.item.retrieve",
-  "conversation.item.truncate",
-  "conversation.item.delete",
-  "response.create",
-  "response.cancel",
-  "output_audio_buffer.clear",
-]);
-const SESSION_KEYS = new Set([
-  "type",
-  "model",
-  "instructions",
-  "output_modalities",
-  "audio",
-  "include",
-  "tracing",
-  "tools",
-  "tool_choice",
-  "max_output_tokens",
-  "truncation",
-  "prompt",
-]);
-const AUDIO_INPUT_KEYS = new Set([
-  "format",
-  "noise_reduction",
-  "transcription",
-  "turn_detection",
-]);
-const AUDIO_OUTPUT_KEYS = new Set(["format", "voice", "speed"]);
-const FORMAT_TYPES = new Set(["audio/pcm", "audio/pcmu", "audio/pcma"]);
+const CLIENT_EVENTS = new Set(GA_CLIENT_EVENTS);
+const SESSION_KEYS = new Set(GA_SESSION_KEYS);
+const AUDIO_INPUT_KEYS = new Set(GA_AUDIO_INPUT_KEYS);
+const AUDIO_OUTPUT_KEYS = new Set(GA_AUDIO_OUTPUT_KEYS);
+const FORMAT_TYPES = new Set(GA_FORMAT_TYPES);
 
 /** µ-law: 8 bytes per millisecond. */
 const BYTES_PER_MS = 8;
@@ -83,10 +61,6 @@ const TICKS_PER_DELTA = 5;
 const BARGE_TICK = 2;
 /** The delta after which an interrupted response is interrupted. */
 const BARGE_AFTER_DELTAS = 8;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 interface Active {
   id: string;

@@ -63,7 +63,7 @@ const DEFAULT_MODEL = "gpt-realtime";
 const DEFAULT_WAIT_MS = 2000;
 
 // GA client events; anything else is refused like the API does.
-const CLIENT_EVENTS = [
+export const CLIENT_EVENTS = [
   "session.update",
   "input_audio_buffer.append",
   "input_audio_buffer.commit",
@@ -79,7 +79,7 @@ const CLIENT_EVENTS = [
 
 // GA session fields. Beta leftovers (input_audio_format, modalities, voice,
 // temperature, turn_detection…) are not here, so they get unknown_parameter.
-const SESSION_KEYS = [
+export const SESSION_KEYS = [
   "type",
   "model",
   "instructions",
@@ -94,14 +94,14 @@ const SESSION_KEYS = [
   "prompt",
 ];
 const AUDIO_KEYS = ["input", "output"];
-const AUDIO_INPUT_KEYS = [
+export const AUDIO_INPUT_KEYS = [
   "format",
   "noise_reduction",
   "transcription",
   "turn_detection",
 ];
-const AUDIO_OUTPUT_KEYS = ["format", "voice", "speed"];
-const FORMAT_TYPES = ["audio/pcm", "audio/pcmu", "audio/pcma"];
+export const AUDIO_OUTPUT_KEYS = ["format", "voice", "speed"];
+export const FORMAT_TYPES = ["audio/pcm", "audio/pcmu", "audio/pcma"];
 
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
