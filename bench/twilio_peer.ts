@@ -14,6 +14,7 @@
  */
 
 import { RawWebSocket } from "./ws_client.ts";
+import { startMessage } from "../tests/helpers/twilio_messages.ts";
 import {
   ASSISTANT,
   type CallRecord,
@@ -119,23 +120,13 @@ export class TwilioPeer {
     const record = this.record;
     this.#startedAt = performance.now();
     record.startSentAt = this.#startedAt;
-    this.#send(JSON.stringify({
-      event: "start",
+    this.#send(JSON.stringify(startMessage({
       sequenceNumber: String(++this.#sequence),
       streamSid: record.streamSid,
-      start: {
-        streamSid: record.streamSid,
-        accountSid: this.#accountSid,
-        callSid: record.callSid,
-        tracks: ["inbound"],
-        customParameters: { caller: "+14155550123" },
-        mediaFormat: {
-          encoding: "audio/x-mulaw",
-          sampleRate: 8000,
-          channels: 1,
-        },
-      },
-    }));
+      accountSid: this.#accountSid,
+      callSid: record.callSid,
+      customParameters: { caller: "+14155550123" },
+    })));
   }
 
   #sendFrame(): void {

@@ -9,6 +9,7 @@
 
 import type { FakeRealtimeSession } from "../tests/helpers/fake_realtime.ts";
 import type { TwilioEdge } from "../tests/helpers/twilio_edge.ts";
+import { startMessage } from "../tests/helpers/twilio_messages.ts";
 import {
   type CallRun,
   type Harness,
@@ -814,23 +815,13 @@ const callerNotReading: KindSpec = {
               version: "1.0.0",
             }),
           );
-          await client.sendText(JSON.stringify({
-            event: "start",
+          await client.sendText(JSON.stringify(startMessage({
             sequenceNumber: "1",
             streamSid,
-            start: {
-              streamSid,
-              accountSid: "AC0123456789abcdef0123456789abcdef",
-              callSid: run.callSid,
-              tracks: ["inbound"],
-              customParameters: {},
-              mediaFormat: {
-                encoding: "audio/x-mulaw",
-                sampleRate: 8000,
-                channels: 1,
-              },
-            },
-          }));
+            accountSid: "AC0123456789abcdef0123456789abcdef",
+            callSid: run.callSid,
+            customParameters: {},
+          })));
           const session = await h.session(run);
           if (!session) return;
           await sleep(100);

@@ -15,6 +15,7 @@ import {
 } from "./helpers/test_server.ts";
 import { APOLOGY_MESSAGE, BUSY_MESSAGE } from "../src/server.ts";
 import { clientFrame } from "./helpers/client_frame.ts";
+import { startMessage } from "./helpers/twilio_messages.ts";
 import { END_CALL_GOODBYE, TIME_LIMIT_GOODBYE } from "../src/call/bridge.ts";
 
 /** A response that says `audio` and then calls end_call, as the model does. */
@@ -393,23 +394,13 @@ Deno.test("a caller that stops reading is cut off at a bounded buffer, not with 
     );
     await conn.write(clientFrame(
       0x1,
-      new TextEncoder().encode(JSON.stringify({
-        event: "start",
+      new TextEncoder().encode(JSON.stringify(startMessage({
         sequenceNumber: "1",
         streamSid: "MZ00000000000000000000000000000000",
-        start: {
-          streamSid: "MZ00000000000000000000000000000000",
-          accountSid: CALL_PARAMS.AccountSid,
-          callSid: CALL_PARAMS.CallSid,
-          tracks: ["inbound"],
-          customParameters: {},
-          mediaFormat: {
-            encoding: "audio/x-mulaw",
-            sampleRate: 8000,
-            channels: 1,
-          },
-        },
-      })),
+        accountSid: CALL_PARAMS.AccountSid,
+        callSid: CALL_PARAMS.CallSid,
+        customParameters: {},
+      }))),
     ));
     const session = await server.realtime.nextSession();
     // From here on the "caller" never reads: 24 MB of answer cannot all fit.

@@ -9,6 +9,7 @@
  */
 import { concat } from "../../src/bytes.ts";
 import twilio from "twilio";
+import { startMessage } from "./twilio_messages.ts";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -165,23 +166,13 @@ export class TwilioEdge {
 
   sendStart(): void {
     this.#startedAt = performance.now();
-    this.#send({
-      event: "start",
+    this.#send(startMessage({
       sequenceNumber: this.#nextSequence(),
       streamSid: this.streamSid,
-      start: {
-        streamSid: this.streamSid,
-        accountSid: this.accountSid,
-        callSid: this.callSid,
-        tracks: ["inbound"],
-        customParameters: this.#options.customParameters ?? {},
-        mediaFormat: {
-          encoding: "audio/x-mulaw",
-          sampleRate: 8000,
-          channels: 1,
-        },
-      },
-    });
+      accountSid: this.accountSid,
+      callSid: this.callSid,
+      customParameters: this.#options.customParameters ?? {},
+    }));
   }
 
   /**
