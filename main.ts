@@ -24,12 +24,28 @@ function readConfig(): Config {
 
 const config = readConfig();
 
+/** The strict start task grants no file access: say which flags a KV file needs. */
+async function openKv(path: string | undefined): Promise<Deno.Kv> {
+  try {
+    return await Deno.openKv(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable) || !path) throw error;
+    const dir = path.includes("/")
+      ? path.slice(0, path.lastIndexOf("/")) || "/"
+      : ".";
+    console.error(
+      `KV_PATH=${path} needs file access: run with --allow-read=${dir} --allow-write=${dir} (the Docker image grants /data), or leave KV_PATH unset for Deno's default store.`,
+    );
+    Deno.exit(1);
+  }
+}
+
 const logger = createLogger(consoleSink, [
   config.openaiApiKey,
   config.twilioAuthToken,
   config.zapierMcpPassword,
 ]);
-const kv = await Deno.openKv(config.kvPath);
+const kv = await openKv(config.kvPath);
 const app = await createApp({
   config,
   logger,

@@ -30,6 +30,22 @@ Deno.test("deno task start refuses to start without keys and lists every missing
   assert.equal(new TextDecoder().decode(stdout), "");
 });
 
+Deno.test("deno task start names the flags a KV_PATH file needs instead of crashing", async () => {
+  const { code, stderr } = await startTask({
+    OPENAI_API_KEY: "sk-start-task-test",
+    TWILIO_AUTH_TOKEN: "start-task-auth-token",
+    PORT: "0",
+    KV_PATH: "/srv/assistant/kv.sqlite3",
+  }).output();
+  const message = new TextDecoder().decode(stderr);
+  assert.equal(code, 1);
+  assert.match(
+    message,
+    /KV_PATH=\/srv\/assistant\/kv.sqlite3 needs file access: run with --allow-read=\/srv\/assistant --allow-write=\/srv\/assistant/,
+  );
+  assert.doesNotMatch(message, /Uncaught|NotCapable/);
+});
+
 Deno.test("deno task start serves /healthz with keys in the environment alone and exits 0 on SIGTERM", async () => {
   const child = startTask({
     OPENAI_API_KEY: "sk-start-task-test",
