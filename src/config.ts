@@ -16,7 +16,19 @@ export interface Config {
   zapierMcpUrl: string;
   /** Undefined: no Zapier tools in the session. */
   zapierMcpPassword: string | undefined;
+  /**
+   * The only Zapier tools the session lists (MCP `allowed_tools`); undefined:
+   * every tool the Zapier server offers.
+   */
+  zapierMcpAllowedTools: string[] | undefined;
+  /** The Realtime endpoint the server dials, its `model` query set to `realtimeModel`. */
   openaiRealtimeUrl: string;
+  /** OPENAI_REALTIME_MODEL, else the URL's `model`, else the default. */
+  realtimeModel: string;
+  /** Sent only to models that reason (the gpt-realtime-2 family). */
+  reasoningEffort: ReasoningEffort;
+  /** A quiet sound on the line while a tool runs, so the caller knows to wait. */
+  thinkingSound: boolean;
   streamTokenTtlSeconds: number;
   /** Deno KV location: undefined for Deno's default store, a file path, or a remote KV URL. */
   kvPath: string | undefined;
@@ -54,7 +66,11 @@ export const CONFIG_VARIABLES = [
   "TEMPERATURE",
   "ZAPIER_MCP_URL",
   "ZAPIER_MCP_PASSWORD",
+  "ZAPIER_MCP_ALLOWED_TOOLS",
   "OPENAI_REALTIME_URL",
+  "OPENAI_REALTIME_MODEL",
+  "REASONING_EFFORT",
+  "THINKING_SOUND",
   "STREAM_TOKEN_TTL_SECONDS",
   "KV_PATH",
   "DRAIN_SECONDS",
@@ -82,6 +98,35 @@ export const VOICES = [
   "shimmer",
   "verse",
 ] as const;
+
+/**
+ * The default Realtime model. gpt-realtime and gpt-realtime-mini shut down on
+ * 2027-01-20; gpt-realtime-2.1 replaces gpt-realtime on the same GA protocol.
+ */
+export const DEFAULT_REALTIME_MODEL = "gpt-realtime-2.1";
+
+export const DEFAULT_REALTIME_URL = "wss://api.openai.com/v1/realtime";
+
+/** OpenAI's `RealtimeReasoningEffort` (openai-node `resources/realtime`). */
+export const REASONING_EFFORTS = [
+  "minimal",
+  "low",
+  "medium",
+  "high",
+  "xhigh",
+] as const;
+
+export type ReasoningEffort = typeof REASONING_EFFORTS[number];
+
+/**
+ * Model ids as OpenAI spells them ("gpt-realtime-2.1-mini",
+ * "gpt-realtime-2025-08-28"). Anything else would be a typo, or would break
+ * the URL path of the start-up model lookup.
+ */
+const MODEL_NAME = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** MCP tool names: letters, digits, `_`, `-`, `.` (the MCP spec's advice), at most 128. */
+const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 export const DEFAULT_INSTRUCTIONS =
   "You are a helpful, concise personal assistant speaking on the phone with your owner. " +
@@ -208,6 +253,26 @@ export function loadConfig(read: EnvReader): Config {
     problems.push(`VOICE must be one of ${VOICES.join(", ")} (got "${voice}")`);
   }
 
+  const realtimeUrl = url("OPENAI_REALTIME_URL", DEFAULT_REALTIME_URL, [
+    "wss:",
+    "ws:",
+  ])!;
+  const { realtimeModel, openaiRealtimeUrl } = realtimeEndpoint(
+    realtimeUrl,
+    read("OPENAI_REALTIME_MODEL"),
+    problems,
+  );
+
+  const rawEffort = read("REASONING_EFFORT")?.toLowerCase() ?? "low";
+  const reasoningEffort = REASONING_EFFORTS.find((e) => e === rawEffort);
+  if (reasoningEffort === undefined) {
+    problems.push(
+      `REASONING_EFFORT must be one of ${
+        REASONING_EFFORTS.join(", ")
+      } (got "${rawEffort}")`,
+    );
+  }
+
   const config: Config = {
     openaiApiKey,
     twilioAuthToken,
@@ -227,11 +292,14 @@ export function loadConfig(read: EnvReader): Config {
       ["https:"],
     )!,
     zapierMcpPassword: read("ZAPIER_MCP_PASSWORD"),
-    openaiRealtimeUrl: url(
-      "OPENAI_REALTIME_URL",
-      "wss://api.openai.com/v1/realtime?model=gpt-realtime",
-      ["wss:", "ws:"],
-    )!,
+    zapierMcpAllowedTools: toolNames(
+      read("ZAPIER_MCP_ALLOWED_TOOLS"),
+      problems,
+    ),
+    openaiRealtimeUrl,
+    realtimeModel,
+    reasoningEffort: reasoningEffort ?? "low",
+    thinkingSound: flag("THINKING_SOUND", true),
     streamTokenTtlSeconds: number("STREAM_TOKEN_TTL_SECONDS", 60, {
       min: 5,
       max: 3600,
@@ -273,4 +341,52 @@ export function loadConfig(read: EnvReader): Config {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * The model and the URL dialled. OPENAI_REALTIME_MODEL wins; an old .env that
+ * names the model only in OPENAI_REALTIME_URL's query keeps it; otherwise the
+ * default. The URL always carries the resolved model, other query params kept.
+ */
+function realtimeEndpoint(
+  realtimeUrl: string,
+  modelVariable: string | undefined,
+  problems: string[],
+): { realtimeModel: string; openaiRealtimeUrl: string } {
+  const url = new URL(realtimeUrl);
+  const fromUrl = url.searchParams.get("model") || undefined;
+  let realtimeModel = modelVariable ?? fromUrl ?? DEFAULT_REALTIME_MODEL;
+  if (!MODEL_NAME.test(realtimeModel)) {
+    const source = modelVariable !== undefined
+      ? "OPENAI_REALTIME_MODEL"
+      : "OPENAI_REALTIME_URL's model parameter";
+    problems.push(
+      `${source} must be a model name of letters, digits, ".", "-" and "_" such as ${DEFAULT_REALTIME_MODEL} (got "${realtimeModel}")`,
+    );
+    realtimeModel = DEFAULT_REALTIME_MODEL;
+  }
+  url.searchParams.set("model", realtimeModel);
+  return { realtimeModel, openaiRealtimeUrl: url.href };
+}
+
+/** A comma list of tool names, trimmed, empty entries dropped. */
+function toolNames(
+  raw: string | undefined,
+  problems: string[],
+): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const names = raw.split(",").map((name) => name.trim()).filter(Boolean);
+  const bad = names.filter((name) => !TOOL_NAME.test(name));
+  if (names.length === 0) {
+    problems.push(
+      "ZAPIER_MCP_ALLOWED_TOOLS must list at least one tool name, comma-separated",
+    );
+  } else if (bad.length > 0) {
+    problems.push(
+      `ZAPIER_MCP_ALLOWED_TOOLS must be tool names of letters, digits, "_", "-" and "." (got ${
+        bad.map((name) => JSON.stringify(name)).join(", ")
+      })`,
+    );
+  }
+  return names.length === 0 || bad.length > 0 ? undefined : names;
 }

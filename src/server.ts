@@ -19,6 +19,7 @@ import { CallJournal } from "./journal/journal.ts";
 import { type Logger, rateLimited } from "./log.ts";
 import { phonePage, phoneWorklet } from "./phone/page.ts";
 import { publicOrigin, websocketOrigin } from "./public_url.ts";
+import { checkModel, type ModelStatus } from "./realtime/model_record.ts";
 import {
   consumeStreamToken,
   importTokenKey,
@@ -40,12 +41,21 @@ export interface AppOptions {
   kv: Deno.Kv;
   /** Milliseconds allowed for the upstream handshake. */
   upstreamConnectTimeoutMs?: number;
+  /** Milliseconds allowed for the start-up model look-up (default 5000). */
+  modelLookupTimeoutMs?: number;
 }
 
 export interface App {
   handler(request: Request): Promise<Response>;
   calls: Calls;
   journal: CallJournal;
+  /**
+   * The start-up look-up of the model's record (its shutdown date), run in
+   * the background so serving never waits for it. Resolves, never rejects,
+   * once /healthz and /calls show its result; a failed look-up is logged
+   * once and resolves with `lookup: "failed"`.
+   */
+  modelCheck: Promise<ModelStatus>;
   /**
    * Stops taking new calls, lets live ones go on for up to `seconds`, then
    * ends the rest (both sockets closed). Resolves when no call is left.
@@ -71,6 +81,8 @@ type Handler = (
 const MAX_WEBHOOK_BYTES = 16 * 1024;
 /** How long /call-ended waits for the journal to learn how the stream ended. */
 const CALL_END_WAIT_MS = 2000;
+/** The model look-up is advice, not a dependency: it gives up soon. */
+const MODEL_LOOKUP_TIMEOUT_MS = 5000;
 
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, logger, kv } = options;
@@ -93,6 +105,25 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
   const startedAt = Date.now();
   let draining = false;
+
+  let model: ModelStatus = {
+    id: config.realtimeModel,
+    lookup: "pending",
+    shutdownDate: null,
+  };
+  // Closing the app cancels a look-up still under way.
+  const stopModelCheck = new AbortController();
+  const modelCheck = checkModel({
+    realtimeUrl: config.openaiRealtimeUrl,
+    model: config.realtimeModel,
+    apiKey: config.openaiApiKey,
+    timeoutMs: options.modelLookupTimeoutMs ?? MODEL_LOOKUP_TIMEOUT_MS,
+    signal: stopModelCheck.signal,
+    logger,
+  }).then((status) => {
+    model = status;
+    return status;
+  });
   // Refused requests can come in floods: their log lines are rate-limited.
   const refusal = rateLimited(logger, 5);
 
@@ -126,6 +157,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       status: draining ? "draining" : "ok",
       calls: calls.live.size,
       uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
+      // Public like the rest: the model id and its date are no secret.
+      model,
     });
 
   const incomingCall: Handler = async (request) => {
@@ -276,7 +309,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     });
 
   const listCalls: Handler = async () =>
-    privateHtml(callsPage(await journal.list()));
+    privateHtml(callsPage(await journal.list(), model));
   const showCall: Handler = async (_request, match) => {
     const call = await journal.get(match.pathname.groups.callSid ?? "");
     return call ? privateHtml(callPage(call.record, call.lines)) : privateHtml(
@@ -339,6 +372,8 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   const close = async () => {
     draining = true;
+    stopModelCheck.abort();
+    await modelCheck;
     await calls.close();
     await journal.flushed();
   };
@@ -346,6 +381,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   return {
     calls,
     journal,
+    modelCheck,
     close,
     async drain(seconds) {
       draining = true;

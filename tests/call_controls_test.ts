@@ -124,7 +124,8 @@ Deno.test("end_call without a spoken goodbye asks the assistant for one before h
     await session.waitFor("session.update");
     sayGoodbyeAndHangUp(session, new Uint8Array(0));
     const create = await session.waitFor("response.create");
-    assert.deepEqual(create.response, { instructions: END_CALL_GOODBYE });
+    assertNoInstructions(create);
+    assert.deepEqual(systemNotesBefore(session, create), [END_CALL_GOODBYE]);
     await edge.closed;
     assert.equal(edge.playedAudio().length, 8 * 200);
   } finally {
@@ -148,8 +149,10 @@ Deno.test("GREETING: the assistant speaks first, as soon as the stream starts", 
     assert.ok(
       session.received.indexOf(update) < session.received.indexOf(create),
     );
-    const response = create.response as { instructions: string };
-    assert.match(response.instructions, /Hi boss, what can I do\?/);
+    // The greeting keeps the persona: a system item, no response.instructions.
+    assertNoInstructions(create);
+    const [note] = systemNotesBefore(session, create);
+    assert.match(note, /Hi boss, what can I do\?/);
     const edge = await server.connect(streamUrl);
     await edge.waitForPlayed(greetingAudio.length, 2000);
     assert.deepEqual(edge.playedAudio(), greetingAudio);
@@ -190,7 +193,8 @@ Deno.test("MAX_CALL_MINUTES: at the limit the assistant says goodbye and the cal
     const edge = await server.call();
     const session = await server.realtime.nextSession();
     const create = await session.waitFor("response.create", undefined, 5000);
-    assert.deepEqual(create.response, { instructions: TIME_LIMIT_GOODBYE });
+    assertNoInstructions(create);
+    assert.deepEqual(systemNotesBefore(session, create), [TIME_LIMIT_GOODBYE]);
     assert.ok(performance.now() - started >= 2900);
     await edge.closed;
     assert.deepEqual(edge.playedAudio(), goodbye);
@@ -469,3 +473,21 @@ Deno.test("floods of forged, replayed and unsigned requests are refused cheaply:
     await server.close();
   }
 });
+
+/** A response.create that keeps the session's instructions: none of its own. */
+function assertNoInstructions(create: Record<string, unknown>): void {
+  const response = create.response as Record<string, unknown> | undefined;
+  assert.equal(response?.instructions, undefined);
+}
+
+/** The system items the server added before `create`. */
+function systemNotesBefore(
+  session: FakeRealtimeSession,
+  create: Record<string, unknown>,
+): string[] {
+  return session.received.slice(0, session.received.indexOf(create))
+    .filter((e) => e.type === "conversation.item.create")
+    .map((e) => e.item as Record<string, unknown>)
+    .filter((item) => item.type === "message" && item.role === "system")
+    .map((item) => (item.content as { text: string }[])[0].text);
+}

@@ -4,10 +4,13 @@ import {
   ConfigError,
   type ConfigVariable,
   DEFAULT_INSTRUCTIONS,
+  DEFAULT_REALTIME_MODEL,
   envReader,
   loadConfig,
+  REASONING_EFFORTS,
   VOICES,
 } from "../src/config.ts";
+import { RETIRING_MODELS } from "../src/realtime/model_record.ts";
 
 type Env = Partial<Record<ConfigVariable, string>>;
 
@@ -54,7 +57,12 @@ Deno.test("loadConfig() fills in the defaults", () => {
     temperature: 0.8,
     zapierMcpUrl: "https://mcp.zapier.com/api/mcp/mcp",
     zapierMcpPassword: undefined,
-    openaiRealtimeUrl: "wss://api.openai.com/v1/realtime?model=gpt-realtime",
+    zapierMcpAllowedTools: undefined,
+    openaiRealtimeUrl:
+      "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1",
+    realtimeModel: "gpt-realtime-2.1",
+    reasoningEffort: "low",
+    thinkingSound: true,
     streamTokenTtlSeconds: 60,
   });
 });
@@ -69,7 +77,11 @@ Deno.test("loadConfig() takes every variable when set", () => {
     TEMPERATURE: "1.1",
     ZAPIER_MCP_URL: "https://mcp.zapier.com/api/mcp/s/x/mcp",
     ZAPIER_MCP_PASSWORD: "zap-pass",
+    ZAPIER_MCP_ALLOWED_TOOLS: "gmail_send_email,todoist_find_task",
     OPENAI_REALTIME_URL: "ws://localhost:9999/v1/realtime?model=m",
+    OPENAI_REALTIME_MODEL: "gpt-realtime-2.1-mini",
+    REASONING_EFFORT: "high",
+    THINKING_SOUND: "false",
     STREAM_TOKEN_TTL_SECONDS: "120",
   });
   assertFields(config, {
@@ -82,7 +94,12 @@ Deno.test("loadConfig() takes every variable when set", () => {
     temperature: 1.1,
     zapierMcpUrl: "https://mcp.zapier.com/api/mcp/s/x/mcp",
     zapierMcpPassword: "zap-pass",
-    openaiRealtimeUrl: "ws://localhost:9999/v1/realtime?model=m",
+    zapierMcpAllowedTools: ["gmail_send_email", "todoist_find_task"],
+    openaiRealtimeUrl:
+      "ws://localhost:9999/v1/realtime?model=gpt-realtime-2.1-mini",
+    realtimeModel: "gpt-realtime-2.1-mini",
+    reasoningEffort: "high",
+    thinkingSound: false,
     streamTokenTtlSeconds: 120,
   });
 });
@@ -119,6 +136,10 @@ Deno.test("loadConfig() lists every invalid variable at once", () => {
     OPENAI_REALTIME_URL: "http://api.openai.com/v1/realtime",
     STREAM_TOKEN_TTL_SECONDS: "1",
     ZAPIER_MCP_URL: "http://mcp.zapier.com/api/mcp/mcp",
+    OPENAI_REALTIME_MODEL: "gpt realtime",
+    REASONING_EFFORT: "extreme",
+    THINKING_SOUND: "loud",
+    ZAPIER_MCP_ALLOWED_TOOLS: "gmail send email",
   });
   const names = [
     "OPENAI_API_KEY",
@@ -130,6 +151,10 @@ Deno.test("loadConfig() lists every invalid variable at once", () => {
     "OPENAI_REALTIME_URL",
     "STREAM_TOKEN_TTL_SECONDS",
     "ZAPIER_MCP_URL",
+    "OPENAI_REALTIME_MODEL",
+    "REASONING_EFFORT",
+    "THINKING_SOUND",
+    "ZAPIER_MCP_ALLOWED_TOOLS",
   ];
   assert.equal(error.problems.length, names.length, error.message);
   for (const name of names) {
@@ -241,6 +266,10 @@ Deno.test("loadConfig() treats blank values as unset", () => {
     ZAPIER_MCP_PASSWORD: "   ",
     ZAPIER_MCP_URL: "",
     OPENAI_REALTIME_URL: " ",
+    OPENAI_REALTIME_MODEL: "  ",
+    REASONING_EFFORT: "",
+    THINKING_SOUND: " ",
+    ZAPIER_MCP_ALLOWED_TOOLS: "\t",
     ASSISTANT_INSTRUCTIONS: "\n",
     STREAM_TOKEN_TTL_SECONDS: "",
   });
@@ -252,10 +281,207 @@ Deno.test("loadConfig() treats blank values as unset", () => {
   assert.equal(config.zapierMcpUrl, "https://mcp.zapier.com/api/mcp/mcp");
   assert.equal(
     config.openaiRealtimeUrl,
-    "wss://api.openai.com/v1/realtime?model=gpt-realtime",
+    "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1",
   );
+  assert.equal(config.realtimeModel, "gpt-realtime-2.1");
+  assert.equal(config.reasoningEffort, "low");
+  assert.equal(config.thinkingSound, true);
+  assert.equal(config.zapierMcpAllowedTools, undefined);
   assert.equal(config.assistantInstructions, DEFAULT_INSTRUCTIONS);
   assert.equal(config.streamTokenTtlSeconds, 60);
+});
+
+// ---- The Realtime model, reasoning, thinking sound, Zapier tool filter ----
+
+Deno.test("loadConfig() takes the model from OPENAI_REALTIME_MODEL first, then the URL's model param, then gpt-realtime-2.1", () => {
+  const cases: [Env, string, string][] = [
+    [
+      {},
+      "gpt-realtime-2.1",
+      "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1",
+    ],
+    [
+      { OPENAI_REALTIME_MODEL: "gpt-realtime-2.1-mini" },
+      "gpt-realtime-2.1-mini",
+      "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1-mini",
+    ],
+    // An old .env naming the model in the URL keeps it.
+    [
+      {
+        OPENAI_REALTIME_URL:
+          "wss://api.openai.com/v1/realtime?model=gpt-realtime",
+      },
+      "gpt-realtime",
+      "wss://api.openai.com/v1/realtime?model=gpt-realtime",
+    ],
+    // OPENAI_REALTIME_MODEL wins, and the URL is made to agree.
+    [
+      {
+        OPENAI_REALTIME_URL:
+          "wss://api.openai.com/v1/realtime?model=gpt-realtime",
+        OPENAI_REALTIME_MODEL: "gpt-realtime-2.1",
+      },
+      "gpt-realtime-2.1",
+      "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1",
+    ],
+    // Other query params are kept.
+    [
+      {
+        OPENAI_REALTIME_URL:
+          "wss://proxy.example.test/v1/realtime?foo=1&model=gpt-realtime-mini&bar=2",
+        OPENAI_REALTIME_MODEL: "gpt-realtime-2.1-mini",
+      },
+      "gpt-realtime-2.1-mini",
+      "wss://proxy.example.test/v1/realtime?foo=1&model=gpt-realtime-2.1-mini&bar=2",
+    ],
+    [
+      { OPENAI_REALTIME_URL: "ws://127.0.0.1:9999/rt?foo=1" },
+      "gpt-realtime-2.1",
+      "ws://127.0.0.1:9999/rt?foo=1&model=gpt-realtime-2.1",
+    ],
+    // An empty model param is no model.
+    [
+      { OPENAI_REALTIME_URL: "wss://api.openai.com/v1/realtime?model=" },
+      "gpt-realtime-2.1",
+      "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1",
+    ],
+  ];
+  for (const [env, model, url] of cases) {
+    const config = load({ ...REQUIRED, ...env });
+    assert.equal(config.realtimeModel, model, JSON.stringify(env));
+    assert.equal(config.openaiRealtimeUrl, url, JSON.stringify(env));
+  }
+});
+
+Deno.test("loadConfig() refuses a model name that is not letters, digits, dots, dashes and underscores", () => {
+  for (
+    const model of [
+      "gpt realtime",
+      "gpt-realtime/2",
+      "gpt-realtime?x=1",
+      "gpt-realtime#2",
+      "modèle",
+      "x".repeat(101),
+    ]
+  ) {
+    const error = refuse({ ...REQUIRED, OPENAI_REALTIME_MODEL: model });
+    assert.equal(error.problems.length, 1, error.message);
+    assert.match(error.problems[0], /^OPENAI_REALTIME_MODEL must be/);
+  }
+  const fromUrl = refuse({
+    ...REQUIRED,
+    OPENAI_REALTIME_URL: "wss://api.openai.com/v1/realtime?model=gpt%2Frt",
+  });
+  assert.equal(fromUrl.problems.length, 1, fromUrl.message);
+  assert.match(fromUrl.problems[0], /^OPENAI_REALTIME_URL's model/);
+  // A good OPENAI_REALTIME_MODEL overrides a bad one in an old URL.
+  assert.equal(
+    load({
+      ...REQUIRED,
+      OPENAI_REALTIME_URL: "wss://api.openai.com/v1/realtime?model=gpt%2Frt",
+      OPENAI_REALTIME_MODEL: "gpt-realtime-2.1",
+    }).openaiRealtimeUrl,
+    "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1",
+  );
+  for (
+    const model of [
+      "gpt-realtime-2.1",
+      "gpt-realtime-2.1-mini",
+      "gpt-realtime-2025-08-28",
+      "gpt_realtime.custom-1",
+    ]
+  ) {
+    assert.equal(
+      load({ ...REQUIRED, OPENAI_REALTIME_MODEL: model }).realtimeModel,
+      model,
+    );
+  }
+});
+
+Deno.test("the default model is gpt-realtime-2.1, which has no announced shutdown", () => {
+  assert.equal(DEFAULT_REALTIME_MODEL, "gpt-realtime-2.1");
+  const model = load(REQUIRED).realtimeModel;
+  assert.equal(model, DEFAULT_REALTIME_MODEL);
+  assert.ok(
+    !RETIRING_MODELS.some((retiring) => retiring.id === model),
+    `${model} is retiring`,
+  );
+});
+
+Deno.test("loadConfig() accepts every reasoning effort, in any case, and refuses others", () => {
+  for (const effort of REASONING_EFFORTS) {
+    assert.equal(
+      load({ ...REQUIRED, REASONING_EFFORT: effort }).reasoningEffort,
+      effort,
+    );
+  }
+  assert.equal(
+    load({ ...REQUIRED, REASONING_EFFORT: "High" }).reasoningEffort,
+    "high",
+  );
+  assert.deepEqual(REASONING_EFFORTS, [
+    "minimal",
+    "low",
+    "medium",
+    "high",
+    "xhigh",
+  ]);
+  for (const effort of ["none", "max", "2", "extra-high"]) {
+    const error = refuse({ ...REQUIRED, REASONING_EFFORT: effort });
+    assert.equal(error.problems.length, 1, error.message);
+    assert.match(
+      error.problems[0],
+      /^REASONING_EFFORT must be one of minimal, low, medium, high, xhigh/,
+    );
+  }
+});
+
+Deno.test("loadConfig() reads THINKING_SOUND as a flag, on by default", () => {
+  assert.equal(load(REQUIRED).thinkingSound, true);
+  for (const off of ["false", "0", "no", "off", "FALSE"]) {
+    assert.equal(
+      load({ ...REQUIRED, THINKING_SOUND: off }).thinkingSound,
+      false,
+    );
+  }
+  for (const on of ["true", "1", "yes", "on"]) {
+    assert.equal(load({ ...REQUIRED, THINKING_SOUND: on }).thinkingSound, true);
+  }
+  const error = refuse({ ...REQUIRED, THINKING_SOUND: "quiet" });
+  assert.equal(error.problems.length, 1);
+  assert.match(error.problems[0], /^THINKING_SOUND must be true or false/);
+});
+
+Deno.test("loadConfig() reads ZAPIER_MCP_ALLOWED_TOOLS as a trimmed comma list without empty entries", () => {
+  assert.deepEqual(
+    load({
+      ...REQUIRED,
+      ZAPIER_MCP_ALLOWED_TOOLS:
+        " gmail_send_email , todoist_find_task,,todoist.create-task, ",
+    }).zapierMcpAllowedTools,
+    ["gmail_send_email", "todoist_find_task", "todoist.create-task"],
+  );
+  assert.deepEqual(
+    load({ ...REQUIRED, ZAPIER_MCP_ALLOWED_TOOLS: "one_tool" })
+      .zapierMcpAllowedTools,
+    ["one_tool"],
+  );
+});
+
+Deno.test("loadConfig() refuses an empty ZAPIER_MCP_ALLOWED_TOOLS list or a malformed tool name", () => {
+  for (
+    const raw of [
+      ",",
+      " , ,",
+      "gmail send email",
+      "gmail_send_email,todoist/find",
+      `a,${"x".repeat(129)}`,
+    ]
+  ) {
+    const error = refuse({ ...REQUIRED, ZAPIER_MCP_ALLOWED_TOOLS: raw });
+    assert.equal(error.problems.length, 1, raw);
+    assert.match(error.problems[0], /^ZAPIER_MCP_ALLOWED_TOOLS must/, raw);
+  }
 });
 
 Deno.test("envReader() trims values and reads through the given env", () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { prng } from "./helpers/prng.ts";
 import {
+  FILLER,
   MULAW_BYTES_PER_MS,
   PlaybackLedger,
 } from "../src/call/playback_ledger.ts";
@@ -256,4 +257,66 @@ Deno.test("PlaybackLedger never reports more than was sent, nor goes backwards w
       lastHeard.set(heard.itemId, heard.audioEndMs);
     }
   }
+});
+
+Deno.test("PlaybackLedger.truncations() gives the playing item at what was heard and every later queued item at 0", () => {
+  const ledger = new PlaybackLedger();
+  ledger.sent("item_a", 800, 0); // 100 ms
+  ledger.sent("item_a", 800, 0);
+  ledger.sent("item_b", 1600, 0);
+  ledger.sent("item_c", 400, 0);
+  assert.deepEqual(ledger.truncations(50), [
+    { itemId: "item_a", audioEndMs: 50 },
+    { itemId: "item_b", audioEndMs: 0 },
+    { itemId: "item_c", audioEndMs: 0 },
+  ]);
+});
+
+Deno.test("PlaybackLedger.truncations() leaves out items already played and the thinking sound", () => {
+  const ledger = new PlaybackLedger();
+  const first = ledger.sent("item_a", 800, 0);
+  ledger.sent("item_b", 800, 0);
+  ledger.sent(FILLER, 1600, 0);
+  ledger.acknowledged(first, 100);
+  assert.deepEqual(ledger.truncations(150), [
+    { itemId: "item_b", audioEndMs: 50 },
+  ]);
+});
+
+Deno.test("PlaybackLedger.truncations() is empty when nothing plays, and never names the filler", () => {
+  const ledger = new PlaybackLedger();
+  assert.deepEqual(ledger.truncations(0), []);
+  ledger.sent(FILLER, 1600, 0);
+  assert.deepEqual(ledger.truncations(10), []);
+  assert.equal(ledger.heard(10), undefined);
+  assert.ok(ledger.playing);
+  assert.ok(ledger.onlyFiller);
+  ledger.sent("item_a", 800, 10);
+  assert.equal(ledger.onlyFiller, false);
+  assert.deepEqual(ledger.truncations(20), [
+    { itemId: "item_a", audioEndMs: 0 },
+  ]);
+});
+
+Deno.test("PlaybackLedger: filler between two parts of an item does not restart the item's position", () => {
+  const ledger = new PlaybackLedger();
+  const a1 = ledger.sent("item_a", 800, 0);
+  const filler = ledger.sent(FILLER, 800, 0);
+  ledger.sent("item_a", 800, 0);
+  ledger.acknowledged(a1, 100);
+  ledger.acknowledged(filler, 200);
+  assert.deepEqual(ledger.heard(250), { itemId: "item_a", audioEndMs: 150 });
+});
+
+Deno.test("PlaybackLedger.queuedMs() counts what is sent and not yet played", () => {
+  const ledger = new PlaybackLedger();
+  assert.equal(ledger.queuedMs(0), 0);
+  const first = ledger.sent("item_a", 1600, 0); // 200 ms
+  ledger.sent("item_a", 1600, 0);
+  assert.equal(ledger.queuedMs(0), 400);
+  assert.equal(ledger.queuedMs(50), 350);
+  // Never below what the first unacknowledged segment still holds.
+  assert.equal(ledger.queuedMs(1000), 200);
+  ledger.acknowledged(first, 200);
+  assert.equal(ledger.queuedMs(300), 100);
 });

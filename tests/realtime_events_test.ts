@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   clientEvents,
   parseServerEvent,
+  RESPONSE_TAG,
   type ServerEvent,
 } from "../src/realtime/events.ts";
 import {
@@ -96,7 +97,21 @@ Deno.test("parseServerEvent() parses response.created with response.id", () => {
         status: "in_progress",
       },
     })),
-    { type: "response.created", responseId: "resp_9" },
+    { type: "response.created", responseId: "resp_9", tag: undefined },
+  );
+});
+
+Deno.test("parseServerEvent() reads our tag from response.created's metadata", () => {
+  assert.deepEqual(
+    accept(json({
+      type: "response.created",
+      response: {
+        id: "resp_9",
+        status: "in_progress",
+        metadata: { [RESPONSE_TAG]: "create_3" },
+      },
+    })),
+    { type: "response.created", responseId: "resp_9", tag: "create_3" },
   );
 });
 
@@ -107,9 +122,106 @@ Deno.test("parseServerEvent() parses response.done with response.id and status",
         type: "response.done",
         response: { id: "resp_9", status, output: [] },
       })),
-      { type: "response.done", responseId: "resp_9", status },
+      { type: "response.done", responseId: "resp_9", status, mcpCalls: 0 },
     );
   }
+});
+
+Deno.test("parseServerEvent() counts the mcp_call items in response.done's output", () => {
+  assert.deepEqual(
+    accept(json({
+      type: "response.done",
+      response: {
+        id: "resp_9",
+        status: "completed",
+        output: [
+          { type: "message", role: "assistant" },
+          { type: "mcp_call", name: "a", error: null },
+          { type: "mcp_call", name: "b", error: { type: "http_error" } },
+          { type: "function_call", name: "end_call" },
+        ],
+      },
+    })),
+    {
+      type: "response.done",
+      responseId: "resp_9",
+      status: "completed",
+      mcpCalls: 2,
+    },
+  );
+});
+
+Deno.test("parseServerEvent() parses the MCP list and call progress events", () => {
+  for (
+    const type of [
+      "response.mcp_call.in_progress",
+      "mcp_list_tools.completed",
+      "mcp_list_tools.failed",
+    ]
+  ) {
+    assert.deepEqual(
+      accept(json({ type, event_id: "e", item_id: "it_1", output_index: 0 })),
+      { type, itemId: "it_1" },
+    );
+  }
+});
+
+Deno.test("parseServerEvent() reads the server and tool count of an mcp_list_tools item", () => {
+  const item = {
+    id: "it_1",
+    type: "mcp_list_tools",
+    server_label: "zapier",
+    tools: [{ name: "a", input_schema: {} }, { name: "b", input_schema: {} }],
+  };
+  assert.deepEqual(
+    accept(json({ type: "conversation.item.done", item })),
+    {
+      type: "mcp_list_tools.item",
+      itemId: "it_1",
+      server: "zapier",
+      tools: 2,
+    },
+  );
+  // While listing, the item is added with no tools yet: no count.
+  assert.deepEqual(
+    accept(
+      json({ type: "conversation.item.added", item: { ...item, tools: [] } }),
+    ),
+    {
+      type: "mcp_list_tools.item",
+      itemId: "it_1",
+      server: "zapier",
+      tools: undefined,
+    },
+  );
+  assert.deepEqual(
+    accept(json({
+      type: "conversation.item.added",
+      item: { type: "message", role: "user" },
+    })),
+    { type: "ignored", name: "conversation.item.added" },
+  );
+});
+
+Deno.test("parseServerEvent() parses an mcp_approval_request item", () => {
+  assert.deepEqual(
+    accept(json({
+      type: "response.output_item.done",
+      item: {
+        id: "mcpr_1",
+        type: "mcp_approval_request",
+        server_label: "zapier",
+        name: "gmail_send_email",
+        arguments: "{}",
+      },
+    })),
+    {
+      type: "mcp_approval_request",
+      id: "mcpr_1",
+      server: "zapier",
+      name: "gmail_send_email",
+    },
+  );
 });
 
 Deno.test("parseServerEvent() refuses response.created/done without response.id", () => {
@@ -258,6 +370,7 @@ Deno.test("parseServerEvent() reports finished MCP and function calls from respo
       name: "todoist_find_tasks",
       server: "zapier",
       failed: false,
+      errorType: undefined,
     },
   );
   assert.deepEqual(
@@ -267,7 +380,7 @@ Deno.test("parseServerEvent() reports finished MCP and function calls from respo
         type: "mcp_call",
         server_label: "zapier",
         name: "gmail_send",
-        error: { type: "mcp_protocol_error", message: "nope" },
+        error: { type: "tool_execution_error", message: "nope" },
       },
     })),
     {
@@ -276,6 +389,7 @@ Deno.test("parseServerEvent() reports finished MCP and function calls from respo
       name: "gmail_send",
       server: "zapier",
       failed: true,
+      errorType: "tool_execution_error",
     },
   );
   assert.deepEqual(
@@ -289,6 +403,7 @@ Deno.test("parseServerEvent() reports finished MCP and function calls from respo
       name: "end_call",
       server: "",
       failed: false,
+      errorType: undefined,
     },
   );
   assert.deepEqual(
@@ -303,10 +418,9 @@ Deno.test("parseServerEvent() reports finished MCP and function calls from respo
 Deno.test("parseServerEvent() reports other event types as ignored, by name", () => {
   for (
     const type of [
-      "response.mcp_call.in_progress",
       "mcp_list_tools.in_progress",
-      "mcp_list_tools.completed",
-      "mcp_list_tools.failed",
+      "response.mcp_call.completed",
+      "response.mcp_call.failed",
       "rate_limits.updated",
       "response.output_item.added",
       "response.output_audio.done",
@@ -364,14 +478,40 @@ Deno.test("clientEvents.cancelResponse() is response.cancel", () => {
   });
 });
 
-Deno.test("clientEvents.createResponse() is response.create, with optional instructions", () => {
-  assert.deepEqual(JSON.parse(clientEvents.createResponse()), {
+Deno.test("clientEvents.createResponse() is response.create tagged with its event id, never with instructions", () => {
+  assert.deepEqual(JSON.parse(clientEvents.createResponse("create_7")), {
     type: "response.create",
+    event_id: "create_7",
+    response: { metadata: { [RESPONSE_TAG]: "create_7" } },
   });
-  assert.deepEqual(JSON.parse(clientEvents.createResponse('Say "hi"')), {
-    type: "response.create",
-    response: { instructions: 'Say "hi"' },
+});
+
+Deno.test("clientEvents.systemMessage() and userMessage() create input_text message items", () => {
+  assert.deepEqual(JSON.parse(clientEvents.systemMessage('Say "bye"')), {
+    type: "conversation.item.create",
+    item: {
+      type: "message",
+      role: "system",
+      content: [{ type: "input_text", text: 'Say "bye"' }],
+    },
   });
+  assert.deepEqual(JSON.parse(clientEvents.userMessage("pressed 1")), {
+    type: "conversation.item.create",
+    item: {
+      type: "message",
+      role: "user",
+      content: [{ type: "input_text", text: "pressed 1" }],
+    },
+  });
+});
+
+Deno.test("clientEvents.mcpApprovalResponse() answers an approval request by its id", () => {
+  const event = JSON.parse(clientEvents.mcpApprovalResponse("mcpr_req", true));
+  assert.equal(event.type, "conversation.item.create");
+  assert.equal(event.item.type, "mcp_approval_response");
+  assert.equal(event.item.approval_request_id, "mcpr_req");
+  assert.equal(event.item.approve, true);
+  assert.match(event.item.id, /^mcpr_/);
 });
 
 Deno.test("clientEvents.functionCallOutput() creates a function_call_output item", () => {
@@ -402,7 +542,9 @@ const SETTINGS: SessionSettings = {
   assistantInstructions: "You are Ada, a terse assistant.",
   zapierMcpUrl: "https://mcp.zapier.com/api/mcp/mcp",
   zapierMcpPassword: undefined,
-  openaiRealtimeUrl: "wss://api.openai.com/v1/realtime?model=gpt-realtime",
+  zapierMcpAllowedTools: undefined,
+  realtimeModel: "gpt-realtime-2.1",
+  reasoningEffort: "low",
   assistantTimezone: "UTC",
   greeting: undefined,
 };
@@ -437,7 +579,7 @@ Deno.test("sessionConfig() is a GA realtime session with µ-law both ways", () =
     input: {
       format: { type: "audio/pcmu" },
       turn_detection: { type: "server_vad" },
-      transcription: { model: "gpt-4o-mini-transcribe" },
+      transcription: { model: "gpt-live-transcribe" },
     },
     output: {
       format: { type: "audio/pcmu" },
@@ -472,23 +614,11 @@ Deno.test("sessionConfig() instructions follow the given date", () => {
   assert.doesNotMatch(String(later.instructions), /November 2026/);
 });
 
-Deno.test("sessionConfig() takes the model from the realtime URL's model param", () => {
-  assert.equal(wire(SETTINGS).model, "gpt-realtime");
+Deno.test("sessionConfig() sends the configured model", () => {
+  assert.equal(wire(SETTINGS).model, "gpt-realtime-2.1");
   assert.equal(
-    wire({
-      ...SETTINGS,
-      openaiRealtimeUrl:
-        "wss://proxy.example.test/v1/realtime?foo=1&model=gpt-realtime-mini",
-    }).model,
-    "gpt-realtime-mini",
-  );
-});
-
-Deno.test("sessionConfig() falls back to gpt-realtime when the URL names no model", () => {
-  assert.equal(
-    wire({ ...SETTINGS, openaiRealtimeUrl: "wss://proxy.example.test/rt" })
-      .model,
-    "gpt-realtime",
+    wire({ ...SETTINGS, realtimeModel: "gpt-realtime-2.1-mini" }).model,
+    "gpt-realtime-2.1-mini",
   );
 });
 

@@ -4,6 +4,7 @@
  */
 
 import type { CallRecord, JournalLine } from "../journal/journal.ts";
+import { type ModelStatus, replacementFor } from "../realtime/model_record.ts";
 import { escapeXml as escapeHtml } from "../twilio/twiml.ts";
 
 const STYLE = `
@@ -13,7 +14,7 @@ th,td{text-align:left;padding:.45rem .3rem;border-bottom:1px solid #ddd;vertical
 .muted{color:#666;font-size:.9rem}.line{margin:.5rem 0;padding:.5rem .7rem;border-radius:.6rem}
 .caller{background:#e8f0fe}.assistant{background:#fff;border:1px solid #e3e3e3}.tool{background:#fef7e0;font-size:.9rem}
 form{display:flex;gap:.5rem;flex-wrap:wrap}input{font:inherit;padding:.5rem;flex:1;min-width:12rem}button{font:inherit;padding:.5rem 1rem}
-.error{color:#b3261e}`;
+.error{color:#b3261e}.banner{background:#fce8e6;border:1px solid #f4c7c3;border-radius:.6rem;padding:.6rem .8rem}`;
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
@@ -64,7 +65,25 @@ function outcomeLabel(record: CallRecord): string {
   return record.outcome ? OUTCOME_LABELS[record.outcome] : "in progress";
 }
 
-export function callsPage(records: CallRecord[]): string {
+/**
+ * The owner must act before the shutdown date or every call fails at the
+ * handshake: say so at the top of the page they look at.
+ */
+function retirementBanner(model: ModelStatus | undefined): string {
+  if (!model?.shutdownDate) return "";
+  const replacement = replacementFor(model.id);
+  const action = replacement
+    ? `set <code>OPENAI_REALTIME_MODEL=${escapeHtml(replacement)}</code>`
+    : `set <code>OPENAI_REALTIME_MODEL</code> to a current Realtime model (see OpenAI's deprecations page)`;
+  return `<p class="banner" role="alert"><b>Model ${
+    escapeHtml(model.id)
+  } shuts down on ${escapeHtml(model.shutdownDate)}</b>: ${action}.</p>`;
+}
+
+export function callsPage(
+  records: CallRecord[],
+  model?: ModelStatus,
+): string {
   const rows = records.map((r) =>
     `<tr><td><a href="/calls/${encodeURIComponent(r.callSid)}">${
       escapeHtml(when(r.startedAt))
@@ -76,7 +95,7 @@ export function callsPage(records: CallRecord[]): string {
   ).join("");
   return page(
     "Calls",
-    `<h1>Calls</h1>` +
+    `<h1>Calls</h1>` + retirementBanner(model) +
       (records.length === 0
         ? `<p>No calls yet.</p>`
         : `<table><thead><tr><th>Started</th><th>Caller</th><th>Length</th><th>Ended</th></tr></thead><tbody>${rows}</tbody></table>`) +
@@ -90,16 +109,32 @@ function median(values: number[]): number | undefined {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+function transcriptLine(line: JournalLine): string {
+  switch (line.kind) {
+    case "tool":
+      return `<div class="line tool">Tool <b>${escapeHtml(line.name)}</b>${
+        line.server ? ` (${escapeHtml(line.server)})` : ""
+      }: ${
+        line.failed
+          ? `failed${line.errorType ? ` (${escapeHtml(line.errorType)})` : ""}`
+          : "done"
+      }</div>`;
+    case "notice":
+      return `<div class="line tool">${escapeHtml(line.text)}</div>`;
+    default:
+      return `<div class="line ${line.kind}"><span class="muted">${
+        line.kind === "caller" ? "Caller" : "Assistant"
+      }</span><br>${escapeHtml(line.text)}</div>`;
+  }
+}
+
 export function callPage(record: CallRecord, lines: JournalLine[]): string {
   const latency = median(record.turnLatenciesMs);
-  const transcript = lines.map((line) =>
-    line.kind === "tool"
-      ? `<div class="line tool">Tool <b>${escapeHtml(line.name)}</b>${
-        line.server ? ` (${escapeHtml(line.server)})` : ""
-      }: ${line.failed ? "failed" : "done"}</div>`
-      : `<div class="line ${line.kind}"><span class="muted">${
-        line.kind === "caller" ? "Caller" : "Assistant"
-      }</span><br>${escapeHtml(line.text)}</div>`
+  const transcript = lines.map(transcriptLine).join("");
+  const unavailable = (record.toolsUnavailable ?? []).map((server) =>
+    `<p class="banner" role="alert">The ${
+      escapeHtml(server)
+    } tools could not be listed on this call, so the assistant had none of them. Check the MCP key (ZAPIER_MCP_PASSWORD) and URL.</p>`
   ).join("");
   return page(
     `Call ${when(record.startedAt)}`,
@@ -112,6 +147,7 @@ export function callPage(record: CallRecord, lines: JournalLine[]): string {
     } · ${duration(record.durationMs)} · ${escapeHtml(outcomeLabel(record))}${
       latency === undefined ? "" : ` · median answer ${latency} ms`
     } · ${record.toolCalls} tool call${record.toolCalls === 1 ? "" : "s"}</p>` +
+      unavailable +
       (transcript || `<p>No transcript.</p>`),
   );
 }

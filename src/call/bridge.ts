@@ -11,7 +11,7 @@ import {
   type RealtimeError,
   type ServerEvent,
 } from "../realtime/events.ts";
-import type { RealtimeUpstream } from "../realtime/upstream.ts";
+import { GREETING_REQUEST } from "../realtime/session.ts";
 import {
   base64ByteLength,
   parseTwilioMessage,
@@ -19,83 +19,41 @@ import {
   TwilioEncoder,
   type TwilioMessage,
 } from "../twilio/media_stream.ts";
-import { PlaybackLedger } from "./playback_ledger.ts";
-
-export type EndReason =
-  | "caller hung up"
-  | "media stream closed"
-  | "assistant ended the call"
-  | "call time limit"
-  | "no start from Twilio"
-  | "caller not reading"
-  | "upstream closed"
-  | "upstream error"
-  | "call sid mismatch"
-  | "protocol violation"
-  | "server shutting down";
-
-/** How a call ended, in the journal's words. */
-export type CallOutcome =
-  | "caller_hung_up"
-  | "assistant_ended"
-  | "limit"
-  | "error"
-  | "shutdown";
-
-const OUTCOMES: Record<EndReason, CallOutcome> = {
-  "caller hung up": "caller_hung_up",
-  "media stream closed": "caller_hung_up",
-  "assistant ended the call": "assistant_ended",
-  "call time limit": "limit",
-  "no start from Twilio": "error",
-  "caller not reading": "error",
-  "upstream closed": "error",
-  "upstream error": "error",
-  "call sid mismatch": "error",
-  "protocol violation": "error",
-  "server shutting down": "shutdown",
-};
-
-export interface CallSummary {
-  reason: EndReason;
-  outcome: CallOutcome;
-  detail: string;
-  callSid: string;
-  durationMs: number;
-  framesIn: number;
-  framesOut: number;
-  bargeIns: number;
-}
-
-/** What a call reports as it goes (the call journal listens). */
-export interface CallObserver {
-  started?(call: { callSid: string; streamSid: string; caller: string }): void;
-  transcript?(role: "caller" | "assistant", text: string): void;
-  toolCall?(call: { name: string; server: string; failed: boolean }): void;
-  /** End of the caller's speech → first assistant audio of the answer. */
-  turnLatency?(ms: number): void;
-  ended?(summary: CallSummary): void;
-}
-
-export interface CallLimits {
-  /** The assistant says goodbye and the call ends after this long. */
-  maxCallMs: number;
-  /** A stream that sends no `start` within this is closed. */
-  startTimeoutMs: number;
-}
+import { HangupPlan, type HangupStep } from "./hangup_plan.ts";
+import { FILLER, PlaybackLedger } from "./playback_ledger.ts";
+import {
+  type ResponseReason,
+  type ResponseRequest,
+  ResponseScheduler,
+} from "./response_scheduler.ts";
+import { thinkingChunks } from "./thinking_sound.ts";
+import { type Cancel, type Clock, realClock } from "./clock.ts";
+import type { TwilioPort, UpstreamPort } from "./ports.ts";
+import {
+  type CallLimits,
+  type CallObserver,
+  type CallSummary,
+  type EndReason,
+  OUTCOMES,
+} from "./vocabulary.ts";
 
 export interface BridgeOptions {
   /** The accepted media-stream socket. */
-  twilio: WebSocket;
+  twilio: TwilioPort;
   /** The CallSid the stream token was minted for. */
   expectedCallSid: string;
-  upstream: RealtimeUpstream;
+  upstream: UpstreamPort;
   /** Whether the upstream was opened at the webhook (for the logs). */
   prewarmed?: boolean;
+  /** The greeting's response.create went out with the session (GREETING set). */
+  greetingRequested?: boolean;
+  /** A quiet sound while an MCP tool runs and nothing else plays (THINKING_SOUND). */
+  thinkingSound?: boolean;
   logger: Logger;
   limits: CallLimits;
   observer?: CallObserver;
-  now?: () => number;
+  /** The real clock unless a test passes its own. */
+  clock?: Clock;
 }
 
 /** Caller audio held while the upstream socket opens: 15 s of 20 ms frames. */
@@ -107,54 +65,90 @@ const MAX_TWILIO_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** A goodbye that never finishes playing does not keep the call open. */
 const GOODBYE_TIMEOUT_MS = 20_000;
 
+/** Key presses this close together go to the model as one input. */
+export const DTMF_GAP_MS = 1500;
+/** Silence during a tool call before the thinking sound starts. */
+export const THINKING_AFTER_MS = 1000;
+/** The thinking sound never plays longer than this for one tool call. */
+const MAX_THINKING_MS = 30_000;
+/** Thinking sound kept queued at Twilio: it stops within this on a clear. */
+const THINKING_QUEUE_MS = 400;
+const THINKING_TICK_MS = 100;
+
 export const TIME_LIMIT_GOODBYE =
   "The call has reached its time limit. Tell the caller so in one short sentence and say goodbye.";
-export const END_CALL_GOODBYE = "Say a brief goodbye to the caller.";
-
-/** Errors about one refused client event leave the session usable; others end it. */
-function isFatalRealtimeError(error: RealtimeError): boolean {
-  return error.type !== "invalid_request_error" ||
-    error.code === "session_expired";
+export const END_CALL_GOODBYE =
+  "You are hanging up the call now: say a brief goodbye to the caller.";
+export function toolsUnavailableNote(server: string): string {
+  return `Your ${server} tools (Todoist, Gmail and the rest) could not be reached and are unavailable on this call. ` +
+    "If the caller asks for something that needs them, say plainly that you cannot reach those tools right now; never pretend to have used them.";
+}
+export function dtmfNote(digits: string): string {
+  return `(The caller pressed ${digits} on the phone keypad.)`;
 }
 
 /**
- * A hang-up in progress. Phases: the answer under way finishes first
- * ("after-answer"); a goodbye was requested and the next response is it
- * ("awaiting-goodbye"); `responseId` is the goodbye ("in-goodbye"); it is
- * done and the call ends once its audio has played ("playing").
+ * Errors that really end the session: expiry and authentication. The API
+ * documents the rest (server_error, a refused client event...) as
+ * recoverable with the session still open, and a socket that closes ends
+ * the call by itself.
  */
-interface Hangup {
-  reason: EndReason;
-  phase: "after-answer" | "awaiting-goodbye" | "in-goodbye" | "playing";
-  goodbye: string;
-  responseId?: string;
-  /** A goodbye was already requested once: never ask twice. */
-  requested: boolean;
+const FATAL_ERROR_CODES = new Set([
+  "session_expired",
+  "invalid_api_key",
+  "session_not_found",
+]);
+function isFatalRealtimeError(error: RealtimeError): boolean {
+  return FATAL_ERROR_CODES.has(error.code) ||
+    error.type === "authentication_error";
 }
 
+/** The thinking sound while an MCP tool runs. */
+interface Thinking {
+  startedAt: number;
+  /** Since when nothing but the sound has been playing. */
+  quietSince: number | undefined;
+  next: number;
+  stop: Cancel;
+}
+
+const THINKING_CHUNKS = thinkingChunks();
+
 export class CallBridge {
-  readonly #twilio: WebSocket;
-  readonly #upstream: RealtimeUpstream;
+  readonly #twilio: TwilioPort;
+  readonly #upstream: UpstreamPort;
   readonly #expectedCallSid: string;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #observer: CallObserver;
   readonly #ledger = new PlaybackLedger();
+  readonly #responses: ResponseScheduler;
   readonly #startedAt: number;
   readonly #prewarmed: boolean;
-  readonly #timers: ReturnType<typeof setTimeout>[] = [];
+  readonly #thinkingSound: boolean;
+  readonly #timers: Cancel[] = [];
   readonly #done = Promise.withResolvers<CallSummary>();
   #logger: Logger;
   #encoder: TwilioEncoder | undefined;
-  #early: string[] = [];
-  #earlyDropped = 0;
+  /** Caller audio held until the upstream socket is open. */
+  #callerAudioHeld: string[] = [];
+  #callerAudioDropped = 0;
   /** Assistant audio that arrived before Twilio's `start` named the stream. */
-  #beforeStart: { responseId: string; itemId: string; delta: string }[] = [];
-  #activeResponse: string | undefined;
+  #assistantAudioHeld: { responseId: string; itemId: string; delta: string }[] =
+    [];
   #lastAudioResponse: string | undefined;
   /** Responses interrupted by the caller: their late deltas are dropped. */
   #interrupted: string[] = [];
   #speechStoppedAt: number | undefined;
-  #hangup: Hangup | undefined;
+  readonly #hangup = new HangupPlan();
+  /** Key presses waiting for the caller to finish typing. */
+  #digits = "";
+  #digitsTimer: Cancel | undefined;
+  #thinking: Thinking | undefined;
+  /** The server of each `mcp_list_tools` item, and its tool count once known. */
+  #toolLists = new Map<
+    string,
+    { server: string; tools?: number; completed?: boolean }
+  >();
   #badFrames = 0;
   #framesIn = 0;
   #framesOut = 0;
@@ -165,20 +159,27 @@ export class CallBridge {
     this.#twilio = options.twilio;
     this.#upstream = options.upstream;
     this.#expectedCallSid = options.expectedCallSid;
-    this.#now = options.now ?? (() => performance.now());
+    this.#clock = options.clock ?? realClock;
     this.#observer = options.observer ?? {};
-    this.#startedAt = this.#now();
+    this.#startedAt = this.#clock.now();
     this.#prewarmed = options.prewarmed ?? false;
+    this.#thinkingSound = options.thinkingSound ?? true;
+    this.#responses = new ResponseScheduler(
+      options.greetingRequested
+        ? { eventId: GREETING_REQUEST, reasons: ["greeting"] }
+        : undefined,
+    );
     this.#logger = options.logger.with({ callSid: options.expectedCallSid });
 
-    this.#twilio.onmessage = (event) => this.#onTwilioFrame(event.data);
-    this.#twilio.onclose = () => this.end("media stream closed");
-    this.#twilio.onerror = () => {};
+    this.#twilio.attach({
+      message: (data) => this.#onTwilioFrame(data),
+      closed: () => this.end("media stream closed"),
+    });
     this.#upstream.attach({
       message: (data) => this.#onUpstreamFrame(data),
       closed: (reason) => this.end("upstream closed", reason),
     });
-    this.#upstream.opened.then(() => this.#flushEarlyAudio(), () => {});
+    this.#upstream.opened.then(() => this.#flushCallerAudio(), () => {});
     this.#after(options.limits.startTimeoutMs, () => {
       if (!this.#encoder) this.end("no start from Twilio");
     });
@@ -201,30 +202,21 @@ export class CallBridge {
   /**
    * Ends the call after a goodbye: when `goodbyeInResponse` names the
    * response saying it, after that one; otherwise the assistant is asked for
-   * one (once the answer under way is over). The stream closes when the
-   * goodbye has played.
+   * one (after the answer under way). The stream closes when the goodbye has
+   * played.
    */
   hangUp(
     reason: EndReason,
     goodbye: string,
     goodbyeInResponse?: string,
   ): void {
-    if (this.#ended || this.#hangup) return;
+    if (this.#ended || this.#hangup.started) return;
     this.#logger.log("info", "call.hanging_up", { reason });
     this.#after(
       GOODBYE_TIMEOUT_MS,
       () => this.end(reason, "goodbye timed out"),
     );
-    this.#hangup = {
-      reason,
-      goodbye,
-      phase: "in-goodbye",
-      responseId: goodbyeInResponse,
-      requested: false,
-    };
-    if (goodbyeInResponse !== undefined) return;
-    if (this.#activeResponse === undefined) this.#requestGoodbye();
-    else this.#hangup.phase = "after-answer";
+    this.#take(this.#hangup.begin(reason, goodbye, goodbyeInResponse));
   }
 
   /** Ends the call now: closes both sockets. Safe to call more than once. */
@@ -235,28 +227,20 @@ export class CallBridge {
       outcome: OUTCOMES[reason],
       detail,
       callSid: this.#expectedCallSid,
-      durationMs: Math.round(this.#now() - this.#startedAt),
+      durationMs: Math.round(this.#clock.now() - this.#startedAt),
       framesIn: this.#framesIn,
       framesOut: this.#framesOut,
       bargeIns: this.#bargeIns,
     };
     this.#ended = summary;
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#early = [];
-    this.#beforeStart = [];
+    for (const cancel of this.#timers) cancel();
+    this.#digitsTimer?.();
+    this.#stopThinking(false);
+    this.#callerAudioHeld = [];
+    this.#assistantAudioHeld = [];
     this.#upstream.close();
     // Closing the stream lets Twilio continue with the TwiML after <Connect>.
-    // From a fresh task: Deno 2.9 never frees a server socket closed inside
-    // its own message handler while more messages are queued (the soak
-    // found it; tests/socket_release_test.ts guards it).
-    setTimeout(() => {
-      if (
-        this.#twilio.readyState === WebSocket.OPEN ||
-        this.#twilio.readyState === WebSocket.CONNECTING
-      ) {
-        this.#twilio.close(1000, "call ended");
-      }
-    }, 0);
+    this.#twilio.close();
     this.#logger.log(
       summary.outcome === "error" ? "warn" : "info",
       "call.ended",
@@ -268,7 +252,7 @@ export class CallBridge {
         framesIn: summary.framesIn,
         framesOut: summary.framesOut,
         bargeIns: summary.bargeIns,
-        earlyFramesDropped: this.#earlyDropped || undefined,
+        earlyFramesDropped: this.#callerAudioDropped || undefined,
       },
     );
     this.#observer.ended?.(summary);
@@ -276,7 +260,7 @@ export class CallBridge {
   }
 
   #after(ms: number, run: () => void): void {
-    this.#timers.push(setTimeout(run, ms));
+    this.#timers.push(this.#clock.after(ms, run));
   }
 
   // --- Twilio → OpenAI -------------------------------------------------
@@ -309,15 +293,15 @@ export class CallBridge {
           return;
         }
         this.#framesIn++;
-        if (this.#early.length === 0 && this.#upstream.isOpen) {
+        if (this.#callerAudioHeld.length === 0 && this.#upstream.isOpen) {
           this.#upstream.send(clientEvents.appendAudio(message.payload));
         } else {
-          this.#holdEarlyAudio(message.payload);
+          this.#holdCallerAudio(message.payload);
         }
         return;
       case "mark":
-        this.#ledger.acknowledged(message.name, this.#now());
-        this.#endIfGoodbyePlayed();
+        this.#ledger.acknowledged(message.name, this.#clock.now());
+        this.#playbackMoved();
         return;
       case "start":
         this.#onStart(message);
@@ -325,8 +309,10 @@ export class CallBridge {
       case "stop":
         this.end("caller hung up");
         return;
-      case "connected":
       case "dtmf":
+        this.#onDigit(message.digit);
+        return;
+      case "connected":
         return;
     }
   }
@@ -364,33 +350,53 @@ export class CallBridge {
       streamSid: start.streamSid,
       caller: start.customParameters.caller ?? "",
     });
-    const held = this.#beforeStart;
-    this.#beforeStart = [];
+    const held = this.#assistantAudioHeld;
+    this.#assistantAudioHeld = [];
     for (const { responseId, itemId, delta } of held) {
       this.#playAudio(responseId, itemId, delta);
     }
-    this.#endIfGoodbyePlayed();
+    this.#playbackMoved();
   }
 
-  #holdEarlyAudio(payload: string): void {
-    this.#early.push(payload);
-    if (this.#early.length > MAX_EARLY_FRAMES) {
-      this.#early.shift();
-      this.#earlyDropped++;
+  #holdCallerAudio(payload: string): void {
+    this.#callerAudioHeld.push(payload);
+    if (this.#callerAudioHeld.length > MAX_EARLY_FRAMES) {
+      this.#callerAudioHeld.shift();
+      this.#callerAudioDropped++;
     }
   }
 
-  #flushEarlyAudio(): void {
+  #flushCallerAudio(): void {
     if (this.#ended) return;
-    const waited = this.#early.length;
-    for (const payload of this.#early) {
+    const waited = this.#callerAudioHeld.length;
+    for (const payload of this.#callerAudioHeld) {
       this.#upstream.send(clientEvents.appendAudio(payload));
     }
-    this.#early = [];
+    this.#callerAudioHeld = [];
     this.#logger.log("info", "upstream.ready", {
-      handshakeMs: Math.round(this.#now() - this.#upstream.startedAt),
+      handshakeMs: Math.round(this.#clock.now() - this.#upstream.startedAt),
       earlyFrames: waited,
     });
+  }
+
+  /** A key press: digits typed together reach the model as one user item. */
+  #onDigit(digit: string): void {
+    this.#digits += digit;
+    this.#digitsTimer?.();
+    this.#digitsTimer = this.#clock.after(
+      DTMF_GAP_MS,
+      () => this.#sendDigits(),
+    );
+  }
+
+  #sendDigits(): void {
+    const digits = this.#digits;
+    this.#digits = "";
+    if (this.#ended || !digits) return;
+    this.#logger.log("info", "dtmf", { digits: digits.length });
+    this.#observer.transcript?.("caller", `[keypad: ${digits}]`);
+    this.#upstream.send(clientEvents.userMessage(dtmfNote(digits)));
+    this.#requestResponse("dtmf");
   }
 
   // --- OpenAI → Twilio -------------------------------------------------
@@ -411,32 +417,58 @@ export class CallBridge {
         this.#playAudio(event.responseId, event.itemId, event.delta);
         return;
       case "input_audio_buffer.speech_started":
+        this.#responses.speechStarted();
         this.#bargeIn();
         return;
       case "input_audio_buffer.speech_stopped":
-        this.#speechStoppedAt = this.#now();
+        this.#speechStoppedAt = this.#clock.now();
+        this.#sendCreate(this.#responses.speechStopped());
         return;
       case "response.created":
-        this.#activeResponse = event.responseId;
-        if (this.#hangup?.phase === "awaiting-goodbye") {
-          this.#hangup.phase = "in-goodbye";
-          this.#hangup.responseId = event.responseId;
-        }
+        this.#responses.created(event.responseId, event.tag);
+        this.#hangup.responseCreated(
+          event.responseId,
+          this.#responses.reasonsOf(event.responseId).includes("goodbye"),
+        );
         return;
       case "response.done":
-        this.#onResponseDone(event.responseId, event.status);
+        this.#onResponseDone(event);
         return;
       case "response.function_call_arguments.done":
         this.#onFunctionCall(event.callId, event.name);
         return;
+      case "response.mcp_call.in_progress":
+        this.#startThinking();
+        return;
       case "tool_call.done":
-        this.#logger.log("info", "tool_call", {
+        this.#logger.log(event.failed ? "warn" : "info", "tool_call", {
           kind: event.kind,
           name: event.name,
           server: event.server || undefined,
           failed: event.failed,
+          errorType: event.errorType,
         });
         this.#observer.toolCall?.(event);
+        return;
+      case "mcp_list_tools.item":
+        this.#onToolList(event.itemId, event.server, event.tools);
+        return;
+      case "mcp_list_tools.completed":
+        this.#onToolList(event.itemId, undefined, undefined, true);
+        return;
+      case "mcp_list_tools.failed":
+        this.#onToolListFailed(event.itemId);
+        return;
+      case "mcp_approval_request":
+        // The session asks for no approvals (require_approval: "never"), so
+        // one that arrives anyway is approved as configured, never left pending.
+        this.#logger.log("warn", "mcp.approval_request", {
+          server: event.server,
+          name: event.name,
+          approved: true,
+        });
+        this.#upstream.send(clientEvents.mcpApprovalResponse(event.id, true));
+        this.#requestResponse("mcp_follow_up");
         return;
       case "input_transcription.completed":
         if (event.transcript) {
@@ -462,8 +494,8 @@ export class CallBridge {
     if (this.#interrupted.includes(responseId)) return;
     this.#lastAudioResponse = responseId;
     if (!this.#encoder) {
-      if (this.#beforeStart.length < MAX_EARLY_FRAMES) {
-        this.#beforeStart.push({ responseId, itemId, delta });
+      if (this.#assistantAudioHeld.length < MAX_EARLY_FRAMES) {
+        this.#assistantAudioHeld.push({ responseId, itemId, delta });
       }
       return;
     }
@@ -471,66 +503,79 @@ export class CallBridge {
       this.end("caller not reading");
       return;
     }
+    if (this.#thinking) this.#stopThinking(true);
     if (this.#speechStoppedAt !== undefined) {
       this.#observer.turnLatency?.(
-        Math.round(this.#now() - this.#speechStoppedAt),
+        Math.round(this.#clock.now() - this.#speechStoppedAt),
       );
       this.#speechStoppedAt = undefined;
     }
+    this.#sendToCaller(itemId, delta);
+    this.#framesOut++;
+  }
+
+  #sendToCaller(itemId: string, delta: string): void {
+    const encoder = this.#encoder!;
     const mark = this.#ledger.sent(
       itemId,
       base64ByteLength(delta),
-      this.#now(),
+      this.#clock.now(),
     );
-    this.#twilio.send(this.#encoder.media(delta));
-    this.#twilio.send(this.#encoder.mark(mark));
-    this.#framesOut++;
+    this.#twilio.send(encoder.media(delta));
+    this.#twilio.send(encoder.mark(mark));
   }
 
   /** The caller started speaking: stop the assistant where the caller stopped hearing it. */
   #bargeIn(): void {
     this.#speechStoppedAt = undefined;
-    const heard = this.#ledger.heard(this.#now());
-    if (heard && this.#encoder) {
+    this.#stopThinking(false);
+    const now = this.#clock.now();
+    const truncations = this.#ledger.truncations(now);
+    if (this.#ledger.playing && this.#encoder) {
       this.#twilio.send(this.#encoder.clear());
       this.#ledger.clear();
-      this.#upstream.send(
-        clientEvents.truncate(heard.itemId, heard.audioEndMs),
-      );
+    }
+    // Every item still queued at the caller: the playing one at what was
+    // heard, later ones at 0, so the model's context holds only what was said.
+    for (const { itemId, audioEndMs } of truncations) {
+      this.#upstream.send(clientEvents.truncate(itemId, audioEndMs));
+    }
+    if (truncations.length > 0) {
       this.#bargeIns++;
       this.#logger.log("info", "barge_in", {
-        itemId: heard.itemId,
-        audioEndMs: heard.audioEndMs,
+        itemId: truncations[0].itemId,
+        audioEndMs: truncations[0].audioEndMs,
+        itemsTruncated: truncations.length,
       });
     }
-    if (this.#activeResponse !== undefined) {
+    const active = this.#responses.activeResponseId;
+    if (active !== undefined) {
       this.#upstream.send(clientEvents.cancelResponse());
-      this.#interrupted.push(this.#activeResponse);
+      this.#interrupted.push(active);
       if (this.#interrupted.length > 4) this.#interrupted.shift();
-      this.#activeResponse = undefined;
+      this.#responses.cancelled();
     }
-    this.#endIfGoodbyePlayed();
+    this.#playbackMoved();
   }
 
-  #onResponseDone(responseId: string, status: string): void {
-    if (this.#activeResponse === responseId) this.#activeResponse = undefined;
+  #onResponseDone(
+    event: Extract<ServerEvent, { type: "response.done" }>,
+  ): void {
+    const { responseId, status } = event;
     if (status === "failed") {
       this.#logger.log("warn", "response.failed", { responseId });
     }
-    const hangup = this.#hangup;
-    if (hangup?.phase === "after-answer") {
-      this.#requestGoodbye();
-    } else if (
-      hangup?.phase === "in-goodbye" && hangup.responseId === responseId
-    ) {
-      if (this.#lastAudioResponse === responseId || hangup.requested) {
-        hangup.phase = "playing";
-        this.#endIfGoodbyePlayed();
-      } else {
-        // The assistant hung up without a word: ask for a goodbye first.
-        this.#requestGoodbye();
-      }
-    }
+    this.#take(
+      this.#hangup.responseDone(
+        responseId,
+        this.#lastAudioResponse === responseId,
+        this.#playing,
+      ),
+    );
+    // The API ran the MCP calls and ended the response; it does not answer
+    // by itself (completed or failed), so one follow-up is asked for.
+    if (event.mcpCalls > 0) this.#requestResponse("mcp_follow_up");
+    this.#sendCreate(this.#responses.done(responseId));
   }
 
   #onFunctionCall(callId: string, name: string): void {
@@ -543,45 +588,156 @@ export class CallBridge {
         ),
       ),
     );
-    // The goodbye is said in the response that called the tool.
     if (known) {
+      // The goodbye is said in the response that called the tool; a second
+      // end_call (parallel tool calls) changes nothing.
       this.hangUp(
         "assistant ended the call",
         END_CALL_GOODBYE,
-        this.#activeResponse,
+        this.#responses.activeResponseId,
       );
+    } else {
+      this.#requestResponse("function_output");
     }
   }
 
-  #requestGoodbye(): void {
-    const hangup = this.#hangup;
-    if (!hangup) return;
-    hangup.phase = "awaiting-goodbye";
-    hangup.responseId = undefined;
-    hangup.requested = true;
-    this.#upstream.send(clientEvents.createResponse(hangup.goodbye));
+  /** Carries out what the hang-up plan says. */
+  #take(step: HangupStep | undefined): void {
+    if (step?.kind === "request_goodbye") {
+      this.#upstream.send(clientEvents.systemMessage(step.goodbye));
+      this.#requestResponse("goodbye");
+    } else if (step?.kind === "end") {
+      this.end(step.reason);
+    }
   }
 
-  #endIfGoodbyePlayed(): void {
-    const hangup = this.#hangup;
-    // Audio held until `start` has not even begun to play.
-    const playing = this.#ledger.playing || this.#beforeStart.length > 0;
-    if (hangup?.phase === "playing" && !playing) {
-      this.end(hangup.reason);
+  /** Every response.create goes through the scheduler. */
+  #requestResponse(reason: ResponseReason): void {
+    // Once the goodbye is said, nothing more is asked of the model.
+    if (this.#hangup.saidGoodbye) return;
+    this.#sendCreate(this.#responses.request(reason));
+  }
+
+  #sendCreate(request: ResponseRequest | undefined): void {
+    if (!request || this.#ended) return;
+    this.#upstream.send(clientEvents.createResponse(request.eventId));
+  }
+
+  /** True while assistant audio is queued at the caller or held until `start`. */
+  get #playing(): boolean {
+    return this.#ledger.playing || this.#assistantAudioHeld.length > 0;
+  }
+
+  #playbackMoved(): void {
+    this.#take(this.#hangup.playback(this.#playing));
+  }
+
+  // --- MCP tools ----------------------------------------------------------
+
+  #onToolList(
+    itemId: string,
+    server: string | undefined,
+    tools: number | undefined,
+    completed = false,
+  ): void {
+    const list = this.#toolLists.get(itemId) ?? { server: "" };
+    if (server) list.server = server;
+    if (tools !== undefined) list.tools = tools;
+    const logNow = (completed || list.completed) && list.tools !== undefined;
+    list.completed ||= completed;
+    this.#toolLists.set(itemId, list);
+    if (logNow) {
+      this.#logger.log("info", "mcp.tools_listed", {
+        server: list.server || undefined,
+        tools: list.tools,
+      });
+      this.#toolLists.delete(itemId);
+    }
+  }
+
+  #onToolListFailed(itemId: string): void {
+    const server = this.#toolLists.get(itemId)?.server || "MCP";
+    this.#toolLists.delete(itemId);
+    this.#logger.log("warn", "mcp.tools_unavailable", { server });
+    this.#observer.mcpToolsUnavailable?.(server);
+    this.#upstream.send(
+      clientEvents.systemMessage(toolsUnavailableNote(server)),
+    );
+  }
+
+  /**
+   * From an MCP call's start: once nothing but silence has played for
+   * THINKING_AFTER_MS, the caller hears the thinking sound until the answer's
+   * first audio, a barge-in or the end of the call.
+   */
+  #startThinking(): void {
+    if (!this.#thinkingSound || this.#thinking || !this.#encoder) return;
+    const now = this.#clock.now();
+    this.#thinking = {
+      startedAt: now,
+      quietSince: this.#ledger.playing ? undefined : now,
+      next: 0,
+      stop: this.#clock.every(THINKING_TICK_MS, () => this.#thinkingTick()),
+    };
+  }
+
+  #thinkingTick(): void {
+    const thinking = this.#thinking;
+    if (!thinking || this.#ended) return;
+    const now = this.#clock.now();
+    if (now - thinking.startedAt > MAX_THINKING_MS) {
+      this.#stopThinking(false);
+      return;
+    }
+    if (!this.#ledger.onlyFiller) {
+      thinking.quietSince = undefined;
+      return;
+    }
+    thinking.quietSince ??= now;
+    if (now - thinking.quietSince < THINKING_AFTER_MS) return;
+    while (this.#ledger.queuedMs(now) < THINKING_QUEUE_MS) {
+      const chunk = THINKING_CHUNKS[thinking.next];
+      thinking.next = (thinking.next + 1) % THINKING_CHUNKS.length;
+      this.#sendToCaller(FILLER, chunk);
+    }
+  }
+
+  /** Stops the sound; `flush` also drops what is still queued at Twilio. */
+  #stopThinking(flush: boolean): void {
+    const thinking = this.#thinking;
+    if (!thinking) return;
+    thinking.stop();
+    this.#thinking = undefined;
+    if (
+      flush && this.#encoder && this.#ledger.playing && this.#ledger.onlyFiller
+    ) {
+      this.#twilio.send(this.#encoder.clear());
+      this.#ledger.clear();
     }
   }
 
   #onUpstreamError(error: RealtimeError): void {
+    if (error.code === "conversation_already_has_active_response") {
+      // Our create lost a race (server VAD answered first): it waits again.
+      this.#logger.log("info", "response.deferred", { eventId: error.eventId });
+      this.#sendCreate(this.#responses.refused(error.eventId));
+      return;
+    }
     const fatal = isFatalRealtimeError(error);
     // The API may cancel an interrupted response itself before ours arrives.
-    const expected = error.code === "response_cancel_not_active";
-    if (!expected) {
+    if (error.code !== "response_cancel_not_active") {
       this.#logger.log(fatal ? "error" : "warn", "upstream.error", {
         type: error.type,
-        code: error.code,
+        code: error.code || undefined,
+        eventId: error.eventId || undefined,
         message: error.message.slice(0, 200),
       });
     }
-    if (fatal) this.end("upstream error", error.code || error.type);
+    if (fatal) {
+      this.end("upstream error", error.code || error.type);
+      return;
+    }
+    // A create refused for another reason must not leave the scheduler waiting.
+    if (error.eventId) this.#sendCreate(this.#responses.failed(error.eventId));
   }
 }

@@ -11,6 +11,7 @@ import { initialEvents } from "../realtime/session.ts";
 import { RealtimeUpstream } from "../realtime/upstream.ts";
 import type { StreamTokenClaims } from "../stream_token.ts";
 import { CallBridge } from "./bridge.ts";
+import { webSocketPort } from "./ports.ts";
 
 export interface CallsOptions {
   config: Config;
@@ -44,10 +45,12 @@ export class Calls {
     const { config, logger, journal } = this.#options;
     const warm = this.#prewarmed.take(claims.nonce);
     const bridge = new CallBridge({
-      twilio: socket,
+      twilio: webSocketPort(socket),
       expectedCallSid: claims.callSid,
       upstream: warm ?? this.#openUpstream(),
       prewarmed: warm !== undefined,
+      greetingRequested: config.greeting !== undefined,
+      thinkingSound: config.thinkingSound,
       logger,
       limits: {
         maxCallMs: config.maxCallMinutes * 60_000,

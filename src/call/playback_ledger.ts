@@ -8,6 +8,9 @@
 
 export const MULAW_BYTES_PER_MS = 8;
 
+/** The item id of audio that is no assistant item (the thinking sound): never truncated. */
+export const FILLER = "";
+
 interface Segment {
   mark: string;
   itemId: string;
@@ -32,16 +35,17 @@ export class PlaybackLedger {
 
   /** Records `bytes` of `itemId` sent at `now`; returns the mark name to send after them. */
   sent(itemId: string, bytes: number, now: number): string {
-    if (itemId !== this.#itemId) {
+    // Filler between two parts of one item does not restart its count.
+    if (itemId !== this.#itemId && itemId !== FILLER) {
       this.#itemId = itemId;
       this.#itemBytes = 0;
     }
-    this.#itemBytes += bytes;
+    if (itemId !== FILLER) this.#itemBytes += bytes;
     const mark = String(++this.#markCounter);
     this.#pending.push({
       mark,
       itemId,
-      itemEnd: this.#itemBytes,
+      itemEnd: itemId === FILLER ? bytes : this.#itemBytes,
       bytes,
       sentAt: now,
     });
@@ -71,7 +75,7 @@ export class PlaybackLedger {
   /** The item playing now and how far into it the caller has heard; undefined when nothing plays. */
   heard(now: number): HeardPosition | undefined {
     const segment = this.#pending[this.#head];
-    if (segment === undefined) return undefined;
+    if (segment === undefined || segment.itemId === FILLER) return undefined;
     const startedAt = Math.max(this.#lastAckAt, segment.sentAt);
     const played = Math.min(
       segment.bytes,
@@ -82,6 +86,48 @@ export class PlaybackLedger {
       itemId: segment.itemId,
       audioEndMs: Math.floor(position / MULAW_BYTES_PER_MS),
     };
+  }
+
+  /**
+   * Every assistant item still queued at the caller, for a barge-in: the
+   * playing one at what was heard, later ones at 0 ms (never heard at all).
+   */
+  truncations(now: number): HeardPosition[] {
+    const playing = this.heard(now);
+    const positions = playing ? [playing] : [];
+    const seen = new Set([FILLER, playing?.itemId]);
+    for (let i = this.#head; i < this.#pending.length; i++) {
+      const { itemId } = this.#pending[i];
+      if (seen.has(itemId)) continue;
+      seen.add(itemId);
+      positions.push({ itemId, audioEndMs: 0 });
+    }
+    return positions;
+  }
+
+  /** True while only the thinking sound is queued (or nothing at all). */
+  get onlyFiller(): boolean {
+    for (let i = this.#head; i < this.#pending.length; i++) {
+      if (this.#pending[i].itemId !== FILLER) return false;
+    }
+    return true;
+  }
+
+  /** Milliseconds of sent audio not yet acknowledged as played. */
+  queuedMs(now: number): number {
+    let bytes = 0;
+    for (let i = this.#head; i < this.#pending.length; i++) {
+      bytes += this.#pending[i].bytes;
+    }
+    const segment = this.#pending[this.#head];
+    if (segment) {
+      const startedAt = Math.max(this.#lastAckAt, segment.sentAt);
+      bytes -= Math.min(
+        segment.bytes,
+        Math.max(0, Math.floor((now - startedAt) * MULAW_BYTES_PER_MS)),
+      );
+    }
+    return bytes / MULAW_BYTES_PER_MS;
   }
 
   /** Twilio's buffer was cleared: nothing sent before now will play. */

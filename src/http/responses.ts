@@ -38,16 +38,20 @@ export function privateJson(body: unknown, status = 200): Response {
   return Response.json(body, { status, headers: PRIVATE_HEADERS });
 }
 
-/** Reads at most `limit` bytes of body; undefined when it is larger. */
+/**
+ * Reads at most `limit` bytes of a request's or a response's body; undefined
+ * when it is larger.
+ */
 export async function readLimitedText(
-  request: Request,
+  message: Request | Response,
   limit: number,
 ): Promise<string | undefined> {
-  if (Number(request.headers.get("content-length") ?? 0) > limit) {
+  if (Number(message.headers.get("content-length") ?? 0) > limit) {
+    await message.body?.cancel();
     return undefined;
   }
-  if (!request.body) return "";
-  const reader = request.body.getReader();
+  if (!message.body) return "";
+  const reader = message.body.getReader();
   const decoder = new TextDecoder();
   let body = "";
   let size = 0;

@@ -4,7 +4,11 @@
  * limited to 64 KiB and a long call's transcript is not.
  */
 
-import type { CallObserver, CallOutcome, CallSummary } from "../call/bridge.ts";
+import type {
+  CallObserver,
+  CallOutcome,
+  CallSummary,
+} from "../call/vocabulary.ts";
 import type { Logger } from "../log.ts";
 
 export interface CallRecord {
@@ -19,11 +23,22 @@ export interface CallRecord {
   endReason: string | null;
   turnLatenciesMs: number[];
   toolCalls: number;
+  /** MCP servers whose tools could not be listed on this call. */
+  toolsUnavailable?: string[];
 }
 
 export type JournalLine =
   | { at: number; kind: "caller" | "assistant"; text: string }
-  | { at: number; kind: "tool"; name: string; server: string; failed: boolean };
+  | {
+    at: number;
+    kind: "tool";
+    name: string;
+    server: string;
+    failed: boolean;
+    /** A failed MCP call's error type (protocol_error, tool_execution_error, http_error). */
+    errorType?: string;
+  }
+  | { at: number; kind: "notice"; text: string };
 
 export interface JournalOptions {
   retentionDays: number;
@@ -107,9 +122,26 @@ export class CallJournal {
           addLine({ at: this.#now(), kind: role, text });
         }
       },
-      toolCall: ({ name, server, failed }) => {
+      toolCall: ({ name, server, failed, errorType }) => {
         record.toolCalls++;
-        addLine({ at: this.#now(), kind: "tool", name, server, failed });
+        addLine({
+          at: this.#now(),
+          kind: "tool",
+          name,
+          server,
+          failed,
+          ...(errorType ? { errorType } : {}),
+        });
+        saveRecord();
+      },
+      mcpToolsUnavailable: (server) => {
+        record.toolsUnavailable = [...record.toolsUnavailable ?? [], server];
+        saveRecord();
+        addLine({
+          at: this.#now(),
+          kind: "notice",
+          text: `${server} tools unavailable on this call (tool list failed)`,
+        });
       },
       turnLatency: (ms) => {
         if (record.turnLatenciesMs.length < MAX_TURN_LATENCIES) {

@@ -3,6 +3,8 @@
  * parsed once at the edge, and the client events it sends.
  */
 
+import { isRecord } from "../json.ts";
+
 export interface RealtimeError {
   type: string;
   code: string;
@@ -22,7 +24,12 @@ export type ServerEvent =
     itemId: string;
     transcript: string;
   }
-  | { type: "response.created"; responseId: string }
+  | {
+    type: "response.created";
+    responseId: string;
+    /** Our tag from `response.metadata`, when the bridge requested it. */
+    tag: string | undefined;
+  }
   | {
     type: "response.output_audio.delta";
     responseId: string;
@@ -41,7 +48,14 @@ export type ServerEvent =
     name: string;
     arguments: string;
   }
-  | { type: "response.done"; responseId: string; status: string }
+  | {
+    type: "response.done";
+    responseId: string;
+    status: string;
+    /** `mcp_call` items in its output: the API ran them and will not answer by itself. */
+    mcpCalls: number;
+  }
+  | { type: "response.mcp_call.in_progress"; itemId: string }
   | {
     /** A finished tool call: an MCP call run by the API, or a function call for us. */
     type: "tool_call.done";
@@ -49,16 +63,31 @@ export type ServerEvent =
     name: string;
     server: string;
     failed: boolean;
+    /** For a failed MCP call: protocol_error, tool_execution_error or http_error. */
+    errorType: string | undefined;
+  }
+  | {
+    type: "mcp_list_tools.completed" | "mcp_list_tools.failed";
+    itemId: string;
+  }
+  | {
+    /** The `mcp_list_tools` item: which server, and (once done) how many tools it offered. */
+    type: "mcp_list_tools.item";
+    itemId: string;
+    server: string;
+    tools: number | undefined;
+  }
+  | {
+    type: "mcp_approval_request";
+    id: string;
+    server: string;
+    name: string;
   }
   | { type: "ignored"; name: string };
 
 export type ServerParseResult =
   | { ok: true; event: ServerEvent }
   | { ok: false; reason: string };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function str(value: unknown): string {
   return typeof value === "string" ? value : "";
@@ -113,16 +142,47 @@ export function parseServerEvent(data: unknown): ServerParseResult {
       if (typeof response.id !== "string") {
         return { ok: false, reason: `${type} without response.id` };
       }
-      return type === "response.created"
-        ? { ok: true, event: { type, responseId: response.id } }
-        : {
-          ok: true,
-          event: {
-            type,
-            responseId: response.id,
-            status: str(response.status),
-          },
-        };
+      if (type === "response.created") {
+        const metadata = isRecord(response.metadata) ? response.metadata : {};
+        const tag = typeof metadata[RESPONSE_TAG] === "string"
+          ? metadata[RESPONSE_TAG]
+          : undefined;
+        return { ok: true, event: { type, responseId: response.id, tag } };
+      }
+      const output = Array.isArray(response.output) ? response.output : [];
+      return {
+        ok: true,
+        event: {
+          type,
+          responseId: response.id,
+          status: str(response.status),
+          mcpCalls:
+            output.filter((item) => isRecord(item) && item.type === "mcp_call")
+              .length,
+        },
+      };
+    }
+    case "response.mcp_call.in_progress":
+    case "mcp_list_tools.completed":
+    case "mcp_list_tools.failed":
+      return { ok: true, event: { type, itemId: str(raw.item_id) } };
+    case "conversation.item.added":
+    case "conversation.item.done": {
+      const item = isRecord(raw.item) ? raw.item : {};
+      if (item.type !== "mcp_list_tools") {
+        return { ok: true, event: { type: "ignored", name: type } };
+      }
+      return {
+        ok: true,
+        event: {
+          type: "mcp_list_tools.item",
+          itemId: str(item.id),
+          server: str(item.server_label),
+          tools: type === "conversation.item.done" && Array.isArray(item.tools)
+            ? item.tools.length
+            : undefined,
+        },
+      };
     }
     case "response.output_audio.delta":
       if (
@@ -164,9 +224,21 @@ export function parseServerEvent(data: unknown): ServerParseResult {
       };
     case "response.output_item.done": {
       const item = isRecord(raw.item) ? raw.item : {};
+      if (item.type === "mcp_approval_request") {
+        return {
+          ok: true,
+          event: {
+            type: "mcp_approval_request",
+            id: str(item.id),
+            server: str(item.server_label),
+            name: str(item.name),
+          },
+        };
+      }
       if (item.type !== "mcp_call" && item.type !== "function_call") {
         return { ok: true, event: { type: "ignored", name: type } };
       }
+      const error = isRecord(item.error) ? item.error : undefined;
       return {
         ok: true,
         event: {
@@ -174,7 +246,8 @@ export function parseServerEvent(data: unknown): ServerParseResult {
           kind: item.type === "mcp_call" ? "mcp" : "function",
           name: str(item.name),
           server: str(item.server_label),
-          failed: item.error !== undefined && item.error !== null,
+          failed: error !== undefined,
+          errorType: error ? str(error.type) : undefined,
         },
       };
     }
@@ -183,6 +256,39 @@ export function parseServerEvent(data: unknown): ServerParseResult {
   }
 }
 
+/** The `response.metadata` key that carries the bridge's tag for a `response.create`. */
+export const RESPONSE_TAG = "request";
+
+type InputText = { type: "input_text"; text: string };
+
+/** The client events the bridge sends, as the wire has them (tests hold them to OpenAI's types). */
+export type ClientEvent =
+  | { type: "input_audio_buffer.append"; audio: string }
+  | {
+    type: "conversation.item.truncate";
+    item_id: string;
+    content_index: 0;
+    audio_end_ms: number;
+  }
+  | { type: "response.cancel" }
+  | {
+    type: "response.create";
+    event_id: string;
+    response: { metadata: { [RESPONSE_TAG]: string } };
+  }
+  | {
+    type: "conversation.item.create";
+    item:
+      | { type: "function_call_output"; call_id: string; output: string }
+      | { type: "message"; role: "system" | "user"; content: [InputText] }
+      | {
+        type: "mcp_approval_response";
+        id: string;
+        approval_request_id: string;
+        approve: boolean;
+      };
+  };
+
 /** Client events, serialised for the socket. */
 export const clientEvents = {
   /** Built by concatenation: base64 needs no JSON escaping, so the payload is never re-serialised. */
@@ -190,7 +296,7 @@ export const clientEvents = {
     return `{"type":"input_audio_buffer.append","audio":"${base64Audio}"}`;
   },
   truncate(itemId: string, audioEndMs: number): string {
-    return JSON.stringify({
+    return encode({
       type: "conversation.item.truncate",
       item_id: itemId,
       content_index: 0,
@@ -198,22 +304,65 @@ export const clientEvents = {
     });
   },
   cancelResponse(): string {
-    return '{"type":"response.cancel"}';
+    return encode({ type: "response.cancel" });
   },
-  createResponse(instructions?: string): string {
-    return JSON.stringify(
-      instructions === undefined
-        ? { type: "response.create" }
-        : { type: "response.create", response: { instructions } },
-    );
+  /**
+   * Never with `response.instructions`: they would replace the session's
+   * (persona, date, time zone) for that response. What to say goes in as a
+   * conversation item first. `eventId` comes back in a refusal's `event_id`
+   * and, as metadata, in the `response.created` it produced.
+   */
+  createResponse(eventId: string): string {
+    return encode({
+      type: "response.create",
+      event_id: eventId,
+      response: { metadata: { [RESPONSE_TAG]: eventId } },
+    });
   },
   functionCallOutput(callId: string, output: string): string {
-    return JSON.stringify({
+    return encode({
       type: "conversation.item.create",
       item: { type: "function_call_output", call_id: callId, output },
     });
   },
-  sessionUpdate(session: Record<string, unknown>): string {
+  /** A system note in the conversation: guidance the model sees without the caller saying it. */
+  systemMessage(text: string): string {
+    return encode({
+      type: "conversation.item.create",
+      item: {
+        type: "message",
+        role: "system",
+        content: [{ type: "input_text", text }],
+      },
+    });
+  },
+  /** Caller input that did not come as speech (key presses). */
+  userMessage(text: string): string {
+    return encode({
+      type: "conversation.item.create",
+      item: {
+        type: "message",
+        role: "user",
+        content: [{ type: "input_text", text }],
+      },
+    });
+  },
+  mcpApprovalResponse(approvalRequestId: string, approve: boolean): string {
+    return encode({
+      type: "conversation.item.create",
+      item: {
+        type: "mcp_approval_response",
+        id: `mcpr_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`,
+        approval_request_id: approvalRequestId,
+        approve,
+      },
+    });
+  },
+  sessionUpdate(session: object): string {
     return JSON.stringify({ type: "session.update", session });
   },
 };
+
+function encode(event: ClientEvent): string {
+  return JSON.stringify(event);
+}

@@ -1,6 +1,6 @@
 /** The GA Realtime session this assistant runs with. */
 
-import type { Config } from "../config.ts";
+import type { Config, ReasoningEffort } from "../config.ts";
 import { clientEvents } from "./events.ts";
 
 /** The part of the configuration that shapes the session. */
@@ -10,7 +10,9 @@ export type SessionSettings = Pick<
   | "assistantInstructions"
   | "zapierMcpUrl"
   | "zapierMcpPassword"
-  | "openaiRealtimeUrl"
+  | "zapierMcpAllowedTools"
+  | "realtimeModel"
+  | "reasoningEffort"
   | "assistantTimezone"
   | "greeting"
 >;
@@ -24,6 +26,74 @@ export const END_CALL_TOOL = {
     "right after you have said a short goodbye.",
   parameters: { type: "object", properties: {}, required: [] },
 } as const;
+
+/**
+ * The input transcription model. gpt-4o-mini-transcribe shuts down on
+ * 2027-02-26; gpt-live-transcribe is its Realtime replacement.
+ */
+export const TRANSCRIPTION_MODEL = "gpt-live-transcribe";
+
+/** A function tool as sent in `session.tools`. */
+export type FunctionTool = {
+  type: "function";
+  name: string;
+  description: string;
+  parameters: {
+    type: "object";
+    properties: Record<string, { type: string; description?: string }>;
+    required: readonly string[];
+  };
+};
+
+/** The Zapier remote MCP server; OpenAI calls it, never this server. */
+export type McpTool = {
+  type: "mcp";
+  server_label: string;
+  server_url: string;
+  headers: { Authorization: string };
+  require_approval: "never";
+  /** Only these of the server's tools are listed to the model. */
+  allowed_tools?: string[];
+};
+
+/**
+ * The GA `session` of a `session.update`, exactly as sent. A type alias, not
+ * an interface, so it stays assignable to the JSON record `sessionUpdate`
+ * takes; tests/session_types_test.ts holds it to openai-node's
+ * `RealtimeSessionCreateRequest`, with no key that type does not know.
+ */
+export type SessionConfig = {
+  type: "realtime";
+  model: string;
+  output_modalities: ["audio"];
+  instructions: string;
+  /** Only for models that reason; older ones refuse the field. */
+  reasoning?: { effort: ReasoningEffort };
+  audio: {
+    input: {
+      format: { type: "audio/pcmu" };
+      turn_detection: { type: "server_vad" };
+      transcription: { model: typeof TRANSCRIPTION_MODEL };
+    };
+    output: {
+      format: { type: "audio/pcmu" };
+      voice: string;
+    };
+  };
+  tools: (FunctionTool | McpTool)[];
+  tool_choice: "auto";
+};
+
+/**
+ * Whether a model takes `reasoning`: the gpt-realtime-2 family
+ * (gpt-realtime-2, gpt-realtime-2.1, gpt-realtime-2.1-mini and their dated
+ * snapshots), not gpt-realtime, gpt-realtime-mini or gpt-realtime-1.5.
+ */
+export function supportsReasoning(model: string): boolean {
+  return /^gpt-realtime-2(?:\.\d+)?(?:-mini)?(?:-\d{4}-\d{2}-\d{2})?$/.test(
+    model,
+  );
+}
 
 /** "Tuesday, 24 November 2026, 09:30 UTC": enough for "what's due tomorrow". */
 export function describeNow(now: Date, timeZone = "UTC"): string {
@@ -50,6 +120,9 @@ function greetingInstructions(greeting: string): string {
   return `Greet the caller by saying exactly this, and nothing else: "${greeting}"`;
 }
 
+/** The tag of the greeting's `response.create`, sent before the bridge exists. */
+export const GREETING_REQUEST = "greeting";
+
 /**
  * The `session` of a `session.update`. G.711 µ-law both ways, so Twilio's
  * audio passes through with no transcoding. Never carries fields the GA API
@@ -58,8 +131,8 @@ function greetingInstructions(greeting: string): string {
 export function sessionConfig(
   settings: SessionSettings,
   now: Date,
-): Record<string, unknown> {
-  const tools: Record<string, unknown>[] = [{ ...END_CALL_TOOL }];
+): SessionConfig {
+  const tools: SessionConfig["tools"] = [{ ...END_CALL_TOOL }];
   if (settings.zapierMcpPassword !== undefined) {
     tools.push({
       type: "mcp",
@@ -67,20 +140,24 @@ export function sessionConfig(
       server_url: settings.zapierMcpUrl,
       headers: { Authorization: `Bearer ${settings.zapierMcpPassword}` },
       require_approval: "never",
+      ...(settings.zapierMcpAllowedTools === undefined
+        ? {}
+        : { allowed_tools: [...settings.zapierMcpAllowedTools] }),
     });
   }
   return {
     type: "realtime",
-    // The model named in the endpoint URL, so a custom endpoint stays consistent.
-    model: new URL(settings.openaiRealtimeUrl).searchParams.get("model") ??
-      "gpt-realtime",
+    model: settings.realtimeModel,
     output_modalities: ["audio"],
     instructions: instructionsFor(settings, now),
+    ...(supportsReasoning(settings.realtimeModel)
+      ? { reasoning: { effort: settings.reasoningEffort } }
+      : {}),
     audio: {
       input: {
         format: { type: "audio/pcmu" },
         turn_detection: { type: "server_vad" },
-        transcription: { model: "gpt-4o-mini-transcribe" },
+        transcription: { model: TRANSCRIPTION_MODEL },
       },
       output: {
         format: { type: "audio/pcmu" },
@@ -99,8 +176,11 @@ export function sessionConfig(
 export function initialEvents(settings: SessionSettings, now: Date): string[] {
   const events = [clientEvents.sessionUpdate(sessionConfig(settings, now))];
   if (settings.greeting !== undefined) {
+    // A system item, not response.instructions: those would replace the
+    // session's instructions (persona, date, time zone) for the greeting.
     events.push(
-      clientEvents.createResponse(greetingInstructions(settings.greeting)),
+      clientEvents.systemMessage(greetingInstructions(settings.greeting)),
+      clientEvents.createResponse(GREETING_REQUEST),
     );
   }
   return events;

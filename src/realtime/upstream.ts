@@ -4,6 +4,7 @@
  * be opened before the call's media stream exists.
  */
 
+import type { UpstreamHandlers, UpstreamPort } from "../call/ports.ts";
 import { WebSocketClient } from "./websocket_client.ts";
 
 export interface UpstreamOptions {
@@ -14,13 +15,7 @@ export interface UpstreamOptions {
   connectTimeoutMs: number;
 }
 
-export interface UpstreamHandlers {
-  message(data: unknown): void;
-  /** The socket closed or never opened; `reason` is safe to log. */
-  closed(reason: string): void;
-}
-
-export class RealtimeUpstream {
+export class RealtimeUpstream implements UpstreamPort {
   readonly #socket: WebSocketClient;
   readonly #opened = Promise.withResolvers<number>();
   readonly #closed = Promise.withResolvers<void>();
@@ -91,10 +86,6 @@ export class RealtimeUpstream {
   /** True once the socket closed or failed to open. */
   get failed(): boolean {
     return this.#closedReason !== undefined;
-  }
-
-  get bufferedAmount(): number {
-    return this.#socket.bufferedAmount;
   }
 
   /** Closes the socket, also while the handshake is still in flight. */

@@ -4,6 +4,8 @@
  * stay base64 because they pass straight through to OpenAI.
  */
 
+import { isRecord } from "../json.ts";
+
 export interface StartMessage {
   event: "start";
   streamSid: string;
@@ -34,10 +36,6 @@ export type ParseResult =
 export const MAX_TWILIO_FRAME_CHARS = 64 * 1024;
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function stringRecord(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};

@@ -60,6 +60,8 @@ export async function startTestServer(
     kv,
     upstreamConnectTimeoutMs: 3000,
   });
+  // The start-up model look-up is done before a test places its first call.
+  await app.modelCheck;
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     app.handler,

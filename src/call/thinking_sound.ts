@@ -1,0 +1,46 @@
+/**
+ * The quiet "thinking" sound a caller hears while a tool runs: one soft
+ * 80 ms tone (a falling 660 → 520 Hz chirp with smooth edges, about -30 dBFS)
+ * per second, made as G.711 µ-law in code, so there is no audio file.
+ */
+
+import { muLawEncode } from "../phone/mulaw.ts";
+
+const SAMPLE_RATE = 8000;
+/** One cycle of the sound: a tone, then silence. */
+export const THINKING_CYCLE_MS = 1000;
+const TONE_MS = 80;
+/** About -30 dBFS: audible in a quiet room, never louder than speech. */
+const AMPLITUDE = 1000;
+
+/** One cycle of the sound, µ-law at 8 kHz. */
+export function thinkingCycle(): Uint8Array {
+  const samples = (SAMPLE_RATE * THINKING_CYCLE_MS) / 1000;
+  const toneSamples = (SAMPLE_RATE * TONE_MS) / 1000;
+  const out = new Uint8Array(samples);
+  let phase = 0;
+  for (let i = 0; i < samples; i++) {
+    let value = 0;
+    if (i < toneSamples) {
+      const t = i / toneSamples;
+      const frequency = 660 - 140 * t;
+      phase += (2 * Math.PI * frequency) / SAMPLE_RATE;
+      // A raised-cosine envelope: no click at either edge.
+      const envelope = 0.5 - 0.5 * Math.cos(2 * Math.PI * t);
+      value = AMPLITUDE * envelope * Math.sin(phase);
+    }
+    out[i] = muLawEncode(value);
+  }
+  return out;
+}
+
+/** The cycle as base64 payloads of `chunkMs` each, ready for Twilio `media` messages. */
+export function thinkingChunks(chunkMs = 200): string[] {
+  const cycle = thinkingCycle();
+  const chunkBytes = (SAMPLE_RATE * chunkMs) / 1000;
+  const chunks: string[] = [];
+  for (let offset = 0; offset < cycle.length; offset += chunkBytes) {
+    chunks.push(cycle.subarray(offset, offset + chunkBytes).toBase64());
+  }
+  return chunks;
+}

@@ -1,0 +1,77 @@
+/**
+ * The words a call is described in: how it ended, what it reports as it
+ * goes. The bridge speaks them and the journal records them, so they live
+ * apart from both.
+ */
+
+export type EndReason =
+  | "caller hung up"
+  | "media stream closed"
+  | "assistant ended the call"
+  | "call time limit"
+  | "no start from Twilio"
+  | "caller not reading"
+  | "upstream closed"
+  | "upstream error"
+  | "call sid mismatch"
+  | "protocol violation"
+  | "server shutting down";
+
+/** How a call ended, in the journal's words. */
+export type CallOutcome =
+  | "caller_hung_up"
+  | "assistant_ended"
+  | "limit"
+  | "error"
+  | "shutdown";
+
+export const OUTCOMES: Record<EndReason, CallOutcome> = {
+  "caller hung up": "caller_hung_up",
+  "media stream closed": "caller_hung_up",
+  "assistant ended the call": "assistant_ended",
+  "call time limit": "limit",
+  "no start from Twilio": "error",
+  "caller not reading": "error",
+  "upstream closed": "error",
+  "upstream error": "error",
+  "call sid mismatch": "error",
+  "protocol violation": "error",
+  "server shutting down": "shutdown",
+};
+
+export interface CallSummary {
+  reason: EndReason;
+  outcome: CallOutcome;
+  detail: string;
+  callSid: string;
+  durationMs: number;
+  framesIn: number;
+  framesOut: number;
+  bargeIns: number;
+}
+
+/** What a call reports as it goes (the call journal listens). */
+export interface CallObserver {
+  started?(call: { callSid: string; streamSid: string; caller: string }): void;
+  transcript?(role: "caller" | "assistant", text: string): void;
+  toolCall?(
+    call: {
+      name: string;
+      server: string;
+      failed: boolean;
+      errorType: string | undefined;
+    },
+  ): void;
+  /** The MCP server's tools could not be listed: this call has none of them. */
+  mcpToolsUnavailable?(server: string): void;
+  /** End of the caller's speech → first assistant audio of the answer. */
+  turnLatency?(ms: number): void;
+  ended?(summary: CallSummary): void;
+}
+
+export interface CallLimits {
+  /** The assistant says goodbye and the call ends after this long. */
+  maxCallMs: number;
+  /** A stream that sends no `start` within this is closed. */
+  startTimeoutMs: number;
+}
