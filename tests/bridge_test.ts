@@ -6,12 +6,14 @@
 import assert from "node:assert/strict";
 import {
   DTMF_GAP_MS,
-  dtmfNote,
-  END_CALL_GOODBYE,
   THINKING_AFTER_MS,
   TIME_LIMIT_GOODBYE,
-  toolsUnavailableNote,
 } from "../src/call/bridge.ts";
+import {
+  dtmfNote,
+  END_CALL_GOODBYE,
+  toolsUnavailableNote,
+} from "../src/realtime/engine.ts";
 import { RESPONSE_TAG } from "../src/realtime/events.ts";
 import { GREETING_REQUEST } from "../src/realtime/session.ts";
 import type { CallSummary } from "../src/call/vocabulary.ts";
@@ -518,8 +520,6 @@ Deno.test("bridge: a failed MCP call is journaled with its error type", () => {
     },
   });
   assert.deepEqual(h.observed.find((o) => o.kind === "tool")?.value, {
-    type: "tool_call.done",
-    kind: "mcp",
     name: "gmail_send_email",
     server: "zapier",
     failed: true,

@@ -16,7 +16,8 @@ import {
 import { APOLOGY_MESSAGE, BUSY_MESSAGE } from "../src/server.ts";
 import { clientFrame } from "./helpers/client_frame.ts";
 import { startMessage } from "./helpers/twilio_messages.ts";
-import { END_CALL_GOODBYE, TIME_LIMIT_GOODBYE } from "../src/call/bridge.ts";
+import { TIME_LIMIT_GOODBYE } from "../src/call/bridge.ts";
+import { END_CALL_GOODBYE } from "../src/realtime/engine.ts";
 
 /** A response that says `audio` and then calls end_call, as the model does. */
 function sayGoodbyeAndHangUp(session: FakeRealtimeSession, audio: Uint8Array) {

@@ -1,17 +1,13 @@
 /**
- * One call: relays µ-law audio between the Twilio media stream and the
- * OpenAI Realtime socket, handles barge-in, hang-up and limits, and tears
- * both sockets down together.
+ * One call, on the Twilio side: relays µ-law audio between the Twilio media
+ * stream and the call's voice engine, plays the assistant with a mark after
+ * every chunk, clears Twilio on barge-in, plays the thinking sound while a
+ * tool runs, groups key presses, enforces the limits, hangs up after the
+ * goodbye has played, and tears both sides down together. What is
+ * protocol-specific on the voice side is the engine's (src/call/engine.ts).
  */
 
 import type { Logger } from "../log.ts";
-import {
-  clientEvents,
-  parseServerEvent,
-  type RealtimeError,
-  type ServerEvent,
-} from "../realtime/events.ts";
-import { GREETING_REQUEST } from "../realtime/session.ts";
 import {
   base64ByteLength,
   parseTwilioMessage,
@@ -19,16 +15,11 @@ import {
   TwilioEncoder,
   type TwilioMessage,
 } from "../twilio/media_stream.ts";
-import { HangupPlan, type HangupStep } from "./hangup_plan.ts";
-import { FILLER, PlaybackLedger } from "./playback_ledger.ts";
-import {
-  type ResponseReason,
-  type ResponseRequest,
-  ResponseScheduler,
-} from "./response_scheduler.ts";
-import { thinkingChunks } from "./thinking_sound.ts";
 import { type Cancel, type Clock, realClock } from "./clock.ts";
-import type { TwilioPort, UpstreamPort } from "./ports.ts";
+import type { EngineEnd, VoiceEngine } from "./engine.ts";
+import { FILLER, PlaybackLedger } from "./playback_ledger.ts";
+import type { TwilioPort } from "./ports.ts";
+import { thinkingChunks } from "./thinking_sound.ts";
 import {
   type CallLimits,
   type CallObserver,
@@ -42,12 +33,10 @@ export interface BridgeOptions {
   twilio: TwilioPort;
   /** The CallSid the stream token was minted for. */
   expectedCallSid: string;
-  upstream: UpstreamPort;
-  /** Whether the upstream was opened at the webhook (for the logs). */
+  engine: VoiceEngine;
+  /** Whether the engine's session was opened at the webhook (for the logs). */
   prewarmed?: boolean;
-  /** The greeting's response.create went out with the session (GREETING set). */
-  greetingRequested?: boolean;
-  /** A quiet sound while an MCP tool runs and nothing else plays (THINKING_SOUND). */
+  /** A quiet sound while a tool runs and nothing else plays (THINKING_SOUND). */
   thinkingSound?: boolean;
   logger: Logger;
   limits: CallLimits;
@@ -77,33 +66,8 @@ const THINKING_TICK_MS = 100;
 
 export const TIME_LIMIT_GOODBYE =
   "The call has reached its time limit. Tell the caller so in one short sentence and say goodbye.";
-export const END_CALL_GOODBYE =
-  "You are hanging up the call now: say a brief goodbye to the caller.";
-export function toolsUnavailableNote(server: string): string {
-  return `Your ${server} tools (Todoist, Gmail and the rest) could not be reached and are unavailable on this call. ` +
-    "If the caller asks for something that needs them, say plainly that you cannot reach those tools right now; never pretend to have used them.";
-}
-export function dtmfNote(digits: string): string {
-  return `(The caller pressed ${digits} on the phone keypad.)`;
-}
 
-/**
- * Errors that really end the session: expiry and authentication. The API
- * documents the rest (server_error, a refused client event...) as
- * recoverable with the session still open, and a socket that closes ends
- * the call by itself.
- */
-const FATAL_ERROR_CODES = new Set([
-  "session_expired",
-  "invalid_api_key",
-  "session_not_found",
-]);
-function isFatalRealtimeError(error: RealtimeError): boolean {
-  return FATAL_ERROR_CODES.has(error.code) ||
-    error.type === "authentication_error";
-}
-
-/** The thinking sound while an MCP tool runs. */
+/** The thinking sound while a tool runs. */
 interface Thinking {
   startedAt: number;
   /** Since when nothing but the sound has been playing. */
@@ -112,16 +76,21 @@ interface Thinking {
   stop: Cancel;
 }
 
+/** A hang-up under way: it ends the call once the goodbye is said and has played. */
+interface Hangup {
+  reason: EndReason;
+  said: boolean;
+}
+
 const THINKING_CHUNKS = thinkingChunks();
 
 export class CallBridge {
   readonly #twilio: TwilioPort;
-  readonly #upstream: UpstreamPort;
+  readonly #engine: VoiceEngine;
   readonly #expectedCallSid: string;
   readonly #clock: Clock;
   readonly #observer: CallObserver;
   readonly #ledger = new PlaybackLedger();
-  readonly #responses: ResponseScheduler;
   readonly #startedAt: number;
   readonly #prewarmed: boolean;
   readonly #thinkingSound: boolean;
@@ -129,26 +98,17 @@ export class CallBridge {
   readonly #done = Promise.withResolvers<CallSummary>();
   #logger: Logger;
   #encoder: TwilioEncoder | undefined;
-  /** Caller audio held until the upstream socket is open. */
+  /** Caller audio held until the engine's socket is open. */
   #callerAudioHeld: string[] = [];
   #callerAudioDropped = 0;
   /** Assistant audio that arrived before Twilio's `start` named the stream. */
-  #assistantAudioHeld: { responseId: string; itemId: string; delta: string }[] =
-    [];
-  #lastAudioResponse: string | undefined;
-  /** Responses interrupted by the caller: their late deltas are dropped. */
-  #interrupted: string[] = [];
+  #assistantAudioHeld: { itemId: string; delta: string }[] = [];
   #speechStoppedAt: number | undefined;
-  readonly #hangup = new HangupPlan();
+  #hangup: Hangup | undefined;
   /** Key presses waiting for the caller to finish typing. */
   #digits = "";
   #digitsTimer: Cancel | undefined;
   #thinking: Thinking | undefined;
-  /** The server of each `mcp_list_tools` item, and its tool count once known. */
-  #toolLists = new Map<
-    string,
-    { server: string; tools?: number; completed?: boolean }
-  >();
   #badFrames = 0;
   #framesIn = 0;
   #framesOut = 0;
@@ -157,29 +117,39 @@ export class CallBridge {
 
   constructor(options: BridgeOptions) {
     this.#twilio = options.twilio;
-    this.#upstream = options.upstream;
+    this.#engine = options.engine;
     this.#expectedCallSid = options.expectedCallSid;
     this.#clock = options.clock ?? realClock;
     this.#observer = options.observer ?? {};
     this.#startedAt = this.#clock.now();
     this.#prewarmed = options.prewarmed ?? false;
     this.#thinkingSound = options.thinkingSound ?? true;
-    this.#responses = new ResponseScheduler(
-      options.greetingRequested
-        ? { eventId: GREETING_REQUEST, reasons: ["greeting"] }
-        : undefined,
-    );
     this.#logger = options.logger.with({ callSid: options.expectedCallSid });
 
     this.#twilio.attach({
       message: (data) => this.#onTwilioFrame(data),
       closed: () => this.end("media stream closed"),
     });
-    this.#upstream.attach({
-      message: (data) => this.#onUpstreamFrame(data),
-      closed: (reason) => this.end("upstream closed", reason),
+    this.#engine.attach({
+      audio: (itemId, delta) => this.#playAudio(itemId, delta),
+      callerStartedSpeaking: () => this.#bargeIn(),
+      callerStoppedSpeaking: () => {
+        this.#speechStoppedAt = this.#clock.now();
+      },
+      toolStarted: () => this.#startThinking(),
+      transcript: (role, text) => this.#observer.transcript?.(role, text),
+      toolCall: (call) => this.#observer.toolCall?.(call),
+      toolsUnavailable: (server) =>
+        this.#observer.mcpToolsUnavailable?.(server),
+      hangUpRequested: () => this.#beginHangup("assistant ended the call"),
+      goodbyeSaid: () => {
+        if (!this.#hangup) return;
+        this.#hangup.said = true;
+        this.#playbackMoved();
+      },
+      ended: (reason: EngineEnd, detail) => this.end(reason, detail),
     });
-    this.#upstream.opened.then(() => this.#flushCallerAudio(), () => {});
+    this.#engine.opened.then(() => this.#flushCallerAudio(), () => {});
     this.#after(options.limits.startTimeoutMs, () => {
       if (!this.#encoder) this.end("no start from Twilio");
     });
@@ -194,32 +164,21 @@ export class CallBridge {
     return this.#done.promise;
   }
 
-  /** Resolves once the call has ended and its upstream socket is fully closed. */
+  /** Resolves once the call has ended and its engine's socket is fully closed. */
   get closed(): Promise<void> {
-    return this.#done.promise.then(() => this.#upstream.closed);
+    return this.#done.promise.then(() => this.#engine.closed);
   }
 
   /**
-   * Ends the call after a goodbye: when `goodbyeInResponse` names the
-   * response saying it, after that one; otherwise the assistant is asked for
-   * one (after the answer under way). The stream closes when the goodbye has
-   * played.
+   * Ends the call after a goodbye in the assistant's voice: the stream closes
+   * once it has played.
    */
-  hangUp(
-    reason: EndReason,
-    goodbye: string,
-    goodbyeInResponse?: string,
-  ): void {
-    if (this.#ended || this.#hangup.started) return;
-    this.#logger.log("info", "call.hanging_up", { reason });
-    this.#after(
-      GOODBYE_TIMEOUT_MS,
-      () => this.end(reason, "goodbye timed out"),
-    );
-    this.#take(this.#hangup.begin(reason, goodbye, goodbyeInResponse));
+  hangUp(reason: EndReason, goodbye: string): void {
+    if (!this.#beginHangup(reason)) return;
+    this.#engine.sayGoodbye(goodbye);
   }
 
-  /** Ends the call now: closes both sockets. Safe to call more than once. */
+  /** Ends the call now: closes both sides. Safe to call more than once. */
   end(reason: EndReason, detail = ""): void {
     if (this.#ended) return;
     const summary: CallSummary = {
@@ -238,7 +197,7 @@ export class CallBridge {
     this.#stopThinking(false);
     this.#callerAudioHeld = [];
     this.#assistantAudioHeld = [];
-    this.#upstream.close();
+    this.#engine.close();
     // Closing the stream lets Twilio continue with the TwiML after <Connect>.
     this.#twilio.close();
     this.#logger.log(
@@ -259,11 +218,23 @@ export class CallBridge {
     this.#done.resolve(summary);
   }
 
+  /** Starts a hang-up unless one is under way; false when it changes nothing. */
+  #beginHangup(reason: EndReason): boolean {
+    if (this.#ended || this.#hangup) return false;
+    this.#logger.log("info", "call.hanging_up", { reason });
+    this.#hangup = { reason, said: false };
+    this.#after(
+      GOODBYE_TIMEOUT_MS,
+      () => this.end(reason, "goodbye timed out"),
+    );
+    return true;
+  }
+
   #after(ms: number, run: () => void): void {
     this.#timers.push(this.#clock.after(ms, run));
   }
 
-  // --- Twilio → OpenAI -------------------------------------------------
+  // --- Twilio → engine -------------------------------------------------
 
   #onTwilioFrame(data: unknown): void {
     if (this.#ended) return;
@@ -293,8 +264,8 @@ export class CallBridge {
           return;
         }
         this.#framesIn++;
-        if (this.#callerAudioHeld.length === 0 && this.#upstream.isOpen) {
-          this.#upstream.send(clientEvents.appendAudio(message.payload));
+        if (this.#callerAudioHeld.length === 0 && this.#engine.isOpen) {
+          this.#engine.callerAudio(message.payload);
         } else {
           this.#holdCallerAudio(message.payload);
         }
@@ -342,7 +313,7 @@ export class CallBridge {
     this.#encoder = new TwilioEncoder(start.streamSid);
     this.#logger = this.#logger.with({ streamSid: start.streamSid });
     this.#logger.log("info", "call.started", {
-      upstreamReady: this.#upstream.isOpen,
+      upstreamReady: this.#engine.isOpen,
       prewarmed: this.#prewarmed,
     });
     this.#observer.started?.({
@@ -352,9 +323,7 @@ export class CallBridge {
     });
     const held = this.#assistantAudioHeld;
     this.#assistantAudioHeld = [];
-    for (const { responseId, itemId, delta } of held) {
-      this.#playAudio(responseId, itemId, delta);
-    }
+    for (const { itemId, delta } of held) this.#playAudio(itemId, delta);
     this.#playbackMoved();
   }
 
@@ -370,11 +339,11 @@ export class CallBridge {
     if (this.#ended) return;
     const waited = this.#callerAudioHeld.length;
     for (const payload of this.#callerAudioHeld) {
-      this.#upstream.send(clientEvents.appendAudio(payload));
+      this.#engine.callerAudio(payload);
     }
     this.#callerAudioHeld = [];
     this.#logger.log("info", "upstream.ready", {
-      handshakeMs: Math.round(this.#clock.now() - this.#upstream.startedAt),
+      handshakeMs: Math.round(this.#clock.now() - this.#engine.startedAt),
       earlyFrames: waited,
     });
   }
@@ -395,107 +364,15 @@ export class CallBridge {
     if (this.#ended || !digits) return;
     this.#logger.log("info", "dtmf", { digits: digits.length });
     this.#observer.transcript?.("caller", `[keypad: ${digits}]`);
-    this.#upstream.send(clientEvents.userMessage(dtmfNote(digits)));
-    this.#requestResponse("dtmf");
+    this.#engine.callerKeys(digits);
   }
 
-  // --- OpenAI → Twilio -------------------------------------------------
+  // --- engine → Twilio ------------------------------------------------
 
-  #onUpstreamFrame(data: unknown): void {
-    if (this.#ended) return;
-    const parsed = parseServerEvent(data);
-    if (!parsed.ok) {
-      this.#logger.log("warn", "upstream.bad_event", { reason: parsed.reason });
-      return;
-    }
-    this.#onUpstreamEvent(parsed.event);
-  }
-
-  #onUpstreamEvent(event: ServerEvent): void {
-    switch (event.type) {
-      case "response.output_audio.delta":
-        this.#playAudio(event.responseId, event.itemId, event.delta);
-        return;
-      case "input_audio_buffer.speech_started":
-        this.#responses.speechStarted();
-        this.#bargeIn();
-        return;
-      case "input_audio_buffer.speech_stopped":
-        this.#speechStoppedAt = this.#clock.now();
-        this.#sendCreate(this.#responses.speechStopped());
-        return;
-      case "response.created":
-        this.#responses.created(event.responseId, event.tag);
-        this.#hangup.responseCreated(
-          event.responseId,
-          this.#responses.reasonsOf(event.responseId).includes("goodbye"),
-        );
-        return;
-      case "response.done":
-        this.#onResponseDone(event);
-        return;
-      case "response.function_call_arguments.done":
-        this.#onFunctionCall(event.callId, event.name);
-        return;
-      case "response.mcp_call.in_progress":
-        this.#startThinking();
-        return;
-      case "tool_call.done":
-        this.#logger.log(event.failed ? "warn" : "info", "tool_call", {
-          kind: event.kind,
-          name: event.name,
-          server: event.server || undefined,
-          failed: event.failed,
-          errorType: event.errorType,
-        });
-        this.#observer.toolCall?.(event);
-        return;
-      case "mcp_list_tools.item":
-        this.#onToolList(event.itemId, event.server, event.tools);
-        return;
-      case "mcp_list_tools.completed":
-        this.#onToolList(event.itemId, undefined, undefined, true);
-        return;
-      case "mcp_list_tools.failed":
-        this.#onToolListFailed(event.itemId);
-        return;
-      case "mcp_approval_request":
-        // The session asks for no approvals (require_approval: "never"), so
-        // one that arrives anyway is approved as configured, never left pending.
-        this.#logger.log("warn", "mcp.approval_request", {
-          server: event.server,
-          name: event.name,
-          approved: true,
-        });
-        this.#upstream.send(clientEvents.mcpApprovalResponse(event.id, true));
-        this.#requestResponse("mcp_follow_up");
-        return;
-      case "input_transcription.completed":
-        if (event.transcript) {
-          this.#observer.transcript?.("caller", event.transcript);
-        }
-        return;
-      case "response.output_audio_transcript.done":
-        if (event.transcript) {
-          this.#observer.transcript?.("assistant", event.transcript);
-        }
-        return;
-      case "error":
-        this.#onUpstreamError(event.error);
-        return;
-      case "session.created":
-      case "session.updated":
-      case "ignored":
-        return;
-    }
-  }
-
-  #playAudio(responseId: string, itemId: string, delta: string): void {
-    if (this.#interrupted.includes(responseId)) return;
-    this.#lastAudioResponse = responseId;
+  #playAudio(itemId: string, delta: string): void {
     if (!this.#encoder) {
       if (this.#assistantAudioHeld.length < MAX_EARLY_FRAMES) {
-        this.#assistantAudioHeld.push({ responseId, itemId, delta });
+        this.#assistantAudioHeld.push({ itemId, delta });
       }
       return;
     }
@@ -529,98 +406,21 @@ export class CallBridge {
   #bargeIn(): void {
     this.#speechStoppedAt = undefined;
     this.#stopThinking(false);
-    const now = this.#clock.now();
-    const truncations = this.#ledger.truncations(now);
+    const heard = this.#ledger.truncations(this.#clock.now());
     if (this.#ledger.playing && this.#encoder) {
       this.#twilio.send(this.#encoder.clear());
       this.#ledger.clear();
     }
-    // Every item still queued at the caller: the playing one at what was
-    // heard, later ones at 0, so the model's context holds only what was said.
-    for (const { itemId, audioEndMs } of truncations) {
-      this.#upstream.send(clientEvents.truncate(itemId, audioEndMs));
-    }
-    if (truncations.length > 0) {
+    if (heard.length > 0) {
       this.#bargeIns++;
       this.#logger.log("info", "barge_in", {
-        itemId: truncations[0].itemId,
-        audioEndMs: truncations[0].audioEndMs,
-        itemsTruncated: truncations.length,
+        itemId: heard[0].itemId,
+        audioEndMs: heard[0].audioEndMs,
+        itemsTruncated: heard.length,
       });
     }
-    const active = this.#responses.activeResponseId;
-    if (active !== undefined) {
-      this.#upstream.send(clientEvents.cancelResponse());
-      this.#interrupted.push(active);
-      if (this.#interrupted.length > 4) this.#interrupted.shift();
-      this.#responses.cancelled();
-    }
+    this.#engine.interrupted(heard);
     this.#playbackMoved();
-  }
-
-  #onResponseDone(
-    event: Extract<ServerEvent, { type: "response.done" }>,
-  ): void {
-    const { responseId, status } = event;
-    if (status === "failed") {
-      this.#logger.log("warn", "response.failed", { responseId });
-    }
-    this.#take(
-      this.#hangup.responseDone(
-        responseId,
-        this.#lastAudioResponse === responseId,
-        this.#playing,
-      ),
-    );
-    // The API ran the MCP calls and ended the response; it does not answer
-    // by itself (completed or failed), so one follow-up is asked for.
-    if (event.mcpCalls > 0) this.#requestResponse("mcp_follow_up");
-    this.#sendCreate(this.#responses.done(responseId));
-  }
-
-  #onFunctionCall(callId: string, name: string): void {
-    const known = name === "end_call";
-    this.#upstream.send(
-      clientEvents.functionCallOutput(
-        callId,
-        JSON.stringify(
-          known ? { ok: true } : { ok: false, error: `unknown tool ${name}` },
-        ),
-      ),
-    );
-    if (known) {
-      // The goodbye is said in the response that called the tool; a second
-      // end_call (parallel tool calls) changes nothing.
-      this.hangUp(
-        "assistant ended the call",
-        END_CALL_GOODBYE,
-        this.#responses.activeResponseId,
-      );
-    } else {
-      this.#requestResponse("function_output");
-    }
-  }
-
-  /** Carries out what the hang-up plan says. */
-  #take(step: HangupStep | undefined): void {
-    if (step?.kind === "request_goodbye") {
-      this.#upstream.send(clientEvents.systemMessage(step.goodbye));
-      this.#requestResponse("goodbye");
-    } else if (step?.kind === "end") {
-      this.end(step.reason);
-    }
-  }
-
-  /** Every response.create goes through the scheduler. */
-  #requestResponse(reason: ResponseReason): void {
-    // Once the goodbye is said, nothing more is asked of the model.
-    if (this.#hangup.saidGoodbye) return;
-    this.#sendCreate(this.#responses.request(reason));
-  }
-
-  #sendCreate(request: ResponseRequest | undefined): void {
-    if (!request || this.#ended) return;
-    this.#upstream.send(clientEvents.createResponse(request.eventId));
   }
 
   /** True while assistant audio is queued at the caller or held until `start`. */
@@ -628,45 +428,13 @@ export class CallBridge {
     return this.#ledger.playing || this.#assistantAudioHeld.length > 0;
   }
 
+  /** The goodbye has been said and has played: the call ends. */
   #playbackMoved(): void {
-    this.#take(this.#hangup.playback(this.#playing));
-  }
-
-  // --- MCP tools ----------------------------------------------------------
-
-  #onToolList(
-    itemId: string,
-    server: string | undefined,
-    tools: number | undefined,
-    completed = false,
-  ): void {
-    const list = this.#toolLists.get(itemId) ?? { server: "" };
-    if (server) list.server = server;
-    if (tools !== undefined) list.tools = tools;
-    const logNow = (completed || list.completed) && list.tools !== undefined;
-    list.completed ||= completed;
-    this.#toolLists.set(itemId, list);
-    if (logNow) {
-      this.#logger.log("info", "mcp.tools_listed", {
-        server: list.server || undefined,
-        tools: list.tools,
-      });
-      this.#toolLists.delete(itemId);
-    }
-  }
-
-  #onToolListFailed(itemId: string): void {
-    const server = this.#toolLists.get(itemId)?.server || "MCP";
-    this.#toolLists.delete(itemId);
-    this.#logger.log("warn", "mcp.tools_unavailable", { server });
-    this.#observer.mcpToolsUnavailable?.(server);
-    this.#upstream.send(
-      clientEvents.systemMessage(toolsUnavailableNote(server)),
-    );
+    if (this.#hangup?.said && !this.#playing) this.end(this.#hangup.reason);
   }
 
   /**
-   * From an MCP call's start: once nothing but silence has played for
+   * From a tool call's start: once nothing but silence has played for
    * THINKING_AFTER_MS, the caller hears the thinking sound until the answer's
    * first audio, a barge-in or the end of the call.
    */
@@ -714,30 +482,5 @@ export class CallBridge {
       this.#twilio.send(this.#encoder.clear());
       this.#ledger.clear();
     }
-  }
-
-  #onUpstreamError(error: RealtimeError): void {
-    if (error.code === "conversation_already_has_active_response") {
-      // Our create lost a race (server VAD answered first): it waits again.
-      this.#logger.log("info", "response.deferred", { eventId: error.eventId });
-      this.#sendCreate(this.#responses.refused(error.eventId));
-      return;
-    }
-    const fatal = isFatalRealtimeError(error);
-    // The API may cancel an interrupted response itself before ours arrives.
-    if (error.code !== "response_cancel_not_active") {
-      this.#logger.log(fatal ? "error" : "warn", "upstream.error", {
-        type: error.type,
-        code: error.code || undefined,
-        eventId: error.eventId || undefined,
-        message: error.message.slice(0, 200),
-      });
-    }
-    if (fatal) {
-      this.end("upstream error", error.code || error.type);
-      return;
-    }
-    // A create refused for another reason must not leave the scheduler waiting.
-    if (error.eventId) this.#sendCreate(this.#responses.failed(error.eventId));
   }
 }

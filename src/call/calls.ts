@@ -7,6 +7,7 @@ import type { Config } from "../config.ts";
 import type { CallJournal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import { PrewarmedSessions } from "../realtime/prewarm.ts";
+import { RealtimeEngine } from "../realtime/engine.ts";
 import { initialEvents } from "../realtime/session.ts";
 import { RealtimeUpstream } from "../realtime/upstream.ts";
 import type { StreamTokenClaims } from "../stream_token.ts";
@@ -47,9 +48,11 @@ export class Calls {
     const bridge = new CallBridge({
       twilio: webSocketPort(socket),
       expectedCallSid: claims.callSid,
-      upstream: warm ?? this.#openUpstream(),
+      engine: new RealtimeEngine(warm ?? this.#openUpstream(), {
+        logger: logger.with({ callSid: claims.callSid }),
+        greetingRequested: config.greeting !== undefined,
+      }),
       prewarmed: warm !== undefined,
-      greetingRequested: config.greeting !== undefined,
       thinkingSound: config.thinkingSound,
       logger,
       limits: {

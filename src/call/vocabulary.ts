@@ -50,18 +50,21 @@ export interface CallSummary {
   bargeIns: number;
 }
 
+/** A finished tool call, as the journal records it. */
+export interface ToolCallRecord {
+  name: string;
+  /** The MCP server's label; empty for a function tool. */
+  server: string;
+  failed: boolean;
+  /** For a failed MCP call: protocol_error, tool_execution_error or http_error. */
+  errorType: string | undefined;
+}
+
 /** What a call reports as it goes (the call journal listens). */
 export interface CallObserver {
   started?(call: { callSid: string; streamSid: string; caller: string }): void;
   transcript?(role: "caller" | "assistant", text: string): void;
-  toolCall?(
-    call: {
-      name: string;
-      server: string;
-      failed: boolean;
-      errorType: string | undefined;
-    },
-  ): void;
+  toolCall?(call: ToolCallRecord): void;
   /** The MCP server's tools could not be listed: this call has none of them. */
   mcpToolsUnavailable?(server: string): void;
   /** End of the caller's speech → first assistant audio of the answer. */

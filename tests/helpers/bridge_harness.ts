@@ -1,6 +1,6 @@
 /**
- * Drives a CallBridge in-process: plain objects on both ports and a clock
- * the test advances by hand. The upstream side speaks OpenAI's wire events,
+ * Drives a CallBridge with its Realtime engine in-process: plain objects on
+ * both ports and a clock the test advances by hand. The upstream side speaks OpenAI's wire events,
  * type-checked against the `openai` package's realtime types, so a test
  * cannot feed the bridge an event shape the API does not send.
  */
@@ -14,6 +14,7 @@ import type {
   UpstreamPort,
 } from "../../src/call/ports.ts";
 import type { CallObserver } from "../../src/call/vocabulary.ts";
+import { RealtimeEngine } from "../../src/realtime/engine.ts";
 import { isRecord } from "../../src/json.ts";
 import { memoryLogger } from "./logs.ts";
 
@@ -222,7 +223,9 @@ export interface Harness {
 
 /** A bridge on fakes, its stream already started. */
 export function startBridge(
-  options: Partial<Omit<BridgeOptions, "twilio" | "upstream" | "clock">> = {},
+  options:
+    & Partial<Omit<BridgeOptions, "twilio" | "engine" | "clock">>
+    & { greetingRequested?: boolean } = {},
 ): Harness {
   const clock = new FakeClock();
   const twilio = new FakeTwilio();
@@ -236,15 +239,20 @@ export function startBridge(
       observed.push({ kind: "tools_unavailable", value: server }),
     ended: (summary) => observed.push({ kind: "ended", value: summary }),
   };
+  const { greetingRequested, ...bridgeOptions } = options;
+  const engine = new RealtimeEngine(upstream, {
+    logger: logs,
+    greetingRequested,
+  });
   const bridge = new CallBridge({
     twilio,
-    upstream,
+    engine,
     clock,
     expectedCallSid: CALL_SID,
     logger: logs,
     limits: { maxCallMs: 30 * 60_000, startTimeoutMs: 10_000 },
     observer,
-    ...options,
+    ...bridgeOptions,
   });
   twilio.start(CALL_SID);
   return { bridge, clock, twilio, upstream, logs, observed };

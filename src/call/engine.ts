@@ -1,0 +1,57 @@
+/**
+ * The voice engine of one call, as the bridge sees it: a small,
+ * protocol-neutral interface. The bridge owns the Twilio side (frames,
+ * playback, marks, barge-in clearing, limits, the journal); an engine owns
+ * one voice API's protocol (OpenAI Realtime today) behind this seam, so
+ * another engine plugs in beside it without touching the Twilio side, the
+ * journal or the security layers.
+ */
+
+import type { HeardPosition } from "./playback_ledger.ts";
+import type { ToolCallRecord } from "./vocabulary.ts";
+
+/** Why the engine's session is over. */
+export type EngineEnd = "upstream closed" | "upstream error";
+
+/** What an engine tells the bridge. */
+export interface EngineListener {
+  /** Assistant audio (base64 µ-law) to play; `itemId` names what a barge-in truncates. */
+  audio(itemId: string, delta: string): void;
+  /** The caller started speaking: stop the assistant now (barge-in). */
+  callerStartedSpeaking(): void;
+  /** The caller's turn is over: the next audio answers it (turn latency). */
+  callerStoppedSpeaking(): void;
+  /** A tool started running upstream: the line may be silent for a while. */
+  toolStarted(): void;
+  transcript(role: "caller" | "assistant", text: string): void;
+  toolCall(call: ToolCallRecord): void;
+  /** The MCP server's tools could not be listed: the call goes on without them. */
+  toolsUnavailable(server: string): void;
+  /** The model asked to end the call (`end_call`); `goodbyeSaid` follows. */
+  hangUpRequested(): void;
+  /** The goodbye (asked for, or under way at `end_call`) has been sent in full. */
+  goodbyeSaid(): void;
+  /** The session is over; `detail` is safe to log. */
+  ended(reason: EngineEnd, detail: string): void;
+}
+
+/** One call's session with a voice API. */
+export interface VoiceEngine {
+  /** Starts delivering what the engine heard, first what came before. */
+  attach(listener: EngineListener): void;
+  readonly isOpen: boolean;
+  /** Resolves with performance.now() once open; rejects if it never opens. */
+  readonly opened: Promise<number>;
+  /** Resolves once the socket is fully closed. */
+  readonly closed: Promise<void>;
+  /** performance.now() when the handshake began. */
+  readonly startedAt: number;
+  callerAudio(payload: string): void;
+  /** Key presses, already grouped by the bridge. */
+  callerKeys(digits: string): void;
+  /** The caller interrupted and Twilio was cleared: these items were heard this far. */
+  interrupted(heard: HeardPosition[]): void;
+  /** Asks for a goodbye in the assistant's voice; `goodbyeSaid` follows. */
+  sayGoodbye(instruction: string): void;
+  close(): void;
+}

@@ -1,0 +1,368 @@
+/**
+ * The OpenAI Realtime (GA) engine of one call: turns the API's events into
+ * what the bridge acts on, and the bridge's requests into client events.
+ * Owns what is Realtime-specific: the one-active-response rule (every
+ * `response.create` goes through the scheduler), the follow-up after MCP
+ * calls, function calls, truncating and cancelling on barge-in, which
+ * response says the goodbye, and which errors end the session.
+ */
+
+import type { EngineListener, VoiceEngine } from "../call/engine.ts";
+import { GoodbyePlan, type GoodbyeStep } from "../call/goodbye_plan.ts";
+import type { HeardPosition } from "../call/playback_ledger.ts";
+import type { UpstreamPort } from "../call/ports.ts";
+import {
+  type ResponseReason,
+  type ResponseRequest,
+  ResponseScheduler,
+} from "../call/response_scheduler.ts";
+import type { Logger } from "../log.ts";
+import {
+  clientEvents,
+  parseServerEvent,
+  type RealtimeError,
+  type ServerEvent,
+} from "./events.ts";
+import { GREETING_REQUEST } from "./session.ts";
+
+export interface RealtimeEngineOptions {
+  logger: Logger;
+  /** The greeting's response.create went out with the session (GREETING set). */
+  greetingRequested?: boolean;
+}
+
+export const END_CALL_GOODBYE =
+  "You are hanging up the call now: say a brief goodbye to the caller.";
+export function toolsUnavailableNote(server: string): string {
+  return `Your ${server} tools (Todoist, Gmail and the rest) could not be reached and are unavailable on this call. ` +
+    "If the caller asks for something that needs them, say plainly that you cannot reach those tools right now; never pretend to have used them.";
+}
+export function dtmfNote(digits: string): string {
+  return `(The caller pressed ${digits} on the phone keypad.)`;
+}
+
+/**
+ * Errors that really end the session: expiry and authentication. The API
+ * documents the rest (server_error, a refused client event...) as
+ * recoverable with the session still open, and a socket that closes ends
+ * the call by itself.
+ */
+const FATAL_ERROR_CODES = new Set([
+  "session_expired",
+  "invalid_api_key",
+  "session_not_found",
+]);
+function isFatal(error: RealtimeError): boolean {
+  return FATAL_ERROR_CODES.has(error.code) ||
+    error.type === "authentication_error";
+}
+
+/** Interrupted responses remembered so their late deltas are dropped. */
+const MAX_INTERRUPTED = 4;
+
+export class RealtimeEngine implements VoiceEngine {
+  readonly #upstream: UpstreamPort;
+  readonly #logger: Logger;
+  readonly #responses: ResponseScheduler;
+  readonly #goodbye = new GoodbyePlan();
+  #listener: EngineListener | undefined;
+  #lastAudioResponse: string | undefined;
+  /** Responses interrupted by the caller: their late deltas are dropped. */
+  #interrupted: string[] = [];
+  /** The server of each `mcp_list_tools` item, and its tool count once known. */
+  #toolLists = new Map<
+    string,
+    { server: string; tools?: number; completed?: boolean }
+  >();
+  #over = false;
+
+  constructor(upstream: UpstreamPort, options: RealtimeEngineOptions) {
+    this.#upstream = upstream;
+    this.#logger = options.logger;
+    this.#responses = new ResponseScheduler(
+      options.greetingRequested
+        ? { eventId: GREETING_REQUEST, reasons: ["greeting"] }
+        : undefined,
+    );
+  }
+
+  get isOpen(): boolean {
+    return this.#upstream.isOpen;
+  }
+
+  get opened(): Promise<number> {
+    return this.#upstream.opened;
+  }
+
+  get closed(): Promise<void> {
+    return this.#upstream.closed;
+  }
+
+  get startedAt(): number {
+    return this.#upstream.startedAt;
+  }
+
+  attach(listener: EngineListener): void {
+    this.#listener = listener;
+    this.#upstream.attach({
+      message: (data) => this.#onFrame(data),
+      closed: (reason) => this.#end("upstream closed", reason),
+    });
+  }
+
+  callerAudio(payload: string): void {
+    this.#upstream.send(clientEvents.appendAudio(payload));
+  }
+
+  callerKeys(digits: string): void {
+    this.#upstream.send(clientEvents.userMessage(dtmfNote(digits)));
+    this.#request("dtmf");
+  }
+
+  interrupted(heard: HeardPosition[]): void {
+    // Every item still queued at the caller: the playing one at what was
+    // heard, later ones at 0, so the model's context holds only what was said.
+    for (const { itemId, audioEndMs } of heard) {
+      this.#upstream.send(clientEvents.truncate(itemId, audioEndMs));
+    }
+    const active = this.#responses.activeResponseId;
+    if (active !== undefined) {
+      this.#upstream.send(clientEvents.cancelResponse());
+      this.#interrupted.push(active);
+      if (this.#interrupted.length > MAX_INTERRUPTED) this.#interrupted.shift();
+      this.#responses.cancelled();
+    }
+  }
+
+  sayGoodbye(instruction: string): void {
+    this.#take(this.#goodbye.begin(instruction));
+  }
+
+  close(): void {
+    this.#over = true;
+    this.#upstream.close();
+  }
+
+  #onFrame(data: unknown): void {
+    if (this.#over) return;
+    const parsed = parseServerEvent(data);
+    if (!parsed.ok) {
+      this.#logger.log("warn", "upstream.bad_event", { reason: parsed.reason });
+      return;
+    }
+    this.#onEvent(parsed.event, this.#listener!);
+  }
+
+  #onEvent(event: ServerEvent, listener: EngineListener): void {
+    switch (event.type) {
+      case "response.output_audio.delta":
+        if (this.#interrupted.includes(event.responseId)) return;
+        this.#lastAudioResponse = event.responseId;
+        listener.audio(event.itemId, event.delta);
+        return;
+      case "input_audio_buffer.speech_started":
+        this.#responses.speechStarted();
+        listener.callerStartedSpeaking();
+        return;
+      case "input_audio_buffer.speech_stopped":
+        listener.callerStoppedSpeaking();
+        this.#send(this.#responses.speechStopped());
+        return;
+      case "response.created":
+        this.#responses.created(event.responseId, event.tag);
+        this.#goodbye.responseCreated(
+          event.responseId,
+          this.#responses.reasonsOf(event.responseId).includes("goodbye"),
+        );
+        return;
+      case "response.done":
+        this.#onResponseDone(event);
+        return;
+      case "response.function_call_arguments.done":
+        this.#onFunctionCall(event.callId, event.name, listener);
+        return;
+      case "response.mcp_call.in_progress":
+        listener.toolStarted();
+        return;
+      case "tool_call.done":
+        this.#logger.log(event.failed ? "warn" : "info", "tool_call", {
+          kind: event.kind,
+          name: event.name,
+          server: event.server || undefined,
+          failed: event.failed,
+          errorType: event.errorType,
+        });
+        listener.toolCall({
+          name: event.name,
+          server: event.server,
+          failed: event.failed,
+          errorType: event.errorType,
+        });
+        return;
+      case "mcp_list_tools.item":
+        this.#onToolList(event.itemId, event.server, event.tools);
+        return;
+      case "mcp_list_tools.completed":
+        this.#onToolList(event.itemId, undefined, undefined, true);
+        return;
+      case "mcp_list_tools.failed":
+        this.#onToolListFailed(event.itemId, listener);
+        return;
+      case "mcp_approval_request":
+        // The session asks for no approvals (require_approval: "never"), so
+        // one that arrives anyway is approved as configured, never left pending.
+        this.#logger.log("warn", "mcp.approval_request", {
+          server: event.server,
+          name: event.name,
+          approved: true,
+        });
+        this.#upstream.send(clientEvents.mcpApprovalResponse(event.id, true));
+        this.#request("mcp_follow_up");
+        return;
+      case "input_transcription.completed":
+        if (event.transcript) listener.transcript("caller", event.transcript);
+        return;
+      case "response.output_audio_transcript.done":
+        if (event.transcript) {
+          listener.transcript("assistant", event.transcript);
+        }
+        return;
+      case "error":
+        this.#onError(event.error);
+        return;
+      case "session.created":
+      case "session.updated":
+      case "ignored":
+        return;
+    }
+  }
+
+  #onResponseDone(
+    event: Extract<ServerEvent, { type: "response.done" }>,
+  ): void {
+    const { responseId, status } = event;
+    if (status === "failed") {
+      this.#logger.log("warn", "response.failed", { responseId });
+    }
+    this.#take(
+      this.#goodbye.responseDone(
+        responseId,
+        this.#lastAudioResponse === responseId,
+      ),
+    );
+    // The API ran the MCP calls and ended the response; it does not answer
+    // by itself (completed or failed), so one follow-up is asked for.
+    if (event.mcpCalls > 0) this.#request("mcp_follow_up");
+    this.#send(this.#responses.done(responseId));
+  }
+
+  #onFunctionCall(
+    callId: string,
+    name: string,
+    listener: EngineListener,
+  ): void {
+    const known = name === "end_call";
+    this.#upstream.send(
+      clientEvents.functionCallOutput(
+        callId,
+        JSON.stringify(
+          known ? { ok: true } : { ok: false, error: `unknown tool ${name}` },
+        ),
+      ),
+    );
+    if (!known) {
+      this.#request("function_output");
+      return;
+    }
+    // The goodbye is said in the response that called the tool; a second
+    // end_call (parallel tool calls) changes nothing.
+    if (this.#goodbye.started) return;
+    listener.hangUpRequested();
+    this.#take(
+      this.#goodbye.begin(END_CALL_GOODBYE, this.#responses.activeResponseId),
+    );
+  }
+
+  #take(step: GoodbyeStep | undefined): void {
+    if (step?.kind === "request") {
+      this.#upstream.send(clientEvents.systemMessage(step.instruction));
+      this.#request("goodbye");
+    } else if (step?.kind === "said") {
+      this.#listener?.goodbyeSaid();
+    }
+  }
+
+  /** Every response.create goes through the scheduler. */
+  #request(reason: ResponseReason): void {
+    // Once the goodbye is said, nothing more is asked of the model.
+    if (this.#goodbye.said) return;
+    this.#send(this.#responses.request(reason));
+  }
+
+  #send(request: ResponseRequest | undefined): void {
+    if (!request || this.#over) return;
+    this.#upstream.send(clientEvents.createResponse(request.eventId));
+  }
+
+  #onToolList(
+    itemId: string,
+    server: string | undefined,
+    tools: number | undefined,
+    completed = false,
+  ): void {
+    const list = this.#toolLists.get(itemId) ?? { server: "" };
+    if (server) list.server = server;
+    if (tools !== undefined) list.tools = tools;
+    const logNow = (completed || list.completed) && list.tools !== undefined;
+    list.completed ||= completed;
+    this.#toolLists.set(itemId, list);
+    if (logNow) {
+      this.#logger.log("info", "mcp.tools_listed", {
+        server: list.server || undefined,
+        tools: list.tools,
+      });
+      this.#toolLists.delete(itemId);
+    }
+  }
+
+  #onToolListFailed(itemId: string, listener: EngineListener): void {
+    const server = this.#toolLists.get(itemId)?.server || "MCP";
+    this.#toolLists.delete(itemId);
+    this.#logger.log("warn", "mcp.tools_unavailable", { server });
+    listener.toolsUnavailable(server);
+    this.#upstream.send(
+      clientEvents.systemMessage(toolsUnavailableNote(server)),
+    );
+  }
+
+  #onError(error: RealtimeError): void {
+    if (error.code === "conversation_already_has_active_response") {
+      // Our create lost a race (server VAD answered first): it waits again.
+      this.#logger.log("info", "response.deferred", { eventId: error.eventId });
+      this.#send(this.#responses.refused(error.eventId));
+      return;
+    }
+    const fatal = isFatal(error);
+    // The API may cancel an interrupted response itself before ours arrives.
+    if (error.code !== "response_cancel_not_active") {
+      this.#logger.log(fatal ? "error" : "warn", "upstream.error", {
+        type: error.type,
+        code: error.code || undefined,
+        eventId: error.eventId || undefined,
+        message: error.message.slice(0, 200),
+      });
+    }
+    if (fatal) {
+      this.#end("upstream error", error.code || error.type);
+      return;
+    }
+    // A create refused for another reason must not leave the scheduler waiting.
+    if (error.eventId) this.#send(this.#responses.failed(error.eventId));
+  }
+
+  #end(reason: "upstream closed" | "upstream error", detail: string): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#listener?.ended(reason, detail);
+  }
+}
