@@ -566,3 +566,65 @@ Deno.test("bridge: the call's stream ends both sides when Twilio closes", () => 
   assert.ok(h.upstream.wasClosed);
   assert.equal(endedWith(h)?.callSid, CALL_SID);
 });
+
+function functionCall(
+  upstream: FakeUpstream,
+  responseId: string,
+  callId: string,
+  name: string,
+  args = "{}",
+): void {
+  upstream.emit({
+    type: "response.function_call_arguments.done",
+    response_id: responseId,
+    item_id: `item_${callId}`,
+    output_index: 0,
+    call_id: callId,
+    name,
+    arguments: args,
+  });
+}
+
+Deno.test("bridge: an unknown function gets an error output and the model is asked to answer", () => {
+  const h = startBridge();
+  created(h.upstream, "resp_1");
+  functionCall(h.upstream, "resp_1", "call_1", "launch_rockets");
+  const [output] = h.upstream.ofType("conversation.item.create");
+  assert.deepEqual(output.item, {
+    type: "function_call_output",
+    call_id: "call_1",
+    output: JSON.stringify({ ok: false, error: "unknown tool launch_rockets" }),
+  });
+  assert.equal(h.upstream.ofType("response.create").length, 0);
+  done(h.upstream, "resp_1");
+  assert.equal(h.upstream.ofType("response.create").length, 1);
+});
+
+Deno.test("bridge: an async tool's output is sent when it resolves, then one answer is asked for", async () => {
+  const finished = Promise.withResolvers<void>();
+  const h = startBridge({
+    tools: [{
+      definition: {
+        type: "function",
+        name: "remember",
+        description: "Remember a fact",
+        parameters: { type: "object", properties: {}, required: [] },
+      },
+      run: async () => {
+        await finished.promise;
+        return { output: { ok: true, stored: "milk" } };
+      },
+    }],
+  });
+  created(h.upstream, "resp_1");
+  functionCall(h.upstream, "resp_1", "call_1", "remember");
+  functionCall(h.upstream, "resp_1", "call_2", "remember");
+  done(h.upstream, "resp_1");
+  assert.equal(h.upstream.ofType("conversation.item.create").length, 0);
+  finished.resolve();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const outputs = h.upstream.ofType("conversation.item.create")
+    .map((e) => (e.item as { call_id: string }).call_id);
+  assert.deepEqual(outputs, ["call_1", "call_2"]);
+  assert.equal(h.upstream.ofType("response.create").length, 1);
+});

@@ -341,6 +341,7 @@ Deno.test("parseServerEvent() parses response.function_call_arguments.done", () 
     })),
     {
       type: "response.function_call_arguments.done",
+      responseId: "r",
       callId: "call_1",
       name: "end_call",
       arguments: '{"reason":"bye"}',

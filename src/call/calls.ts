@@ -11,6 +11,8 @@ import { RealtimeEngine } from "../realtime/engine.ts";
 import { initialEvents } from "../realtime/session.ts";
 import { RealtimeUpstream } from "../realtime/upstream.ts";
 import type { StreamTokenClaims } from "../stream_token.ts";
+import { endCall } from "../tools/end_call.ts";
+import { type ServerTool, ToolBox } from "../tools/toolbox.ts";
 import { CallBridge } from "./bridge.ts";
 import { webSocketPort } from "./ports.ts";
 
@@ -20,15 +22,19 @@ export interface CallsOptions {
   journal: CallJournal;
   /** Milliseconds allowed for the upstream handshake. */
   upstreamConnectTimeoutMs?: number;
+  /** The function tools the server runs for the assistant (end_call at least). */
+  tools?: ServerTool[];
 }
 
 export class Calls {
   readonly live = new Set<CallBridge>();
   readonly #prewarmed = new PrewarmedSessions();
   readonly #options: CallsOptions;
+  readonly #tools: ToolBox;
 
   constructor(options: CallsOptions) {
     this.#options = options;
+    this.#tools = new ToolBox(options.tools ?? [endCall]);
   }
 
   /** Calls live or being set up: what MAX_CONCURRENT_CALLS counts. */
@@ -50,6 +56,8 @@ export class Calls {
       expectedCallSid: claims.callSid,
       engine: new RealtimeEngine(warm ?? this.#openUpstream(), {
         logger: logger.with({ callSid: claims.callSid }),
+        tools: this.#tools,
+        callSid: claims.callSid,
         greetingRequested: config.greeting !== undefined,
       }),
       prewarmed: warm !== undefined,
@@ -99,7 +107,11 @@ export class Calls {
     return new RealtimeUpstream({
       url: config.openaiRealtimeUrl,
       apiKey: config.openaiApiKey,
-      initialEvents: initialEvents(config, new Date()),
+      initialEvents: initialEvents(
+        config,
+        new Date(),
+        this.#tools.definitions,
+      ),
       // A caller waiting longer than this hears the apology instead.
       connectTimeoutMs: upstreamConnectTimeoutMs ?? 5_000,
     });

@@ -17,6 +17,7 @@ import {
   ResponseScheduler,
 } from "../call/response_scheduler.ts";
 import type { Logger } from "../log.ts";
+import type { ToolBox, ToolOutcome } from "../tools/toolbox.ts";
 import {
   clientEvents,
   parseServerEvent,
@@ -27,6 +28,10 @@ import { GREETING_REQUEST } from "./session.ts";
 
 export interface RealtimeEngineOptions {
   logger: Logger;
+  /** The function tools this server runs (end_call and the rest). */
+  tools: ToolBox;
+  /** The call the tools run for. */
+  callSid: string;
   /** The greeting's response.create went out with the session (GREETING set). */
   greetingRequested?: boolean;
 }
@@ -65,6 +70,8 @@ export class RealtimeEngine implements VoiceEngine {
   readonly #logger: Logger;
   readonly #responses: ResponseScheduler;
   readonly #goodbye = new GoodbyePlan();
+  readonly #tools: ToolBox;
+  readonly #callSid: string;
   #listener: EngineListener | undefined;
   #lastAudioResponse: string | undefined;
   /** Responses interrupted by the caller: their late deltas are dropped. */
@@ -79,6 +86,8 @@ export class RealtimeEngine implements VoiceEngine {
   constructor(upstream: UpstreamPort, options: RealtimeEngineOptions) {
     this.#upstream = upstream;
     this.#logger = options.logger;
+    this.#tools = options.tools;
+    this.#callSid = options.callSid;
     this.#responses = new ResponseScheduler(
       options.greetingRequested
         ? { eventId: GREETING_REQUEST, reasons: ["greeting"] }
@@ -179,7 +188,7 @@ export class RealtimeEngine implements VoiceEngine {
         this.#onResponseDone(event);
         return;
       case "response.function_call_arguments.done":
-        this.#onFunctionCall(event.callId, event.name, listener);
+        this.#onFunctionCall(event);
         return;
       case "response.mcp_call.in_progress":
         listener.toolStarted();
@@ -257,30 +266,46 @@ export class RealtimeEngine implements VoiceEngine {
   }
 
   #onFunctionCall(
-    callId: string,
-    name: string,
-    listener: EngineListener,
+    call: Extract<
+      ServerEvent,
+      { type: "response.function_call_arguments.done" }
+    >,
   ): void {
-    const known = name === "end_call";
+    const outcome = this.#tools.run(call.name, call.arguments, {
+      callSid: this.#callSid,
+    });
+    // end_call answers at once, while its response may still be active: the
+    // goodbye is the one that response says.
+    if (outcome instanceof Promise) {
+      outcome.then((result) => this.#answer(call, result));
+    } else {
+      this.#answer(call, outcome);
+    }
+  }
+
+  /** Sends a function call's output; the model answers with it, unless it hung up. */
+  #answer(
+    call: { callId: string; name: string; responseId: string },
+    outcome: ToolOutcome,
+  ): void {
+    if (this.#over) return;
     this.#upstream.send(
       clientEvents.functionCallOutput(
-        callId,
-        JSON.stringify(
-          known ? { ok: true } : { ok: false, error: `unknown tool ${name}` },
-        ),
+        call.callId,
+        JSON.stringify(outcome.output),
       ),
     );
-    if (!known) {
+    if (!outcome.hangUp) {
       this.#request("function_output");
       return;
     }
-    // The goodbye is said in the response that called the tool; a second
-    // end_call (parallel tool calls) changes nothing.
+    // A second end_call (parallel tool calls) changes nothing.
     if (this.#goodbye.started) return;
-    listener.hangUpRequested();
-    this.#take(
-      this.#goodbye.begin(END_CALL_GOODBYE, this.#responses.activeResponseId),
-    );
+    this.#listener?.hangUpRequested();
+    const saying = this.#responses.activeResponseId === call.responseId
+      ? call.responseId
+      : undefined;
+    this.#take(this.#goodbye.begin(END_CALL_GOODBYE, saying));
   }
 
   #take(step: GoodbyeStep | undefined): void {

@@ -44,6 +44,7 @@ export type ServerEvent =
   }
   | {
     type: "response.function_call_arguments.done";
+    responseId: string;
     callId: string;
     name: string;
     arguments: string;
@@ -217,6 +218,7 @@ export function parseServerEvent(data: unknown): ServerParseResult {
         ok: true,
         event: {
           type,
+          responseId: str(raw.response_id),
           callId: str(raw.call_id),
           name: str(raw.name),
           arguments: str(raw.arguments),

@@ -1,6 +1,8 @@
 /** The GA Realtime session this assistant runs with. */
 
 import type { Config, ReasoningEffort } from "../config.ts";
+import { endCall } from "../tools/end_call.ts";
+import type { FunctionTool } from "../tools/toolbox.ts";
 import { clientEvents } from "./events.ts";
 
 /** The part of the configuration that shapes the session. */
@@ -18,32 +20,13 @@ export type SessionSettings = Pick<
 >;
 
 /** The function tool that lets the assistant hang up after saying goodbye. */
-export const END_CALL_TOOL = {
-  type: "function",
-  name: "end_call",
-  description:
-    "Hang up the phone call. Use it when the caller is done or asks to hang up, " +
-    "right after you have said a short goodbye.",
-  parameters: { type: "object", properties: {}, required: [] },
-} as const;
+export const END_CALL_TOOL = endCall.definition;
 
 /**
  * The input transcription model. gpt-4o-mini-transcribe shuts down on
  * 2027-02-26; gpt-live-transcribe is its Realtime replacement.
  */
 export const TRANSCRIPTION_MODEL = "gpt-live-transcribe";
-
-/** A function tool as sent in `session.tools`. */
-export type FunctionTool = {
-  type: "function";
-  name: string;
-  description: string;
-  parameters: {
-    type: "object";
-    properties: Record<string, { type: string; description?: string }>;
-    required: readonly string[];
-  };
-};
 
 /** The Zapier remote MCP server; OpenAI calls it, never this server. */
 export type McpTool = {
@@ -131,8 +114,11 @@ export const GREETING_REQUEST = "greeting";
 export function sessionConfig(
   settings: SessionSettings,
   now: Date,
+  functionTools: readonly FunctionTool[] = [END_CALL_TOOL],
 ): SessionConfig {
-  const tools: SessionConfig["tools"] = [{ ...END_CALL_TOOL }];
+  const tools: SessionConfig["tools"] = functionTools.map((tool) => ({
+    ...tool,
+  }));
   if (settings.zapierMcpPassword !== undefined) {
     tools.push({
       type: "mcp",
@@ -173,8 +159,14 @@ export function sessionConfig(
  * What a new upstream socket sends on open: the session, then the greeting's
  * response, so the greeting is being generated before the stream even starts.
  */
-export function initialEvents(settings: SessionSettings, now: Date): string[] {
-  const events = [clientEvents.sessionUpdate(sessionConfig(settings, now))];
+export function initialEvents(
+  settings: SessionSettings,
+  now: Date,
+  functionTools?: readonly FunctionTool[],
+): string[] {
+  const events = [
+    clientEvents.sessionUpdate(sessionConfig(settings, now, functionTools)),
+  ];
   if (settings.greeting !== undefined) {
     // A system item, not response.instructions: those would replace the
     // session's instructions (persona, date, time zone) for the greeting.

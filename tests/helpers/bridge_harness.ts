@@ -15,6 +15,8 @@ import type {
 } from "../../src/call/ports.ts";
 import type { CallObserver } from "../../src/call/vocabulary.ts";
 import { RealtimeEngine } from "../../src/realtime/engine.ts";
+import { endCall } from "../../src/tools/end_call.ts";
+import { type ServerTool, ToolBox } from "../../src/tools/toolbox.ts";
 import { isRecord } from "../../src/json.ts";
 import { memoryLogger } from "./logs.ts";
 
@@ -225,7 +227,7 @@ export interface Harness {
 export function startBridge(
   options:
     & Partial<Omit<BridgeOptions, "twilio" | "engine" | "clock">>
-    & { greetingRequested?: boolean } = {},
+    & { greetingRequested?: boolean; tools?: ServerTool[] } = {},
 ): Harness {
   const clock = new FakeClock();
   const twilio = new FakeTwilio();
@@ -239,9 +241,11 @@ export function startBridge(
       observed.push({ kind: "tools_unavailable", value: server }),
     ended: (summary) => observed.push({ kind: "ended", value: summary }),
   };
-  const { greetingRequested, ...bridgeOptions } = options;
+  const { greetingRequested, tools, ...bridgeOptions } = options;
   const engine = new RealtimeEngine(upstream, {
     logger: logs,
+    tools: new ToolBox(tools ?? [endCall]),
+    callSid: CALL_SID,
     greetingRequested,
   });
   const bridge = new CallBridge({
