@@ -103,6 +103,8 @@ export class CallBridge {
   #callerAudioDropped = 0;
   /** Assistant audio that arrived before Twilio's `start` named the stream. */
   #assistantAudioHeld: { itemId: string; delta: string }[] = [];
+  /** Assistant audio waiting for room in the playback window (paced engines). */
+  #paced: { itemId: string; delta: string }[] = [];
   #speechStoppedAt: number | undefined;
   #hangup: Hangup | undefined;
   /** Key presses waiting for the caller to finish typing. */
@@ -197,6 +199,7 @@ export class CallBridge {
     this.#stopThinking(false);
     this.#callerAudioHeld = [];
     this.#assistantAudioHeld = [];
+    this.#paced = [];
     this.#engine.close();
     // Closing the stream lets Twilio continue with the TwiML after <Connect>.
     this.#twilio.close();
@@ -272,6 +275,7 @@ export class CallBridge {
         return;
       case "mark":
         this.#ledger.acknowledged(message.name, this.#clock.now());
+        this.#releasePaced();
         this.#playbackMoved();
         return;
       case "start":
@@ -387,8 +391,28 @@ export class CallBridge {
       );
       this.#speechStoppedAt = undefined;
     }
-    this.#sendToCaller(itemId, delta);
     this.#framesOut++;
+    if (this.#engine.playbackWindowMs === undefined) {
+      this.#sendToCaller(itemId, delta);
+      return;
+    }
+    this.#paced.push({ itemId, delta });
+    this.#releasePaced();
+  }
+
+  /**
+   * Paced playback (engines that cannot truncate): only a short window of
+   * audio is queued at Twilio, the rest waits here, so when the model stops
+   * talking the caller stops hearing it within the window.
+   */
+  #releasePaced(): void {
+    const windowMs = this.#engine.playbackWindowMs;
+    if (windowMs === undefined || !this.#encoder) return;
+    const now = this.#clock.now();
+    while (this.#paced.length > 0 && this.#ledger.queuedMs(now) < windowMs) {
+      const { itemId, delta } = this.#paced.shift()!;
+      this.#sendToCaller(itemId, delta);
+    }
   }
 
   #sendToCaller(itemId: string, delta: string): void {
@@ -407,6 +431,7 @@ export class CallBridge {
     this.#speechStoppedAt = undefined;
     this.#stopThinking(false);
     const heard = this.#ledger.truncations(this.#clock.now());
+    this.#paced = [];
     if (this.#ledger.playing && this.#encoder) {
       this.#twilio.send(this.#encoder.clear());
       this.#ledger.clear();
@@ -425,7 +450,8 @@ export class CallBridge {
 
   /** True while assistant audio is queued at the caller or held until `start`. */
   get #playing(): boolean {
-    return this.#ledger.playing || this.#assistantAudioHeld.length > 0;
+    return this.#ledger.playing || this.#assistantAudioHeld.length > 0 ||
+      this.#paced.length > 0;
   }
 
   /** The goodbye has been said and has played: the call ends. */

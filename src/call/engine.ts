@@ -46,6 +46,12 @@ export interface VoiceEngine {
   readonly closed: Promise<void>;
   /** performance.now() when the handshake began. */
   readonly startedAt: number;
+  /**
+   * Set for engines that cannot truncate what the caller has not heard
+   * (GPT-Live): the bridge keeps at most this much audio queued at Twilio.
+   * Undefined: audio goes to Twilio as it comes and barge-in truncates.
+   */
+  readonly playbackWindowMs?: number;
   callerAudio(payload: string): void;
   /** Key presses, already grouped by the bridge. */
   callerKeys(digits: string): void;
