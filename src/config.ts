@@ -49,7 +49,21 @@ export interface Config {
   greeting: string | undefined;
   /** IANA time zone for the date and time given to the assistant. */
   assistantTimezone: string;
+  /** Which OpenAI voice API carries calls. */
+  voiceEngine: VoiceEngineName;
+  /** GPT-Live's endpoint (no query string: the model goes in session.start). */
+  openaiLiveUrl: string;
+  liveModel: string;
+  /** The Responses model GPT-Live delegates reasoning and tool calls to. */
+  liveBackendModel: string;
 }
+
+export const VOICE_ENGINES = ["realtime", "live"] as const;
+export type VoiceEngineName = typeof VOICE_ENGINES[number];
+export const DEFAULT_LIVE_URL = "wss://api.openai.com/v1/live/sessions";
+export const DEFAULT_LIVE_MODEL = "gpt-live-1";
+/** A current small Responses model: tool calls and short answers, cheaply. */
+export const DEFAULT_LIVE_BACKEND_MODEL = "gpt-5.4-mini";
 
 /**
  * Every variable the server reads. `deno task start` grants `--allow-env` for
@@ -71,6 +85,10 @@ export const CONFIG_VARIABLES = [
   "OPENAI_REALTIME_MODEL",
   "REASONING_EFFORT",
   "THINKING_SOUND",
+  "VOICE_ENGINE",
+  "OPENAI_LIVE_URL",
+  "LIVE_MODEL",
+  "LIVE_BACKEND_MODEL",
   "STREAM_TOKEN_TTL_SECONDS",
   "KV_PATH",
   "DRAIN_SECONDS",
@@ -273,6 +291,33 @@ export function loadConfig(read: EnvReader): Config {
     );
   }
 
+  const rawEngine = read("VOICE_ENGINE")?.toLowerCase() ?? "realtime";
+  const voiceEngine = VOICE_ENGINES.find((name) => name === rawEngine);
+  if (!voiceEngine) {
+    problems.push(
+      `VOICE_ENGINE must be one of ${
+        VOICE_ENGINES.join(", ")
+      } (got "${rawEngine}")`,
+    );
+  }
+  const openaiLiveUrl = url("OPENAI_LIVE_URL", DEFAULT_LIVE_URL, [
+    "wss:",
+    "ws:",
+  ])!;
+  if (new URL(openaiLiveUrl).search) {
+    problems.push(
+      "OPENAI_LIVE_URL must have no query string: GPT-Live takes the model in session.start (set LIVE_MODEL)",
+    );
+  }
+  const modelName = (name: ConfigVariable, fallback: string): string => {
+    const value = read(name) ?? fallback;
+    if (MODEL_NAME.test(value)) return value;
+    problems.push(
+      `${name} must be a model name such as ${fallback} (got "${value}")`,
+    );
+    return fallback;
+  };
+
   const config: Config = {
     openaiApiKey,
     twilioAuthToken,
@@ -337,6 +382,13 @@ export function loadConfig(read: EnvReader): Config {
     journalTranscripts: flag("JOURNAL_TRANSCRIPTS", true),
     greeting: read("GREETING"),
     assistantTimezone,
+    voiceEngine: voiceEngine ?? "realtime",
+    openaiLiveUrl,
+    liveModel: modelName("LIVE_MODEL", DEFAULT_LIVE_MODEL),
+    liveBackendModel: modelName(
+      "LIVE_BACKEND_MODEL",
+      DEFAULT_LIVE_BACKEND_MODEL,
+    ),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -5,8 +5,8 @@ import {
   RESPONSE_TAG,
   type ServerEvent,
 } from "../src/realtime/events.ts";
+import { describeNow } from "../src/call/instructions.ts";
 import {
-  describeNow,
   END_CALL_TOOL,
   sessionConfig,
   type SessionSettings,

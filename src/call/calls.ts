@@ -7,6 +7,9 @@ import type { Config } from "../config.ts";
 import type { CallJournal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import { PrewarmedSessions } from "../realtime/prewarm.ts";
+import { LiveEngine, type RemoteTools } from "../live/engine.ts";
+import { liveEvents } from "../live/events.ts";
+import { liveSessionConfig } from "../live/session.ts";
 import { RealtimeEngine } from "../realtime/engine.ts";
 import { initialEvents } from "../realtime/session.ts";
 import { RealtimeUpstream } from "../realtime/upstream.ts";
@@ -14,7 +17,9 @@ import type { StreamTokenClaims } from "../stream_token.ts";
 import { endCall } from "../tools/end_call.ts";
 import { type ServerTool, ToolBox } from "../tools/toolbox.ts";
 import { CallBridge } from "./bridge.ts";
-import { webSocketPort } from "./ports.ts";
+import { realClock } from "./clock.ts";
+import type { VoiceEngine } from "./engine.ts";
+import { type UpstreamPort, webSocketPort } from "./ports.ts";
 
 export interface CallsOptions {
   config: Config;
@@ -24,6 +29,8 @@ export interface CallsOptions {
   upstreamConnectTimeoutMs?: number;
   /** The function tools the server runs for the assistant (end_call at least). */
   tools?: ServerTool[];
+  /** Zapier through the server's own MCP client (the GPT-Live engine only). */
+  remoteTools?: RemoteTools;
 }
 
 export class Calls {
@@ -54,12 +61,7 @@ export class Calls {
     const bridge = new CallBridge({
       twilio: webSocketPort(socket),
       expectedCallSid: claims.callSid,
-      engine: new RealtimeEngine(warm ?? this.#openUpstream(), {
-        logger: logger.with({ callSid: claims.callSid }),
-        tools: this.#tools,
-        callSid: claims.callSid,
-        greetingRequested: config.greeting !== undefined,
-      }),
+      engine: this.#engineFor(warm ?? this.#openUpstream(), claims.callSid),
       prewarmed: warm !== undefined,
       thinkingSound: config.thinkingSound,
       logger,
@@ -102,16 +104,46 @@ export class Calls {
     ]);
   }
 
+  /** The configured voice engine, over a (pre-warmed or new) socket. */
+  #engineFor(upstream: UpstreamPort, callSid: string): VoiceEngine {
+    const { config, logger, remoteTools } = this.#options;
+    const callLogger = logger.with({ callSid });
+    if (config.voiceEngine === "live") {
+      return new LiveEngine(upstream, {
+        logger: callLogger,
+        clock: realClock,
+        tools: this.#tools,
+        callSid,
+        remoteTools,
+        greeting: config.greeting,
+      });
+    }
+    return new RealtimeEngine(upstream, {
+      logger: callLogger,
+      tools: this.#tools,
+      callSid,
+      greetingRequested: config.greeting !== undefined,
+    });
+  }
+
+  /**
+   * Opens the configured engine's socket: the first events (the session,
+   * the greeting's request on Realtime) go as soon as it is open.
+   */
   #openUpstream(): RealtimeUpstream {
     const { config, upstreamConnectTimeoutMs } = this.#options;
+    const now = new Date();
+    const live = config.voiceEngine === "live";
     return new RealtimeUpstream({
-      url: config.openaiRealtimeUrl,
+      url: live ? config.openaiLiveUrl : config.openaiRealtimeUrl,
       apiKey: config.openaiApiKey,
-      initialEvents: initialEvents(
-        config,
-        new Date(),
-        this.#tools.definitions,
-      ),
+      initialEvents: live
+        ? [
+          liveEvents.start(
+            liveSessionConfig(config, now, this.#tools.definitions),
+          ),
+        ]
+        : initialEvents(config, now, this.#tools.definitions),
       // A caller waiting longer than this hears the apology instead.
       connectTimeoutMs: upstreamConnectTimeoutMs ?? 5_000,
     });

@@ -1,6 +1,10 @@
 /** The GA Realtime session this assistant runs with. */
 
 import type { Config, ReasoningEffort } from "../config.ts";
+import {
+  assistantInstructions,
+  greetingInstruction,
+} from "../call/instructions.ts";
 import { endCall } from "../tools/end_call.ts";
 import type { FunctionTool } from "../tools/toolbox.ts";
 import { clientEvents } from "./events.ts";
@@ -78,31 +82,6 @@ export function supportsReasoning(model: string): boolean {
   );
 }
 
-/** "Tuesday, 24 November 2026, 09:30 UTC": enough for "what's due tomorrow". */
-export function describeNow(now: Date, timeZone = "UTC"): string {
-  return new Intl.DateTimeFormat("en-GB", {
-    timeZone,
-    weekday: "long",
-    day: "numeric",
-    month: "long",
-    year: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-    timeZoneName: "short",
-  }).format(now);
-}
-
-function instructionsFor(settings: SessionSettings, now: Date): string {
-  return `${settings.assistantInstructions}\n\nIt is now ${
-    describeNow(now, settings.assistantTimezone)
-  } (time zone ${settings.assistantTimezone}).`;
-}
-
-/** What the assistant is asked to say first, when a greeting is configured. */
-function greetingInstructions(greeting: string): string {
-  return `Greet the caller by saying exactly this, and nothing else: "${greeting}"`;
-}
-
 /** The tag of the greeting's `response.create`, sent before the bridge exists. */
 export const GREETING_REQUEST = "greeting";
 
@@ -135,7 +114,7 @@ export function sessionConfig(
     type: "realtime",
     model: settings.realtimeModel,
     output_modalities: ["audio"],
-    instructions: instructionsFor(settings, now),
+    instructions: assistantInstructions(settings, now),
     ...(supportsReasoning(settings.realtimeModel)
       ? { reasoning: { effort: settings.reasoningEffort } }
       : {}),
@@ -171,7 +150,7 @@ export function initialEvents(
     // A system item, not response.instructions: those would replace the
     // session's instructions (persona, date, time zone) for the greeting.
     events.push(
-      clientEvents.systemMessage(greetingInstructions(settings.greeting)),
+      clientEvents.systemMessage(greetingInstruction(settings.greeting)),
       clientEvents.createResponse(GREETING_REQUEST),
     );
   }

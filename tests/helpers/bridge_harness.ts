@@ -161,8 +161,12 @@ export class FakeTwilio implements TwilioPort {
   }
 }
 
-/** The voice engine's side: records client events, delivers typed server events. */
-export class FakeUpstream implements UpstreamPort {
+/**
+ * The voice engine's socket: records client events and delivers server
+ * events typed as the vendor's (`Event`: Realtime's by default).
+ */
+export class FakeUpstream<Event extends { type: string } = RealtimeServerEvent>
+  implements UpstreamPort {
   readonly sent: JsonObject[] = [];
   readonly startedAt = 0;
   isOpen = true;
@@ -188,7 +192,7 @@ export class FakeUpstream implements UpstreamPort {
   }
 
   /** Delivers a server event; `event_id` is filled in. */
-  emit(event: DistributiveOmit<RealtimeServerEvent, "event_id">): void {
+  emit(event: DistributiveOmit<Event, "event_id">): void {
     this.#handlers?.message(
       JSON.stringify({ event_id: `event_${++this.#eventCounter}`, ...event }),
     );

@@ -1,0 +1,40 @@
+/**
+ * What the assistant is told, whatever the voice engine: the owner's
+ * instructions with today's date and time, and the greeting.
+ */
+
+import type { Config } from "../config.ts";
+
+export type InstructionSettings = Pick<
+  Config,
+  "assistantInstructions" | "assistantTimezone"
+>;
+
+/** "Tuesday, 24 November 2026, 09:30 UTC": enough for "what's due tomorrow". */
+export function describeNow(now: Date, timeZone = "UTC"): string {
+  return new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    timeZoneName: "short",
+  }).format(now);
+}
+
+/** The session's instructions: the persona, then the date and time. */
+export function assistantInstructions(
+  settings: InstructionSettings,
+  now: Date,
+): string {
+  return `${settings.assistantInstructions}\n\nIt is now ${
+    describeNow(now, settings.assistantTimezone)
+  } (time zone ${settings.assistantTimezone}).`;
+}
+
+/** What the assistant is asked to say first, when a greeting is configured. */
+export function greetingInstruction(greeting: string): string {
+  return `Greet the caller by saying exactly this, and nothing else: "${greeting}"`;
+}

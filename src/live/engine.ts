@@ -1,0 +1,445 @@
+/**
+ * The GPT-Live engine of one call. GPT-Live has no responses to create,
+ * cancel or truncate: the model handles interruptions itself, so the bridge
+ * paces playback (`playbackWindowMs`). Tools run through delegation: the
+ * backend's function calls arrive wrapped in `response.event`; this engine
+ * runs them (the server's own tools, or Zapier's through the server's MCP
+ * client), answers each with `response.item.create`, then `response.create`
+ * once every output of that backend response is in. There is no output
+ * "done" event, so a goodbye is said once its audio has started and then
+ * gone quiet.
+ */
+
+import type { Clock } from "../call/clock.ts";
+import type { EngineListener, VoiceEngine } from "../call/engine.ts";
+import type { HeardPosition } from "../call/playback_ledger.ts";
+import type { UpstreamPort } from "../call/ports.ts";
+import type { Logger } from "../log.ts";
+import type { ToolBox, ToolOutcome } from "../tools/toolbox.ts";
+import {
+  liveEvents,
+  type LiveFunctionCall,
+  type LiveFunctionTool,
+  type LiveServerEvent,
+  parseLiveEvent,
+} from "./events.ts";
+
+/** The server's MCP client, as this engine uses it (src/mcp/). */
+export interface RemoteTools {
+  list(): Promise<LiveFunctionTool[]>;
+  call(
+    name: string,
+    args: unknown,
+  ): Promise<
+    { ok: true; output: string } | {
+      ok: false;
+      error: string;
+      errorType: string;
+    }
+  >;
+}
+
+export interface LiveEngineOptions {
+  logger: Logger;
+  clock: Clock;
+  /** The function tools this server runs (end_call and the rest). */
+  tools: ToolBox;
+  callSid: string;
+  /** Zapier through the server's MCP client; undefined without ZAPIER_MCP_PASSWORD. */
+  remoteTools?: RemoteTools;
+  /** The MCP server's label, for the logs and the journal. */
+  remoteLabel?: string;
+  /** Said at pickup (GREETING). */
+  greeting?: string;
+}
+
+/** Audio kept queued at Twilio: the caller stops hearing the model within this. */
+export const LIVE_PLAYBACK_WINDOW_MS = 240;
+/** After end_call or a goodbye request, how long to wait for the goodbye to start. */
+export const GOODBYE_START_MS = 5_000;
+/** No delta for this long: the goodbye has been said. */
+export const GOODBYE_QUIET_MS = 800;
+/** Transcript deltas this far apart start a new journal line. */
+export const TRANSCRIPT_GAP_MS = 1_500;
+/** Backend calls whose terminal event never comes are answered after this. */
+const OUTPUTS_SETTLE_MS = 250;
+
+export function liveGreeting(greeting: string): string {
+  return `Greet the caller now by saying exactly this, and nothing else: "${greeting}"`;
+}
+export function liveDtmfNote(digits: string): string {
+  return `The caller pressed ${digits} on the phone keypad; respond to it.`;
+}
+export function liveToolsUnavailableNote(server: string): string {
+  return `The ${server} tools (Todoist, Gmail and the rest) could not be reached and are unavailable on this call. ` +
+    "If the caller asks for something that needs them, say plainly that you cannot reach those tools right now.";
+}
+export const LIVE_END_CALL_GOODBYE =
+  "Say a brief goodbye to the caller now: the call is ending.";
+
+/** The backend response a batch of function calls belongs to. */
+interface Batch {
+  pending: Set<string>;
+  done: boolean;
+  settle?: () => void;
+}
+
+export class LiveEngine implements VoiceEngine {
+  readonly playbackWindowMs = LIVE_PLAYBACK_WINDOW_MS;
+  readonly #upstream: UpstreamPort;
+  readonly #options: LiveEngineOptions;
+  readonly #logger: Logger;
+  readonly #started = Promise.withResolvers<number>();
+  #isStarted = false;
+  #listener: EngineListener | undefined;
+  #batches = new Map<string, Batch>();
+  #requests = 0;
+  /** A goodbye under way: waiting for its audio to start, then to go quiet. */
+  #goodbye: { heard: boolean; cancel?: () => void } | undefined;
+  #lines: {
+    role: "caller" | "assistant";
+    text: string;
+    flush?: () => void;
+  }[] = [];
+  #over = false;
+
+  constructor(upstream: UpstreamPort, options: LiveEngineOptions) {
+    this.#upstream = upstream;
+    this.#options = options;
+    this.#logger = options.logger;
+    // Nobody may be waiting on a session that never starts.
+    this.#started.promise.catch(() => {});
+    upstream.opened.catch((error) => this.#started.reject(error));
+  }
+
+  get isOpen(): boolean {
+    return this.#isStarted && this.#upstream.isOpen;
+  }
+
+  /** Resolves at `session.started`: no audio may go before it. */
+  get opened(): Promise<number> {
+    return this.#started.promise;
+  }
+
+  get closed(): Promise<void> {
+    return this.#upstream.closed;
+  }
+
+  get startedAt(): number {
+    return this.#upstream.startedAt;
+  }
+
+  attach(listener: EngineListener): void {
+    this.#listener = listener;
+    this.#upstream.attach({
+      message: (data) => this.#onFrame(data),
+      closed: (reason) => this.#end(reason),
+    });
+    this.#offerRemoteTools();
+  }
+
+  callerAudio(payload: string): void {
+    if (this.#isStarted) this.#upstream.send(liveEvents.appendAudio(payload));
+  }
+
+  callerKeys(digits: string): void {
+    this.#upstream.send(liveEvents.commentary(liveDtmfNote(digits)));
+  }
+
+  /** Nothing to truncate or cancel: GPT-Live stops talking by itself. */
+  interrupted(_heard: HeardPosition[]): void {}
+
+  sayGoodbye(instruction: string): void {
+    if (this.#goodbye) return;
+    this.#upstream.send(liveEvents.commentary(instruction));
+    this.#awaitGoodbye();
+  }
+
+  /** Ends the session (`session.close`) and the socket: no session outlives its call. */
+  close(): void {
+    if (!this.#over) {
+      this.#over = true;
+      this.#upstream.send(liveEvents.close());
+    }
+    this.#flushLines();
+    this.#goodbye?.cancel?.();
+    for (const batch of this.#batches.values()) batch.settle?.();
+    this.#upstream.close();
+  }
+
+  #onFrame(data: unknown): void {
+    if (this.#over) return;
+    const parsed = parseLiveEvent(data);
+    if (!parsed.ok) {
+      this.#logger.log("warn", "upstream.bad_event", { reason: parsed.reason });
+      return;
+    }
+    this.#onEvent(parsed.event, this.#listener!);
+  }
+
+  #onEvent(event: LiveServerEvent, listener: EngineListener): void {
+    switch (event.type) {
+      case "session.started":
+        this.#isStarted = true;
+        this.#started.resolve(performance.now());
+        if (this.#options.greeting !== undefined) {
+          this.#upstream.send(
+            liveEvents.commentary(liveGreeting(this.#options.greeting)),
+          );
+        }
+        return;
+      case "session.output_audio.delta":
+        listener.audio("", event.delta);
+        if (this.#goodbye) this.#goodbyeAudio();
+        return;
+      case "session.input_transcript.delta":
+        this.#transcript("caller", event.delta);
+        return;
+      case "session.output_transcript.delta":
+        this.#transcript("assistant", event.delta);
+        return;
+      case "function_call":
+        this.#onFunctionCall(event.call, listener);
+        return;
+      case "backend_response.done":
+        this.#batchDone(event.responseId);
+        return;
+      case "session.usage.updated":
+        return;
+      case "session.closed":
+        this.#end(`session closed: ${event.reason}`);
+        return;
+      case "error":
+        // Errors are about one client event; the socket closing ends a session.
+        this.#logger.log("warn", "upstream.error", {
+          type: event.errorType,
+          code: event.code || undefined,
+          eventId: event.clientEventId || undefined,
+          message: event.message.slice(0, 200),
+        });
+        return;
+      case "ignored":
+        return;
+    }
+  }
+
+  // --- tools -----------------------------------------------------------
+
+  /** Lists Zapier's tools (cached by the MCP client) and offers them to the backend. */
+  #offerRemoteTools(): void {
+    const remote = this.#options.remoteTools;
+    if (!remote) return;
+    const server = this.#options.remoteLabel ?? "zapier";
+    remote.list().then(
+      (tools) => {
+        if (this.#over) return;
+        const ours = this.#options.tools.definitions
+          .filter((ownTool) => !tools.some((t) => t.name === ownTool.name));
+        this.#logger.log("info", "mcp.tools_listed", {
+          server,
+          tools: tools.length,
+        });
+        this.#upstream.send(liveEvents.updateTools([...ours, ...tools]));
+      },
+      () => {
+        if (this.#over) return;
+        this.#logger.log("warn", "mcp.tools_unavailable", { server });
+        this.#listener?.toolsUnavailable(server);
+        this.#upstream.send(
+          liveEvents.thinking(liveToolsUnavailableNote(server)),
+        );
+      },
+    );
+  }
+
+  #onFunctionCall(call: LiveFunctionCall, listener: EngineListener): void {
+    const batch = this.#batch(call.responseId);
+    batch.pending.add(call.callId);
+    const own = this.#options.tools.has(call.name);
+    if (!own) listener.toolStarted();
+    const started = this.#options.clock.now();
+    const running = own
+      ? Promise.resolve(
+        this.#options.tools.run(call.name, call.arguments, {
+          callSid: this.#options.callSid,
+        }),
+      )
+      : this.#runRemote(call);
+    running.then((outcome) => {
+      if (!own) {
+        const failed = outcome.output.ok === false;
+        const errorType = typeof outcome.output.errorType === "string"
+          ? outcome.output.errorType
+          : undefined;
+        this.#logger.log(failed ? "warn" : "info", "tool_call", {
+          kind: "mcp",
+          name: call.name,
+          failed,
+          errorType,
+          durationMs: Math.round(this.#options.clock.now() - started),
+        });
+        listener.toolCall({
+          name: call.name,
+          server: this.#options.remoteLabel ?? "zapier",
+          failed,
+          errorType,
+        });
+      }
+      this.#answer(call, outcome, batch);
+    });
+  }
+
+  async #runRemote(call: LiveFunctionCall): Promise<ToolOutcome> {
+    const remote = this.#options.remoteTools;
+    if (!remote) {
+      return { output: { ok: false, error: `unknown tool ${call.name}` } };
+    }
+    let args: unknown = {};
+    try {
+      args = call.arguments.trim() ? JSON.parse(call.arguments) : {};
+    } catch {
+      return { output: { ok: false, error: "arguments are not valid JSON" } };
+    }
+    const result = await remote.call(call.name, args);
+    return result.ok ? { output: { ok: true, result: result.output } } : {
+      output: {
+        ok: false,
+        error: result.error,
+        errorType: result.errorType,
+      },
+    };
+  }
+
+  #answer(call: LiveFunctionCall, outcome: ToolOutcome, batch: Batch): void {
+    if (this.#over) return;
+    this.#upstream.send(
+      liveEvents.functionCallOutput(
+        call.callId,
+        JSON.stringify(outcome.output),
+      ),
+    );
+    batch.pending.delete(call.callId);
+    if (outcome.hangUp && !this.#goodbye) {
+      this.#listener?.hangUpRequested();
+      this.#awaitGoodbye();
+    }
+    this.#maybeContinue(call.responseId, batch);
+  }
+
+  #batch(responseId: string): Batch {
+    let batch = this.#batches.get(responseId);
+    if (!batch) {
+      batch = { pending: new Set(), done: false };
+      this.#batches.set(responseId, batch);
+    }
+    return batch;
+  }
+
+  #batchDone(responseId: string): void {
+    const batch = this.#batches.get(responseId);
+    if (!batch) return;
+    batch.done = true;
+    this.#maybeContinue(responseId, batch);
+  }
+
+  /**
+   * `response.create` once every output of the backend response is in:
+   * earlier is refused (`function_call_outputs_required`). The response's
+   * terminal event says no more calls are coming; without one, a short
+   * settle time after the last output does.
+   */
+  #maybeContinue(responseId: string, batch: Batch): void {
+    if (batch.pending.size > 0) return;
+    batch.settle?.();
+    if (!batch.done) {
+      batch.settle = this.#options.clock.after(OUTPUTS_SETTLE_MS, () => {
+        batch.settle = undefined;
+        batch.done = true;
+        this.#maybeContinue(responseId, batch);
+      });
+      return;
+    }
+    this.#batches.delete(responseId);
+    if (this.#over) return;
+    this.#upstream.send(
+      liveEvents.createResponse(`create_${++this.#requests}`),
+    );
+  }
+
+  // --- goodbye -----------------------------------------------------------
+
+  /**
+   * There is no output "done" event: the goodbye is said once its audio has
+   * started arriving and then gone quiet (or never started within a bound).
+   */
+  #awaitGoodbye(): void {
+    this.#goodbye = { heard: false };
+    this.#goodbye.cancel = this.#options.clock.after(
+      GOODBYE_START_MS,
+      () => this.#goodbyeSaid(),
+    );
+  }
+
+  #goodbyeAudio(): void {
+    const goodbye = this.#goodbye!;
+    goodbye.heard = true;
+    goodbye.cancel?.();
+    goodbye.cancel = this.#options.clock.after(
+      GOODBYE_QUIET_MS,
+      () => this.#goodbyeSaid(),
+    );
+  }
+
+  #goodbyeSaid(): void {
+    if (this.#over || !this.#goodbye) return;
+    this.#goodbye.cancel = undefined;
+    this.#listener?.goodbyeSaid();
+  }
+
+  // --- transcripts -------------------------------------------------------
+
+  /** Deltas are grouped into lines: a new line when the speaker changes or after a pause. */
+  #transcript(role: "caller" | "assistant", delta: string): void {
+    if (!delta) return;
+    let line = this.#lines.find((l) => l.role === role);
+    if (!line) {
+      line = { role, text: "" };
+      this.#lines.push(line);
+    }
+    // The other speaker's line is complete once this one speaks.
+    for (const other of this.#lines) {
+      if (other.role !== role) this.#flushLine(other);
+    }
+    line.text += delta;
+    line.flush?.();
+    const current = line;
+    line.flush = this.#options.clock.after(
+      TRANSCRIPT_GAP_MS,
+      () => this.#flushLine(current),
+    );
+  }
+
+  #flushLine(
+    line: { role: "caller" | "assistant"; text: string; flush?: () => void },
+  ): void {
+    line.flush?.();
+    line.flush = undefined;
+    const text = line.text.trim();
+    line.text = "";
+    if (text) this.#listener?.transcript(line.role, text);
+  }
+
+  #flushLines(): void {
+    for (const line of this.#lines) this.#flushLine(line);
+  }
+
+  #end(detail: string): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#flushLines();
+    this.#goodbye?.cancel?.();
+    for (const batch of this.#batches.values()) batch.settle?.();
+    this.#started.reject(new Error(detail));
+    this.#listener?.ended("upstream closed", detail);
+  }
+}
