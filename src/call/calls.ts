@@ -52,6 +52,9 @@ export class Calls {
   /** Opens the call's Realtime session now, for the stream that will present this token. */
   prewarm(claims: StreamTokenClaims): void {
     this.#prewarmed.add(claims.nonce, this.#openUpstream(), claims.expiresAt);
+    // GPT-Live: list Zapier's tools now (the MCP client caches them), so the
+    // engine offers them as soon as the call starts; a failure is handled there.
+    this.#options.remoteTools?.list().catch(() => {});
   }
 
   /** Bridges an accepted media-stream socket to its (pre-warmed or new) upstream session. */

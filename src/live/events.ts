@@ -165,6 +165,8 @@ export type LiveFunctionTool = {
   name: string;
   description: string;
   parameters: Record<string, unknown>;
+  /** False for Zapier's schemas, whose optional fields strict mode would refuse. */
+  strict?: boolean;
 };
 
 /** The `session` of `session.start`, exactly as sent. */
