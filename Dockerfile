@@ -33,8 +33,9 @@ EXPOSE 5050
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD deno eval "const r = await fetch('http://127.0.0.1:' + (Deno.env.get('PORT') || '5050') + '/healthz'); const b = await r.json(); Deno.exit(r.ok && b.status === 'ok' ? 0 : 1);"
 
-# The entrypoint prefixes `deno`. The --allow-net and --allow-env flags are the
-# ones in deno.json's `start` task (a test keeps them identical); read/write
-# only for the KV directory. Docker stops with SIGTERM: the server drains live
-# calls for DRAIN_SECONDS (20 by default), so give `docker stop` more than that.
-CMD ["run", "--v8-flags=--max-semi-space-size=2", "--allow-net=0.0.0.0,api.openai.com:443", "--allow-env=OPENAI_API_KEY,TWILIO_AUTH_TOKEN,PUBLIC_URL,PORT,VOICE,ASSISTANT_INSTRUCTIONS,TEMPERATURE,ZAPIER_MCP_URL,ZAPIER_MCP_PASSWORD,ZAPIER_MCP_ALLOWED_TOOLS,OPENAI_REALTIME_URL,OPENAI_REALTIME_MODEL,REASONING_EFFORT,THINKING_SOUND,STREAM_TOKEN_TTL_SECONDS,KV_PATH,DRAIN_SECONDS,MAX_CONCURRENT_CALLS,MAX_CALL_MINUTES,STREAM_START_TIMEOUT_SECONDS,ADMIN_TOKEN,JOURNAL_RETENTION_DAYS,JOURNAL_TRANSCRIPTS,GREETING,ASSISTANT_TIMEZONE,DENO_KV_ACCESS_TOKEN", "--allow-read=/data", "--allow-write=/data", "main.ts"]
+# The entrypoint prefixes `deno`. The flags are deno.json's `start` task's (a
+# test keeps them identical), except that the task's data folder ./data is the
+# /data volume here: read/write for the KV directory only. Docker stops with
+# SIGTERM: the server drains live calls for DRAIN_SECONDS (20 by default), so
+# give `docker stop` more than that.
+CMD ["run", "--v8-flags=--max-semi-space-size=2", "--allow-net=0.0.0.0,api.openai.com:443,mcp.zapier.com:443", "--allow-env=OPENAI_API_KEY,TWILIO_AUTH_TOKEN,PUBLIC_URL,PORT,VOICE,ASSISTANT_INSTRUCTIONS,TEMPERATURE,ZAPIER_MCP_URL,ZAPIER_MCP_PASSWORD,ZAPIER_MCP_ALLOWED_TOOLS,OPENAI_REALTIME_URL,OPENAI_REALTIME_MODEL,REASONING_EFFORT,THINKING_SOUND,VOICE_ENGINE,OPENAI_LIVE_URL,LIVE_MODEL,LIVE_BACKEND_MODEL,STREAM_TOKEN_TTL_SECONDS,KV_PATH,DRAIN_SECONDS,MAX_CONCURRENT_CALLS,MAX_CALL_MINUTES,STREAM_START_TIMEOUT_SECONDS,ADMIN_TOKEN,JOURNAL_RETENTION_DAYS,JOURNAL_TRANSCRIPTS,GREETING,ASSISTANT_TIMEZONE,DENO_KV_ACCESS_TOKEN", "--allow-read=/data", "--allow-write=/data", "main.ts"]

@@ -24,7 +24,7 @@ function readConfig(): Config {
 
 const config = readConfig();
 
-/** The strict start task grants no file access: say which flags a KV file needs. */
+/** The start task grants files in ./data only: say which flags another KV file needs. */
 async function openKv(path: string | undefined): Promise<Deno.Kv> {
   try {
     return await Deno.openKv(path);
@@ -34,7 +34,7 @@ async function openKv(path: string | undefined): Promise<Deno.Kv> {
       ? path.slice(0, path.lastIndexOf("/")) || "/"
       : ".";
     console.error(
-      `KV_PATH=${path} needs file access: run with --allow-read=${dir} --allow-write=${dir} (the Docker image grants /data), or leave KV_PATH unset for Deno's default store.`,
+      `KV_PATH=${path} needs file access: run with --allow-read=${dir} --allow-write=${dir}, or keep the store in ./data (deno task start and dev grant it; the Docker image grants /data), or leave KV_PATH unset for Deno's default store.`,
     );
     Deno.exit(1);
   }

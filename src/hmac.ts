@@ -1,4 +1,7 @@
-/** HMAC-SHA256 derivations: one secret, several purpose-bound values. */
+/**
+ * HMAC helpers: purpose-bound derivations of one secret, and the
+ * constant-time comparison every MAC or token check needs.
+ */
 
 const encoder = new TextEncoder();
 
@@ -17,4 +20,16 @@ export async function deriveBytes(
   return new Uint8Array(
     await crypto.subtle.sign("HMAC", key, encoder.encode(label)),
   );
+}
+
+/** Compares two strings in time that depends only on their lengths. */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const left = encoder.encode(a);
+  const right = encoder.encode(b);
+  let difference = left.length ^ right.length;
+  const length = Math.max(left.length, right.length);
+  for (let i = 0; i < length; i++) {
+    difference |= (left[i] ?? 0) ^ (right[i] ?? 0);
+  }
+  return difference === 0;
 }

@@ -14,6 +14,13 @@ export interface Logger {
 
 export type LogSink = (line: string) => void;
 
+/** `Logger.log` on its own, e.g. behind a rate limit. */
+export type LogLine = (
+  level: LogLevel,
+  event: string,
+  fields?: LogFields,
+) => void;
+
 export function createLogger(
   sink: LogSink,
   secrets: readonly (string | undefined)[] = [],
@@ -45,10 +52,7 @@ export const consoleSink: LogSink = (line) => console.log(line);
  * counting what it held back: floods of refused requests must not flood
  * the log.
  */
-export function rateLimited(
-  logger: Logger,
-  perSecond: number,
-): (level: LogLevel, event: string, fields?: LogFields) => void {
+export function rateLimited(logger: Logger, perSecond: number): LogLine {
   let second = 0;
   let count = 0;
   return (level, event, fields) => {

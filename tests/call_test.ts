@@ -281,7 +281,7 @@ Deno.test("OpenAI closing the socket closes the Twilio stream", async () => {
   }
 });
 
-Deno.test("a fatal OpenAI error closes both sockets; a refused client event does not", async () => {
+Deno.test("a session-ending OpenAI error closes both sockets; a refused client event or a server_error does not", async () => {
   const server = await startTestServer();
   try {
     const edge = await server.call();
@@ -296,12 +296,6 @@ Deno.test("a fatal OpenAI error closes both sockets; a refused client event does
         message: "x",
       },
     });
-    await delay(100);
-    assert.equal(
-      server.app.calls.live.size,
-      1,
-      "a refused client event is survivable",
-    );
     session.send({
       type: "error",
       event_id: "event_2",
@@ -309,6 +303,21 @@ Deno.test("a fatal OpenAI error closes both sockets; a refused client event does
         type: "server_error",
         code: "",
         message: "The server had an error",
+      },
+    });
+    await delay(100);
+    assert.equal(
+      server.app.calls.live.size,
+      1,
+      "recoverable errors: the session stays open, as the API documents",
+    );
+    session.send({
+      type: "error",
+      event_id: "event_3",
+      error: {
+        type: "invalid_request_error",
+        code: "session_expired",
+        message: "Your session hit the maximum duration of 60 minutes.",
       },
     });
     await edge.closed;

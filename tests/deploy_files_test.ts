@@ -183,15 +183,23 @@ Deno.test("Dockerfile copies deno.json and deno.lock before the source and cache
 });
 
 Deno.test("Dockerfile's CMD grants exactly the start task's --allow-net and --allow-env", async () => {
-  const { cmd } = await dockerfile();
+  const { cmd, env } = await dockerfile();
   const task = await startTaskFlags();
   const args = runArgs(cmd);
   for (const name of ["--allow-net", "--allow-env"]) {
     assert.ok(flagValue(task, name), `start task has no ${name}`);
     assert.equal(flagValue(args, name), flagValue(task, name), name);
   }
-  // Whatever flags the start task gains later, the image must carry them too.
-  for (const flag of task) assert.ok(args.includes(flag), `CMD lacks ${flag}`);
+  // Whatever flags the start task gains later, the image must carry them
+  // too; the project's data folder (./data) is the image's data directory.
+  const dataDir = posix.dirname(env.KV_PATH);
+  for (const flag of task) {
+    const imageFlag = flag.replace(
+      /^(--allow-(?:read|write))=\.\/data$/,
+      `$1=${dataDir}`,
+    );
+    assert.ok(args.includes(imageFlag), `CMD lacks ${imageFlag}`);
+  }
   assert.equal(args.at(-1), "main.ts");
 });
 
@@ -205,6 +213,8 @@ Deno.test("Dockerfile's CMD reads and writes only the KV directory, which is a V
   assert.equal(flagValue(args, "--allow-read"), dataDir);
   assert.equal(flagValue(args, "--allow-write"), dataDir);
   assert.ok(volumes.includes(dataDir), `${dataDir} is not a VOLUME`);
+  // Nothing else, not even the start task's ./data: /app/data is no volume.
+  assert.ok(!args.some((flag) => flag.endsWith("=./data")));
   const extra = args.slice(0, -1).filter((flag) => !task.includes(flag));
   assert.deepEqual(extra.sort(), [
     `--allow-read=${dataDir}`,

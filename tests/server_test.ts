@@ -323,3 +323,38 @@ Deno.test("without PUBLIC_URL a TLS-terminating proxy that sends no X-Forwarded-
     );
   });
 });
+
+Deno.test("POST /incoming-call logs the caller masked as /calls shows it, never the whole number", async () => {
+  await withApp({}, async (app, logs) => {
+    const response = await app.handler(signedWebhook(WEBHOOK, CALL_PARAMS));
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+    const accepted = logs.events().find((e) => e.event === "webhook.accepted");
+    assert.equal(accepted?.caller, "•••0123");
+    assert.ok(!logs.lines.join("\n").includes(CALL_PARAMS.From));
+  });
+});
+
+Deno.test("GET /media-stream/:token accepts Twilio's signature of the stream URL with or without a trailing slash", async () => {
+  await withApp({}, async (app) => {
+    const twiml = await (await app.handler(signedWebhook(WEBHOOK, CALL_PARAMS)))
+      .text();
+    const streamUrl = streamUrlOf(twiml);
+    const https = streamUrl.replace(/^wss/, "https");
+    // 426 (no upgrade) means the signature passed: the token is not spent.
+    for (
+      const [requested, signed] of [
+        [https, `${streamUrl}/`],
+        [`${https}/`, streamUrl],
+      ]
+    ) {
+      const response = await app.handler(
+        new Request(requested, {
+          headers: { "x-twilio-signature": streamSignature(signed) },
+        }),
+      );
+      assert.equal(response.status, 426, `${requested} signed as ${signed}`);
+      await response.body?.cancel();
+    }
+  });
+});

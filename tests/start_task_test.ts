@@ -76,3 +76,69 @@ Deno.test("deno task start serves /healthz with keys in the environment alone an
   assert.ok(!output.includes("sk-start-task-test"));
   assert.ok(!output.includes("start-task-auth-token"));
 });
+
+Deno.test("deno task start keeps KV_PATH=./data/<file> in the project's data folder with no extra flags and serves /healthz", async () => {
+  const name = `start-task-test-${crypto.randomUUID()}.kv`;
+  const dataDir = new URL("data/", root);
+  const child = startTask({
+    OPENAI_API_KEY: "sk-start-task-test",
+    TWILIO_AUTH_TOKEN: "start-task-auth-token",
+    PORT: "0",
+    KV_PATH: `./data/${name}`,
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let output = "";
+    let port = 0;
+    while (!port) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      output += value;
+      const match = /"event":"server.listening".*"port":(\d+)/.exec(output);
+      if (match) port = Number(match[1]);
+    }
+    if (!port) assert.fail(`server did not start: ${output}${await stderr}`);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal((await health.json()).status, "ok");
+    assert.ok((await Deno.stat(new URL(name, dataDir))).isFile);
+    child.kill("SIGTERM");
+    for (let read = await lines.read(); !read.done; read = await lines.read()) {
+      output += read.value;
+    }
+    const { code } = await child.status;
+    assert.equal(code, 0, `exit ${code}: ${await stderr}`);
+    assert.match(output, /"event":"server.stopped"/);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await lines.cancel().catch(() => {});
+    await child.status;
+    await stderr;
+    // SQLite may leave its -wal and -shm files next to the store.
+    for (const suffix of ["", "-wal", "-shm"]) {
+      await Deno.remove(new URL(name + suffix, dataDir)).catch(() => {});
+    }
+  }
+});
+
+Deno.test("deno task start and dev may read and write the ./data folder and no other file", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", root)),
+  );
+  for (const task of ["start", "dev"]) {
+    const fileFlags = String(config.tasks[task]).split(/\s+/)
+      .filter((flag) =>
+        flag === "-A" || /^--allow-(read|write|all)\b/.test(flag)
+      );
+    assert.deepEqual(
+      fileFlags.sort(),
+      ["--allow-read=./data", "--allow-write=./data"],
+      task,
+    );
+  }
+});

@@ -5,9 +5,25 @@
  */
 import assert from "node:assert/strict";
 import twilio from "twilio";
+import type {
+  AudioTranscription,
+  RealtimeAudioConfig,
+  RealtimeAudioConfigInput,
+  RealtimeAudioConfigOutput,
+  RealtimeAudioInputTurnDetection,
+  RealtimeClientEvent,
+  RealtimeFunctionTool,
+  RealtimeReasoning,
+  RealtimeReasoningEffort,
+  RealtimeSessionCreateRequest,
+  RealtimeToolsConfigUnion,
+} from "openai/resources/realtime/realtime";
 import {
+  DEFAULT_MODEL,
+  defaultSession,
   FakeRealtime,
   type FakeRealtimeSession,
+  GA_KEYS,
   isObject,
   type JsonObject,
 } from "./helpers/fake_realtime.ts";
@@ -73,6 +89,22 @@ class RealtimeClient {
     return event;
   }
 
+  /** The first event of `type` matching `where`, not returned before. */
+  async nextWhere(
+    type: string,
+    where: (e: JsonObject) => boolean,
+    timeoutMs = 2000,
+  ): Promise<JsonObject> {
+    const find = () =>
+      this.events.find((e) =>
+        e.type === type && !this.#consumed.has(e) && where(e)
+      );
+    await waitUntil(() => find() !== undefined, `'${type}'`, timeoutMs);
+    const event = find()!;
+    this.#consumed.add(event);
+    return event;
+  }
+
   send(event: JsonObject) {
     this.socket.send(JSON.stringify(event));
   }
@@ -112,9 +144,10 @@ async function withSession(
     void
   >,
   options: Parameters<typeof FakeRealtime.start>[0] = {},
+  model = DEFAULT_MODEL,
 ) {
   const fake = await FakeRealtime.start(options);
-  const client = await RealtimeClient.open(fake.url);
+  const client = await RealtimeClient.open(fake.urlWithModel(model));
   try {
     const session = await fake.nextSession();
     await client.next("session.created");
@@ -169,10 +202,21 @@ Deno.test("FakeRealtime refuses the retired OpenAI-Beta header and a missing mod
     const beta = { ...key, "OpenAI-Beta": "realtime=v1" };
     assert.equal((await httpStatus(fake.url, beta)).status, 400);
     assert.equal(await handshakeRefused(fake.url, beta), true);
-    const noModel = fake.url.replace(/\?.*$/, "");
-    assert.equal((await httpStatus(noModel, key)).status, 400);
+    // `url` carries no model: the client must add `?model=` itself.
+    assert.equal(new URL(fake.url).search, "");
+    const noModel = await httpStatus(fake.url, key);
+    assert.equal(noModel.status, 400);
+    assert.deepEqual(noModel.body, {
+      error: {
+        message: "Missing required parameter: 'model'.",
+        type: "invalid_request_error",
+        param: "model",
+        code: "missing_required_parameter",
+      },
+    });
+    assert.equal(await handshakeRefused(fake.url, key), true);
     assert.equal(fake.sessions.length, 0);
-    assert.equal(await handshakeRefused(fake.url, key), false);
+    assert.equal(await handshakeRefused(fake.urlWithModel(), key), false);
     assert.equal(fake.sessions.length, 1);
   } finally {
     await fake.close();
@@ -194,7 +238,7 @@ Deno.test("FakeRealtime refuses every handshake with the configured handshakeSta
 Deno.test("FakeRealtime delays accepting the handshake by handshakeDelayMs", async () => {
   const fake = await FakeRealtime.start({ handshakeDelayMs: 150 });
   const started = performance.now();
-  const client = await RealtimeClient.open(fake.url);
+  const client = await RealtimeClient.open(fake.urlWithModel());
   try {
     assert.ok(performance.now() - started >= 140);
   } finally {
@@ -212,7 +256,7 @@ Deno.test("FakeRealtime sends a GA session.created and records the handshake", a
     assert.equal(field(s, "type"), "realtime");
     assert.equal(field(s, "object"), "realtime.session");
     assert.match(String(field(s, "id")), /^sess_/);
-    assert.equal(field(s, "model"), "gpt-realtime");
+    assert.equal(field(s, "model"), "gpt-realtime-2.1");
     assert.deepEqual(field(s, "output_modalities"), ["audio"]);
     assert.deepEqual(field(s, "audio", "input", "format"), {
       type: "audio/pcm",
@@ -220,7 +264,10 @@ Deno.test("FakeRealtime sends a GA session.created and records the handshake", a
     });
     assert.equal(field(s, "audio", "output", "voice"), "alloy");
     assert.equal(session.headers.get("authorization"), "Bearer sk-test");
-    assert.match(session.requestUrl, /\/v1\/realtime\?model=gpt-realtime$/);
+    assert.match(
+      session.requestUrl,
+      /\/v1\/realtime\?model=gpt-realtime-2\.1$/,
+    );
     assert.equal(session.interruptResponse, true);
     return Promise.resolve();
   });
@@ -303,7 +350,7 @@ Deno.test("FakeRealtime merges a GA session.update and answers with the full ses
       type: "audio/pcmu",
     });
     assert.equal(field(updated.session, "audio", "output", "voice"), "alloy");
-    assert.equal(field(updated.session, "model"), "gpt-realtime");
+    assert.equal(field(updated.session, "model"), "gpt-realtime-2.1");
     // Fields the update left out keep their values; turn detection defaults fill in.
     assert.equal(
       field(
@@ -394,7 +441,8 @@ Deno.test("FakeRealtime speak() streams the GA response event sequence with bit-
 
     assert.equal(field(done, "response", "id"), handle.responseId);
     assert.equal(field(done, "response", "status"), "completed");
-    assert.equal(field(done, "response", "status_details"), null);
+    // Optional, not nullable, in the openai types: absent when completed.
+    assert.equal(field(done, "response", "status_details"), undefined);
     const output = field(done, "response", "output");
     assert.ok(Array.isArray(output));
     assert.equal(field(output[0], "id"), handle.itemId);
@@ -624,14 +672,21 @@ Deno.test("FakeRealtime conversation.item.create answers with conversation.item.
   await withSession(async (session, client) => {
     client.send({
       type: "conversation.item.create",
-      item: { type: "function_call_output", call_id: "call_1", output: "{}" },
+      item: {
+        type: "message",
+        role: "system",
+        content: [{ type: "input_text", text: "The caller is in Paris." }],
+      },
     });
     const added = await client.next("conversation.item.added");
-    assert.equal(field(added, "item", "call_id"), "call_1");
+    assert.equal(field(added, "item", "role"), "system");
+    assert.deepEqual(field(added, "item", "content"), [
+      { type: "input_text", text: "The caller is in Paris." },
+    ]);
     assert.match(String(field(added, "item", "id")), /^item_/);
     await client.next("conversation.item.done");
     const recorded = await session.waitFor("conversation.item.create");
-    assert.equal(field(recorded, "item", "call_id"), "call_1");
+    assert.equal(field(recorded, "item", "role"), "system");
   });
 });
 
@@ -656,7 +711,7 @@ Deno.test("FakeRealtime waitFor returns successive events of a type and times ou
 Deno.test("FakeRealtime reports whether the client or the server closed the socket", async () => {
   const fake = await FakeRealtime.start();
   try {
-    const first = await RealtimeClient.open(fake.url);
+    const first = await RealtimeClient.open(fake.urlWithModel());
     const s1 = await fake.nextSession();
     await first.close();
     assert.deepEqual(await s1.closed, {
@@ -665,20 +720,941 @@ Deno.test("FakeRealtime reports whether the client or the server closed the sock
       byClient: true,
     });
 
-    const second = await RealtimeClient.open(fake.url);
+    const second = await RealtimeClient.open(fake.urlWithModel());
     const s2 = await fake.nextSession();
     s2.close(4000, "session expired");
     const ev = await second.closed;
     assert.deepEqual([ev.code, ev.reason], [4000, "session expired"]);
     assert.equal((await s2.closed).byClient, false);
 
-    const third = await RealtimeClient.open(fake.url);
+    const third = await RealtimeClient.open(fake.urlWithModel());
     const s3 = await fake.nextSession();
     const handle = s3.speak(audioOf(8000), { chunkBytes: 160, intervalMs: 10 });
     await fake.close(); // closes open sessions from the server side
     await third.closed;
     assert.equal((await s3.closed).byClient, false);
     assert.equal(await handle.done, "cancelled");
+  } finally {
+    await fake.close();
+  }
+});
+
+// --- FakeRealtime: held to the openai package's types ------------------------
+
+/** True only when A and B are the same type (not merely assignable). */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends
+  (<T>() => T extends B ? 1 : 2) ? true : false;
+type Listed<K extends keyof typeof GA_KEYS> = (typeof GA_KEYS)[K][number];
+/** The literal members of `(string & {}) | "a" | "b"`. */
+type Literals<T> = T extends string ? string extends T ? never : T : never;
+
+// `deno check` fails here when the openai types gain or lose a key that the
+// simulator's schema does not list: the simulator must then be updated.
+const keyListsMatchOpenAiTypes: {
+  session: Equal<Listed<"session">, keyof RealtimeSessionCreateRequest>;
+  audio: Equal<Listed<"audio">, keyof RealtimeAudioConfig>;
+  audioInput: Equal<Listed<"audioInput">, keyof RealtimeAudioConfigInput>;
+  audioOutput: Equal<Listed<"audioOutput">, keyof RealtimeAudioConfigOutput>;
+  noiseReduction: Equal<
+    Listed<"noiseReduction">,
+    keyof RealtimeAudioConfigInput.NoiseReduction
+  >;
+  transcription: Equal<Listed<"transcription">, keyof AudioTranscription>;
+  serverVad: Equal<
+    Listed<"serverVad">,
+    keyof RealtimeAudioInputTurnDetection.ServerVad
+  >;
+  semanticVad: Equal<
+    Listed<"semanticVad">,
+    keyof RealtimeAudioInputTurnDetection.SemanticVad
+  >;
+  reasoning: Equal<Listed<"reasoning">, keyof RealtimeReasoning>;
+  functionTool: Equal<Listed<"functionTool">, keyof RealtimeFunctionTool>;
+  mcpTool: Equal<Listed<"mcpTool">, keyof RealtimeToolsConfigUnion.Mcp>;
+  clientEvents: Equal<Listed<"clientEvents">, RealtimeClientEvent["type"]>;
+  reasoningEfforts: Equal<Listed<"reasoningEfforts">, RealtimeReasoningEffort>;
+  transcriptionModels: Equal<
+    Listed<"transcriptionModels">,
+    Literals<AudioTranscription["model"]>
+  >;
+} = {
+  session: true,
+  audio: true,
+  audioInput: true,
+  audioOutput: true,
+  noiseReduction: true,
+  transcription: true,
+  serverVad: true,
+  semanticVad: true,
+  reasoning: true,
+  functionTool: true,
+  mcpTool: true,
+  clientEvents: true,
+  reasoningEfforts: true,
+  transcriptionModels: true,
+};
+
+Deno.test("FakeRealtime's schema lists exactly the keys of the openai types", () => {
+  // The real check is the type annotation above; this keeps it referenced.
+  assert.ok(Object.values(keyListsMatchOpenAiTypes).every((v) => v));
+  const session: RealtimeSessionCreateRequest = defaultSession(
+    "gpt-realtime-2.1",
+  );
+  assert.equal(session.type, "realtime");
+  assert.ok(GA_KEYS.transcriptionModels.includes("gpt-live-transcribe"));
+});
+
+// --- FakeRealtime: one active response ---------------------------------------
+
+Deno.test("FakeRealtime refuses response.create while a response is active, without running the hook", async () => {
+  let hookCalls = 0;
+  await withSession(async (session, client) => {
+    const handle = session.speak(audioOf(8000), {
+      chunkBytes: 160,
+      intervalMs: 5,
+    });
+    assert.equal(session.activeResponseId, handle.responseId);
+    client.send({ type: "response.create", event_id: "rc_1" });
+    const error = await client.next("error");
+    assert.deepEqual(error.error, {
+      type: "invalid_request_error",
+      code: "conversation_already_has_active_response",
+      message:
+        `Conversation already has an active response in progress: ${handle.responseId}. Wait until the response is finished before creating a new one.`,
+      param: null,
+      event_id: "rc_1",
+    });
+    assert.equal(hookCalls, 0, "a refused create runs no script");
+    assert.deepEqual(session.refusedCreates.map((e) => e.event_id), ["rc_1"]);
+    client.send({ type: "response.cancel" });
+    assert.equal(await handle.done, "cancelled");
+    assert.equal(session.activeResponseId, null);
+    client.send({ type: "response.create", event_id: "rc_2" });
+    await session.waitFor("response.create", (e) => e.event_id === "rc_2");
+    assert.equal(hookCalls, 1);
+    assert.equal(session.refusedCreates.length, 1);
+  }, { onResponseCreate: () => void hookCalls++ });
+});
+
+// --- FakeRealtime: MCP ----------------------------------------------------------
+
+const ZAPIER = {
+  type: "mcp",
+  server_label: "zapier",
+  server_url: "https://mcp.zapier.com/api/mcp/mcp",
+  headers: { Authorization: "Bearer zapier-key" },
+  require_approval: "never",
+};
+
+const MCP_TOOLS = [
+  {
+    name: "todoist_find_tasks",
+    description: "Find tasks",
+    input_schema: { type: "object", properties: { due: { type: "string" } } },
+    annotations: { readOnlyHint: true },
+  },
+  { name: "gmail_send_email", annotations: { readOnlyHint: false } },
+  { name: "calendar_find_events", annotations: { readOnlyHint: true } },
+];
+
+/** Adds the Zapier MCP tool and waits until its tools are listed. */
+async function useZapier(
+  client: RealtimeClient,
+  overrides: JsonObject = {},
+): Promise<JsonObject> {
+  client.send({
+    type: "session.update",
+    session: { type: "realtime", tools: [{ ...ZAPIER, ...overrides }] },
+  });
+  await client.next("session.updated");
+  const done = await client.nextWhere(
+    "conversation.item.done",
+    (e) => field(e, "item", "type") === "mcp_list_tools",
+  );
+  await client.next("mcp_list_tools.completed");
+  return done;
+}
+
+function typesSince(client: RealtimeClient, from: number): unknown[] {
+  return client.events.slice(from).map((e) => e.type);
+}
+
+Deno.test("FakeRealtime lists an MCP server's tools after session.update, honouring allowed_tools", async () => {
+  await withSession(async (session, client) => {
+    const from = client.events.length;
+    const done = await useZapier(client);
+    assert.deepEqual(typesSince(client, from), [
+      "session.updated",
+      "mcp_list_tools.in_progress",
+      "conversation.item.added",
+      "conversation.item.done",
+      "mcp_list_tools.completed",
+    ]);
+    const [, inProgress, added, , completed] = client.events.slice(from);
+    const item = done.item;
+    assert.equal(field(item, "type"), "mcp_list_tools");
+    assert.equal(field(item, "server_label"), "zapier");
+    assert.equal(inProgress.item_id, field(item, "id"));
+    assert.equal(completed.item_id, field(item, "id"));
+    assert.deepEqual(field(added, "item", "tools"), []);
+    assert.deepEqual(field(item, "tools"), [
+      {
+        name: "todoist_find_tasks",
+        description: "Find tasks",
+        input_schema: {
+          type: "object",
+          properties: { due: { type: "string" } },
+        },
+        annotations: { readOnlyHint: true },
+      },
+      {
+        name: "gmail_send_email",
+        description: null,
+        input_schema: { type: "object", properties: {} },
+        annotations: { readOnlyHint: false },
+      },
+      {
+        name: "calendar_find_events",
+        description: null,
+        input_schema: { type: "object", properties: {} },
+        annotations: { readOnlyHint: true },
+      },
+    ]);
+    assert.equal(session.mcpListings.length, 1);
+    assert.equal(session.mcpListings[0].status, "completed");
+
+    // The same server again: already listed, nothing new.
+    client.send({
+      type: "session.update",
+      session: { type: "realtime", tools: [ZAPIER] },
+    });
+    await client.next("session.updated");
+    await delay(20);
+    assert.equal(session.mcpListings.length, 1);
+
+    const names = (e: JsonObject) => {
+      const tools = field(e, "item", "tools");
+      return Array.isArray(tools) ? tools.map((t) => field(t, "name")) : [];
+    };
+    assert.deepEqual(
+      names(await useZapier(client, { allowed_tools: ["todoist_find_tasks"] })),
+      ["todoist_find_tasks"],
+    );
+    assert.deepEqual(
+      names(
+        await useZapier(client, {
+          allowed_tools: {
+            tool_names: ["gmail_send_email", "calendar_find_events"],
+            read_only: true,
+          },
+        }),
+      ),
+      ["calendar_find_events"],
+    );
+    assert.equal(session.mcpListings.length, 3);
+  }, { mcpTools: MCP_TOOLS });
+});
+
+Deno.test("FakeRealtime reports a failed MCP listing, and the model cannot call that server", async () => {
+  await withSession(async (session, client) => {
+    const from = client.events.length;
+    client.send({
+      type: "session.update",
+      session: { type: "realtime", tools: [ZAPIER] },
+    });
+    const failed = await client.next("mcp_list_tools.failed");
+    assert.deepEqual(typesSince(client, from), [
+      "session.updated",
+      "mcp_list_tools.in_progress",
+      "conversation.item.added",
+      "mcp_list_tools.failed",
+    ]);
+    assert.equal(failed.item_id, session.mcpListings[0].itemId);
+    assert.equal(session.mcpListings[0].status, "failed");
+    assert.throws(
+      () => session.mcpCall({ name: "todoist_find_tasks" }),
+      /listing failed/,
+    );
+  }, { mcpTools: MCP_TOOLS, mcpListFails: true });
+});
+
+Deno.test("FakeRealtime mcpCall runs the call, ends the response, and creates no follow-up response", async () => {
+  await withSession(async (session, client) => {
+    await useZapier(client);
+    assert.throws(
+      () => session.mcpCall({ name: "slack_post" }),
+      /cannot call 'slack_post'/,
+    );
+    const from = client.events.length;
+    const started = performance.now();
+    const handle = session.mcpCall({
+      name: "todoist_find_tasks",
+      arguments: { due: "tomorrow" },
+      output: '{"tasks":["taxes"]}',
+      durationMs: 60,
+    });
+    assert.throws(() => session.speak(audioOf(10)), /still in progress/);
+    assert.throws(
+      () => session.mcpCall({ name: "todoist_find_tasks" }),
+      /still in progress/,
+    );
+    client.send({ type: "response.create", event_id: "too_early" });
+    const refused = await client.next("error");
+    assert.equal(
+      field(refused, "error", "code"),
+      "conversation_already_has_active_response",
+    );
+    assert.equal(field(refused, "error", "event_id"), "too_early");
+    assert.equal(await handle.done, "completed");
+    assert.ok(performance.now() - started >= 55, "the call took durationMs");
+    const done = await client.next("response.done");
+    const events = client.events.slice(from).filter((e) => e.type !== "error");
+    assert.deepEqual(events.map((e) => e.type), [
+      "response.created",
+      "response.output_item.added",
+      "conversation.item.added",
+      "response.mcp_call_arguments.delta",
+      "response.mcp_call_arguments.done",
+      "response.mcp_call.in_progress",
+      "response.mcp_call.completed",
+      "response.output_item.done",
+      "conversation.item.done",
+      "response.done",
+    ]);
+    const itemId = handle.itemIds[0];
+    assert.match(itemId, /^mcp_/);
+    assert.deepEqual(events[1].item, {
+      id: itemId,
+      type: "mcp_call",
+      server_label: "zapier",
+      name: "todoist_find_tasks",
+      arguments: "",
+      approval_request_id: null,
+      output: null,
+      error: null,
+    });
+    for (const e of events.slice(3, 5)) {
+      assert.deepEqual(
+        [e.response_id, e.item_id, e.output_index],
+        [handle.responseId, itemId, 0],
+      );
+    }
+    assert.equal(events[3].delta, '{"due":"tomorrow"}');
+    assert.equal(events[4].arguments, '{"due":"tomorrow"}');
+    assert.deepEqual([events[5].item_id, events[5].output_index], [itemId, 0]);
+    const finished = {
+      id: itemId,
+      type: "mcp_call",
+      server_label: "zapier",
+      name: "todoist_find_tasks",
+      arguments: '{"due":"tomorrow"}',
+      approval_request_id: null,
+      output: '{"tasks":["taxes"]}',
+      error: null,
+    };
+    assert.deepEqual(events[7].item, finished);
+    assert.equal(field(done, "response", "status"), "completed");
+    assert.deepEqual(field(done, "response", "output"), [finished]);
+
+    // The API does not answer the caller after the tool: silence until the
+    // client asks for a response.
+    await delay(60);
+    assert.equal(
+      client.types().filter((t) => t === "response.created").length,
+      1,
+    );
+    client.send({ type: "response.create", event_id: "follow_up" });
+    const spoken = await client.next("response.output_audio_transcript.done");
+    assert.equal(spoken.transcript, "You have one task: taxes.");
+    assert.equal(session.refusedCreates.length, 1);
+  }, {
+    mcpTools: MCP_TOOLS,
+    onResponseCreate: (s) =>
+      void s.speak(audioOf(800), { transcript: "You have one task: taxes." }),
+  });
+});
+
+Deno.test("FakeRealtime mcpCall runs parallel calls after a preamble, each ending after its own duration", async () => {
+  await withSession(async (session, client) => {
+    await useZapier(client);
+    const from = client.events.length;
+    const handle = session.mcpCall([
+      { name: "todoist_find_tasks", durationMs: 40, output: "[]" },
+      {
+        name: "gmail_send_email",
+        durationMs: 10,
+        error: { type: "http_error", code: 502, message: "Bad gateway" },
+      },
+    ], { preamble: { audio: audioOf(1600), transcript: "Let me check." } });
+    assert.equal(await handle.done, "completed");
+    const done = await client.next("response.done");
+    const events = client.events.slice(from);
+    const ends = events.filter((e) =>
+      String(e.type).startsWith("response.mcp_call.") &&
+      e.type !== "response.mcp_call.in_progress"
+    );
+    // The shorter (failing) call ends first.
+    assert.deepEqual(ends.map((e) => [e.type, e.output_index]), [
+      ["response.mcp_call.failed", 2],
+      ["response.mcp_call.completed", 1],
+    ]);
+    const output = field(done, "response", "output");
+    assert.ok(Array.isArray(output));
+    assert.deepEqual(output.map((i) => field(i, "type")), [
+      "message",
+      "mcp_call",
+      "mcp_call",
+    ]);
+    assert.equal(field(output[0], "id"), handle.preambleItemId);
+    assert.deepEqual(field(output[0], "content"), [
+      { type: "output_audio", transcript: "Let me check." },
+    ]);
+    assert.deepEqual(field(output[2], "error"), {
+      type: "http_error",
+      code: 502,
+      message: "Bad gateway",
+    });
+    assert.equal(field(output[2], "output"), null);
+    assert.equal(field(output[1], "output"), "[]");
+    // The preamble's audio is ordinary assistant audio: deltas, truncatable.
+    const deltas = events.filter((e) =>
+      e.type === "response.output_audio.delta"
+    );
+    assert.equal(deltas.length, 2);
+    assert.ok(deltas.every((d) => d.item_id === handle.preambleItemId));
+  }, { mcpTools: MCP_TOOLS });
+});
+
+Deno.test("FakeRealtime: an older model makes one tool call per response", async () => {
+  await withSession(
+    async (session, client) => {
+      await useZapier(client);
+      assert.throws(
+        () =>
+          session.mcpCall([{ name: "todoist_find_tasks" }, {
+            name: "gmail_send_email",
+          }]),
+        /one tool call per response/,
+      );
+      const single = session.mcpCall({
+        name: "gmail_send_email",
+        error: { type: "tool_execution_error", message: "Quota exceeded" },
+      });
+      assert.equal(await single.done, "completed");
+      const failed = await client.nextWhere(
+        "response.output_item.done",
+        (e) => field(e, "item", "type") === "mcp_call",
+      );
+      assert.deepEqual(field(failed, "item", "error"), {
+        type: "tool_execution_error",
+        message: "Quota exceeded",
+      });
+    },
+    { mcpTools: MCP_TOOLS },
+    "gpt-realtime",
+  );
+});
+
+Deno.test("FakeRealtime cancels an MCP call response on speech, closing the call item", async () => {
+  await withSession(async (session, client) => {
+    await useZapier(client);
+    const handle = session.mcpCall({
+      name: "todoist_find_tasks",
+      durationMs: 5000,
+    });
+    await client.next("response.mcp_call.in_progress");
+    session.speechStarted();
+    assert.equal(await handle.done, "cancelled");
+    const done = await client.next("response.done");
+    assert.deepEqual(field(done, "response", "status_details"), {
+      type: "cancelled",
+      reason: "turn_detected",
+    });
+    const item = await client.nextWhere(
+      "response.output_item.done",
+      (e) => field(e, "item", "id") === handle.itemIds[0],
+    );
+    assert.deepEqual(
+      [field(item, "item", "output"), field(item, "item", "error")],
+      [null, null],
+    );
+    assert.ok(!client.types().includes("response.mcp_call.completed"));
+  }, { mcpTools: MCP_TOOLS });
+});
+
+Deno.test("FakeRealtime asks for MCP approval unless require_approval is never, and records the answer", async () => {
+  await withSession(async (session, client) => {
+    await useZapier(client, { require_approval: "always" });
+    const from = client.events.length;
+    const request = session.mcpCall({
+      name: "gmail_send_email",
+      arguments: { to: "a@example.com" },
+    });
+    assert.equal(await request.done, "completed");
+    await client.next("response.done");
+    assert.deepEqual(request.approvalRequestIds, request.itemIds);
+    const requestId = request.approvalRequestIds[0];
+    assert.deepEqual(typesSince(client, from), [
+      "response.created",
+      "response.output_item.added",
+      "conversation.item.added",
+      "response.output_item.done",
+      "conversation.item.done",
+      "response.done",
+    ]);
+    const item = client.events[from + 3].item;
+    assert.deepEqual(item, {
+      id: requestId,
+      type: "mcp_approval_request",
+      server_label: "zapier",
+      name: "gmail_send_email",
+      arguments: '{"to":"a@example.com"}',
+    });
+
+    client.send({
+      type: "conversation.item.create",
+      event_id: "ap_bad",
+      item: {
+        type: "mcp_approval_response",
+        approval_request_id: "mcpr_nope",
+        approve: true,
+      },
+    });
+    const error = await client.next("error");
+    assert.deepEqual(
+      [
+        field(error, "error", "type"),
+        field(error, "error", "code"),
+        field(error, "error", "param"),
+        field(error, "error", "event_id"),
+      ],
+      [
+        "invalid_request_error",
+        "invalid_value",
+        "item.approval_request_id",
+        "ap_bad",
+      ],
+    );
+    client.send({
+      type: "conversation.item.create",
+      item: {
+        type: "mcp_approval_response",
+        approval_request_id: requestId,
+        approve: true,
+      },
+    });
+    const added = await client.nextWhere(
+      "conversation.item.added",
+      (e) => field(e, "item", "type") === "mcp_approval_response",
+    );
+    assert.match(String(field(added, "item", "id")), /^item_/);
+    assert.deepEqual(session.approvalResponses, [{
+      itemId: field(added, "item", "id"),
+      approvalRequestId: requestId,
+      approve: true,
+      reason: null,
+    }]);
+
+    // The next response runs the approved call, citing the request.
+    const call = session.mcpCall({
+      name: "gmail_send_email",
+      arguments: { to: "a@example.com" },
+      output: "sent",
+    });
+    assert.deepEqual(call.approvalRequestIds, []);
+    await call.done;
+    const ran = await client.nextWhere(
+      "response.output_item.done",
+      (e) => field(e, "item", "type") === "mcp_call",
+    );
+    assert.equal(field(ran, "item", "approval_request_id"), requestId);
+    assert.equal(field(ran, "item", "output"), "sent");
+
+    // A filter: tools named under `never` run without asking.
+    await useZapier(client, {
+      require_approval: { never: { tool_names: ["todoist_find_tasks"] } },
+    });
+    const direct = session.mcpCall({ name: "todoist_find_tasks" });
+    assert.deepEqual(direct.approvalRequestIds, []);
+    await direct.done;
+    const asks = session.mcpCall({ name: "gmail_send_email" });
+    assert.equal(asks.approvalRequestIds.length, 1);
+    await asks.done;
+  }, { mcpTools: MCP_TOOLS });
+});
+
+// --- FakeRealtime: function calls --------------------------------------------
+
+const END_CALL = {
+  type: "function",
+  name: "end_call",
+  description: "Hang up after saying goodbye.",
+  parameters: { type: "object", properties: { reason: { type: "string" } } },
+};
+
+Deno.test("FakeRealtime functionCall streams a function call and ends the response; outputs must answer issued call ids", async () => {
+  await withSession(async (session, client) => {
+    client.send({
+      type: "session.update",
+      session: {
+        type: "realtime",
+        tools: [END_CALL, { ...END_CALL, name: "lookup" }],
+      },
+    });
+    await client.next("session.updated");
+    assert.throws(
+      () => session.functionCall({ name: "nope" }),
+      /cannot call function 'nope'/,
+    );
+    const from = client.events.length;
+    const handle = session.functionCall({
+      name: "end_call",
+      arguments: { reason: "bye" },
+    });
+    assert.equal(await handle.done, "completed");
+    await client.next("response.done");
+    assert.deepEqual(typesSince(client, from), [
+      "response.created",
+      "response.output_item.added",
+      "conversation.item.added",
+      "response.function_call_arguments.delta",
+      "response.function_call_arguments.done",
+      "response.output_item.done",
+      "conversation.item.done",
+      "response.done",
+    ]);
+    const argsDone = client.events[from + 4];
+    const { event_id: _eventId, ...rest } = argsDone;
+    assert.deepEqual(rest, {
+      type: "response.function_call_arguments.done",
+      response_id: handle.responseId,
+      item_id: handle.itemIds[0],
+      output_index: 0,
+      call_id: handle.callIds[0],
+      name: "end_call",
+      arguments: '{"reason":"bye"}',
+    });
+    assert.match(handle.callIds[0], /^call_/);
+    await delay(30);
+    assert.equal(
+      client.types().filter((t) => t === "response.created").length,
+      1,
+      "no follow-up response by itself",
+    );
+
+    client.send({
+      type: "conversation.item.create",
+      event_id: "fco_bad",
+      item: {
+        type: "function_call_output",
+        call_id: "call_never",
+        output: "{}",
+      },
+    });
+    const error = await client.next("error");
+    assert.deepEqual(error.error, {
+      type: "invalid_request_error",
+      code: "invalid_value",
+      message: "Tool call ID 'call_never' not found in conversation.",
+      param: "item.call_id",
+      event_id: "fco_bad",
+    });
+    client.send({
+      type: "conversation.item.create",
+      item: {
+        type: "function_call_output",
+        call_id: handle.callIds[0],
+        output: '{"ok":true}',
+      },
+    });
+    const added = await client.nextWhere(
+      "conversation.item.added",
+      (e) => field(e, "item", "type") === "function_call_output",
+    );
+    assert.equal(field(added, "item", "call_id"), handle.callIds[0]);
+
+    // gpt-realtime-2.x: parallel calls in one response.
+    const parallel = session.functionCall([
+      { name: "lookup", arguments: '{"q":"x"}', callId: "call_a" },
+      { name: "end_call" },
+    ]);
+    await parallel.done;
+    await client.nextWhere(
+      "response.done",
+      (e) => field(e, "response", "id") === parallel.responseId,
+    );
+    const argsEvents = client.events.filter((e) =>
+      e.type === "response.function_call_arguments.done" &&
+      e.response_id === parallel.responseId
+    );
+    assert.deepEqual(argsEvents.map((e) => [e.call_id, e.output_index]), [
+      ["call_a", 0],
+      [parallel.callIds[1], 1],
+    ]);
+
+    // A call id in a raw event a test sent counts as issued by the model.
+    session.send({
+      type: "response.function_call_arguments.done",
+      response_id: "resp_raw",
+      item_id: "fc_raw",
+      output_index: 0,
+      call_id: "call_raw",
+      name: "end_call",
+      arguments: "{}",
+    });
+    client.send({
+      type: "conversation.item.create",
+      item: { type: "function_call_output", call_id: "call_raw", output: "{}" },
+    });
+    await client.nextWhere(
+      "conversation.item.added",
+      (e) => field(e, "item", "call_id") === "call_raw",
+    );
+    assert.equal(session.errorsSent.length, 1);
+  });
+});
+
+// --- FakeRealtime: errors, schema, models --------------------------------------
+
+Deno.test("FakeRealtime serverError is recoverable, or fails the active response", async () => {
+  await withSession(async (session, client) => {
+    session.serverError();
+    const error = await client.next("error");
+    assert.deepEqual(error.error, {
+      type: "server_error",
+      code: null,
+      message:
+        "The server had an error while processing your request. Sorry about that!",
+      param: null,
+      event_id: null,
+    });
+    const handle = session.speak(audioOf(8000), {
+      chunkBytes: 160,
+      intervalMs: 10,
+    });
+    await client.next("response.output_audio.delta");
+    session.serverError("Upstream timed out.", { failResponse: true });
+    assert.equal(await handle.done, "failed");
+    assert.equal(
+      field(await client.next("error"), "error", "message"),
+      "Upstream timed out.",
+    );
+    const done = await client.next("response.done");
+    assert.deepEqual(field(done, "response", "status_details"), {
+      type: "failed",
+      error: { type: "server_error", message: "Upstream timed out." },
+    });
+    assert.deepEqual(
+      session.errorsSent.map((e) => e.error.type),
+      ["server_error", "server_error"],
+    );
+    // Still open and serving.
+    client.send({ type: "response.cancel" });
+    assert.equal(
+      field(await client.next("error"), "error", "code"),
+      "response_cancel_not_active",
+    );
+  });
+});
+
+Deno.test("FakeRealtime accepts the 2.x session fields and gpt-live-transcribe, and refuses what the API refuses", async () => {
+  await withSession(async (session, client) => {
+    client.send({
+      type: "session.update",
+      session: {
+        type: "realtime",
+        parallel_tool_calls: true,
+        reasoning: { effort: "xhigh" },
+        audio: {
+          input: {
+            transcription: { model: "gpt-live-transcribe", languages: ["en"] },
+            noise_reduction: { type: "near_field" },
+          },
+        },
+      },
+    });
+    const updated = await client.next("session.updated");
+    assert.equal(field(updated, "session", "parallel_tool_calls"), true);
+    assert.deepEqual(field(updated, "session", "reasoning"), {
+      effort: "xhigh",
+    });
+    assert.deepEqual(
+      field(updated, "session", "audio", "input", "transcription"),
+      { model: "gpt-live-transcribe", languages: ["en"] },
+    );
+    client.send({
+      type: "session.update",
+      session: {
+        type: "realtime",
+        audio: { input: { transcription: { model: "gpt-transcribe" } } },
+      },
+    });
+    await client.next("session.updated");
+    assert.equal(
+      session.session.audio?.input?.transcription?.model,
+      "gpt-transcribe",
+    );
+
+    const cases: Array<[JsonObject, string, string]> = [
+      [
+        { reasoning: { effort: "max" } },
+        "invalid_value",
+        "session.reasoning.effort",
+      ],
+      [
+        { audio: { input: { transcription: { model: "whisper-2" } } } },
+        "invalid_value",
+        "session.audio.input.transcription.model",
+      ],
+      [
+        { audio: { input: { transcription: { language: "en", x: 1 } } } },
+        "unknown_parameter",
+        "session.audio.input.transcription.x",
+      ],
+      [
+        { tools: [{ ...ZAPIER, api_key: "k" }] },
+        "unknown_parameter",
+        "session.tools[0].api_key",
+      ],
+      [
+        {
+          audio: {
+            input: { turn_detection: { type: "server_vad", eagerness: "low" } },
+          },
+        },
+        "unknown_parameter",
+        "session.audio.input.turn_detection.eagerness",
+      ],
+    ];
+    for (const [i, [patch, code, param]] of cases.entries()) {
+      client.send({
+        type: "session.update",
+        event_id: `bad_${i}`,
+        session: { type: "realtime", ...patch },
+      });
+      const error = await client.next("error");
+      assert.deepEqual(
+        [
+          field(error, "error", "code"),
+          field(error, "error", "param"),
+          field(error, "error", "event_id"),
+        ],
+        [code, param, `bad_${i}`],
+      );
+    }
+  });
+  // Reasoning settings only exist for reasoning models; retired
+  // transcription models are gone.
+  await withSession(
+    async (_session, client) => {
+      const cases: Array<[JsonObject, string, string]> = [
+        [
+          { reasoning: { effort: "low" } },
+          "unsupported_parameter",
+          "session.reasoning",
+        ],
+        [
+          { parallel_tool_calls: true },
+          "unsupported_parameter",
+          "session.parallel_tool_calls",
+        ],
+        [
+          {
+            audio: {
+              input: { transcription: { model: "gpt-4o-mini-transcribe" } },
+            },
+          },
+          "model_not_found",
+          "session.audio.input.transcription.model",
+        ],
+      ];
+      for (const [patch, code, param] of cases) {
+        client.send({
+          type: "session.update",
+          session: { type: "realtime", ...patch },
+        });
+        const error = await client.next("error");
+        assert.deepEqual(
+          [field(error, "error", "code"), field(error, "error", "param")],
+          [code, param],
+        );
+      }
+    },
+    { retiredModels: ["gpt-4o-mini-transcribe"] },
+    "gpt-realtime",
+  );
+});
+
+Deno.test("FakeRealtime refuses retired and unknown models and serves GET /v1/models/{id}", async () => {
+  const fake = await FakeRealtime.start({
+    retiredModels: ["gpt-realtime"],
+    modelRecords: { "gpt-realtime-2.1": { shutdown_date: "2028-06-30" } },
+  });
+  try {
+    assert.equal(fake.origin, `http://127.0.0.1:${new URL(fake.url).port}`);
+    assert.equal(
+      fake.url,
+      fake.origin.replace("http:", "ws:") + "/v1/realtime",
+    );
+    const retired = await httpStatus(fake.urlWithModel("gpt-realtime"), AUTH);
+    assert.equal(retired.status, 404);
+    assert.deepEqual(retired.body, {
+      error: {
+        message:
+          "The model `gpt-realtime` does not exist or you do not have access to it.",
+        type: "invalid_request_error",
+        param: null,
+        code: "model_not_found",
+      },
+    });
+    assert.equal(
+      await handshakeRefused(fake.urlWithModel("gpt-realtime"), AUTH),
+      true,
+    );
+    assert.equal(
+      (await httpStatus(fake.urlWithModel("gpt-realtime-9"), AUTH)).status,
+      404,
+    );
+    assert.equal(
+      await handshakeRefused(fake.urlWithModel("gpt-realtime-mini"), AUTH),
+      false,
+    );
+    assert.equal((await fake.nextSession()).session.model, "gpt-realtime-mini");
+
+    const get = async (id: string, headers: Record<string, string> = AUTH) => {
+      const res = await fetch(`${fake.origin}/v1/models/${id}`, { headers });
+      return { status: res.status, body: await res.json() };
+    };
+    const noKey = await get("gpt-realtime-mini", {});
+    assert.equal(noKey.status, 401);
+    assert.equal(field(noKey.body, "error", "type"), "invalid_request_error");
+    const mini = await get("gpt-realtime-mini");
+    assert.equal(mini.status, 200);
+    assert.deepEqual(
+      { ...mini.body, created: typeof mini.body.created },
+      {
+        id: "gpt-realtime-mini",
+        object: "model",
+        created: "number",
+        owned_by: "system",
+        shutdown_date: "2027-01-20",
+      },
+    );
+    assert.equal(
+      field((await get("gpt-realtime-2.1")).body, "shutdown_date"),
+      "2028-06-30",
+    );
+    assert.equal(
+      field((await get("gpt-realtime-2.1-mini")).body, "shutdown_date"),
+      null,
+    );
+    for (const id of ["gpt-realtime", "gpt-nope"]) {
+      const missing = await get(id);
+      assert.equal(missing.status, 404);
+      assert.equal(field(missing.body, "error", "code"), "model_not_found");
+      assert.equal(field(missing.body, "error", "param"), "model");
+    }
+    assert.equal(fake.handshakes, 4, "model lookups are not handshakes");
   } finally {
     await fake.close();
   }

@@ -4,8 +4,7 @@
  * token. The cookie holds an HMAC derived from the token, never the token.
  */
 
-import { deriveBytes } from "../hmac.ts";
-import { timingSafeEqual } from "../twilio/signature.ts";
+import { deriveBytes, timingSafeEqual } from "../hmac.ts";
 
 const SESSION_COOKIE = "assistant_admin";
 

@@ -3,9 +3,10 @@
  * script, readable on a phone.
  */
 
+import { maskCaller } from "../caller_number.ts";
+import { escapeHtml } from "../http/html.ts";
 import type { CallRecord, JournalLine } from "../journal/journal.ts";
 import { type ModelStatus, replacementFor } from "../realtime/model_record.ts";
-import { escapeXml as escapeHtml } from "../twilio/twiml.ts";
 
 const STYLE = `
 body{font:16px/1.45 system-ui,sans-serif;margin:0 auto;max-width:46rem;padding:1rem;color:#1b1b1b;background:#fafafa}
@@ -35,11 +36,6 @@ export function loginPage(next: string, error?: string): string {
       }"><input type="password" name="token" autocomplete="current-password" ` +
       `aria-label="Admin token" required><button type="submit">Sign in</button></form>`,
   );
-}
-
-/** "+14155550123" → "•••0123". */
-export function maskCaller(caller: string): string {
-  return caller.length > 4 ? `•••${caller.slice(-4)}` : caller || "unknown";
 }
 
 function when(epochMs: number): string {

@@ -1,18 +1,14 @@
 /** Small response helpers shared by the handlers. */
 
-export function text(
-  status: number,
-  message: string,
-  headers: HeadersInit = {},
-): Response {
+export function text(status: number, message: string): Response {
   return new Response(`${message}\n`, {
     status,
-    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+    headers: { "content-type": "text/plain; charset=utf-8" },
   });
 }
 
 /** Private pages and data: never cached, never framed, no referrer leaks. */
-export const PRIVATE_HEADERS = {
+const PRIVATE_HEADERS = {
   "cache-control": "no-store",
   "x-frame-options": "DENY",
   "referrer-policy": "no-referrer",

@@ -6,7 +6,7 @@
  *
  * The worklet file is assembled from the source text of `mulaw.ts` and of
  * `installPhoneProcessor`, so Deno's tests run the very code the browser
- * loads (see tests/phone_worklet_test.ts).
+ * loads (see tests/phone_page_test.ts).
  *
  * @module
  */
@@ -40,15 +40,15 @@ export type FromWorklet =
   | { type: "played"; bytes: number; marks: number[]; epoch: number };
 
 /** The parts of AudioWorkletGlobalScope the processor uses. */
-export interface ProcessorPort {
+interface ProcessorPort {
   postMessage(message: FromWorklet, transfer?: Transferable[]): void;
   onmessage: ((event: { data: ToWorklet }) => void) | null;
 }
-export type ProcessorBase = new () => { readonly port: ProcessorPort };
+type ProcessorBase = new () => { readonly port: ProcessorPort };
 export interface Processor {
   process(inputs: Float32Array[][], outputs: Float32Array[][]): boolean;
 }
-export type RegisterProcessor = (
+type RegisterProcessor = (
   name: string,
   processor: new () => Processor,
 ) => void;
@@ -58,7 +58,7 @@ export type RegisterProcessor = (
  * arguments so Deno can run it with stand-ins. Self-contained apart from the
  * `mulaw.ts` names, which the worklet file declares before it.
  */
-export function installPhoneProcessor(
+function installPhoneProcessor(
   name: string,
   AudioWorkletProcessor: ProcessorBase,
   registerProcessor: RegisterProcessor,

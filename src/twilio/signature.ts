@@ -3,6 +3,8 @@
  * base64(HMAC-SHA1(auth token, URL + each POST param name+value, sorted by name)).
  */
 
+import { timingSafeEqual } from "../hmac.ts";
+
 const encoder = new TextEncoder();
 
 /** Imports the auth token once as an HMAC-SHA1 key. */
@@ -45,48 +47,8 @@ export async function computeSignature(
 }
 
 /**
- * Twilio signs HTTPS voice webhooks without the port, but other products and
- * proxies differ: accept the URL as given and with the default port toggled.
- */
-export function urlVariants(url: string): string[] {
-  const match = /^([a-z]+):\/\/([^/?#]*)(.*)$/i.exec(url);
-  const defaultPort = match && DEFAULT_PORTS[match[1].toLowerCase()];
-  if (!match || !defaultPort) return [url];
-  const [, scheme, authority, rest] = match;
-  if (authority.endsWith(`:${defaultPort}`)) {
-    return [
-      url,
-      `${scheme}://${authority.slice(0, -defaultPort.length - 1)}${rest}`,
-    ];
-  }
-  // An authority with another explicit port (or an IPv6 literal's colons
-  // inside brackets) has no default-port variant.
-  if (/:\d*$/.test(authority)) return [url];
-  return [url, `${scheme}://${authority}:${defaultPort}${rest}`];
-}
-
-const DEFAULT_PORTS: Record<string, string | undefined> = {
-  https: "443",
-  http: "80",
-  wss: "443",
-  ws: "80",
-};
-
-/** Compares two strings in time that depends only on their lengths. */
-export function timingSafeEqual(a: string, b: string): boolean {
-  const left = encoder.encode(a);
-  const right = encoder.encode(b);
-  let difference = left.length ^ right.length;
-  const length = Math.max(left.length, right.length);
-  for (let i = 0; i < length; i++) {
-    difference |= (left[i] ?? 0) ^ (right[i] ?? 0);
-  }
-  return difference === 0;
-}
-
-/**
- * True when `signature` matches any of `urls` (each also tried with the
- * default port toggled) with these params.
+ * True when `signature` matches any of `urls` with these params. Which URLs
+ * Twilio may have signed is `signedUrlCandidates()`'s question, not this one's.
  */
 export async function verifySignature(
   key: CryptoKey,
@@ -97,7 +59,7 @@ export async function verifySignature(
   if (!signature) return false;
   const pairs = [...params];
   let valid = false;
-  for (const url of new Set(urls.flatMap(urlVariants))) {
+  for (const url of new Set(urls)) {
     // No early exit: every candidate is computed, so timing says nothing about which matched.
     valid =
       timingSafeEqual(await computeSignature(key, url, pairs), signature) ||

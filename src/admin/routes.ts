@@ -1,0 +1,162 @@
+/**
+ * The owner's side (ADMIN_TOKEN): sign-in, the call journal as pages and
+ * JSON, and the browser softphone with its single-use stream tokens.
+ */
+
+import type { Admission } from "../admission.ts";
+import type { Calls } from "../call/calls.ts";
+import type { Config } from "../config.ts";
+import {
+  privateHtml,
+  privateJson,
+  readLimitedText,
+  text,
+} from "../http/responses.ts";
+import type { Handler } from "../http/router.ts";
+import type { CallJournal } from "../journal/journal.ts";
+import type { Logger } from "../log.ts";
+import { phonePage, phoneWorklet } from "../phone/page.ts";
+import { publicOrigin, websocketOrigin } from "../public_url.ts";
+import type { ModelStatus } from "../realtime/model_record.ts";
+import { mintStreamToken } from "../stream_token.ts";
+import { type AdminAuth, clearedSessionCookie } from "./auth.ts";
+import { callPage, callsPage, loginPage } from "./pages.ts";
+
+/**
+ * Wraps owner-only handlers: 404 without ADMIN_TOKEN, and without a session
+ * a login page (html) or a 401 (json).
+ */
+export function ownerGuard(admin: AdminAuth | undefined): {
+  html(handle: Handler): Handler;
+  json(handle: Handler): Handler;
+} {
+  const guard =
+    (handle: Handler, kind: "html" | "json"): Handler => (request, match) => {
+      if (!admin) return text(404, "not found");
+      if (admin.allows(request)) return handle(request, match);
+      return kind === "json"
+        ? privateJson({ error: "unauthorized" }, 401)
+        : privateHtml(
+          loginPage(new URL(request.url).pathname),
+          401,
+          { "www-authenticate": 'Bearer realm="assistant"' },
+        );
+    };
+  return {
+    html: (handle) => guard(handle, "html"),
+    json: (handle) => guard(handle, "json"),
+  };
+}
+
+export interface OwnerOptions {
+  config: Config;
+  logger: Logger;
+  admin: AdminAuth | undefined;
+  journal: CallJournal;
+  calls: Calls;
+  admission: Admission;
+  tokenKey: CryptoKey;
+  /** The start-up model look-up as it stands: /calls warns of a shutdown date. */
+  model: () => ModelStatus;
+}
+
+/** The owner's handlers; those behind `ownerGuard` assume a signed-in owner. */
+export function ownerHandlers(options: OwnerOptions) {
+  const { config, logger, admin, journal } = options;
+
+  const login: Handler = async (request) => {
+    if (!admin) return text(404, "not found");
+    const form = new URLSearchParams(
+      await readLimitedText(request, 4096) ?? "",
+    );
+    const next = safeNext(form.get("next"));
+    if (!admin.isToken(form.get("token") ?? "")) {
+      logger.log("warn", "admin.login_failed");
+      return privateHtml(loginPage(next, "That token is not right."), 401);
+    }
+    const secure = publicOrigin(request, config.publicUrl).startsWith("https:");
+    return new Response(null, {
+      status: 303,
+      headers: {
+        location: next,
+        "set-cookie": admin.sessionCookie(secure),
+        "cache-control": "no-store",
+      },
+    });
+  };
+
+  const logout: Handler = () =>
+    new Response(null, {
+      status: 303,
+      headers: { location: "/calls", "set-cookie": clearedSessionCookie() },
+    });
+
+  const listCalls: Handler = async () =>
+    privateHtml(callsPage(await journal.list(), options.model()));
+
+  const showCall: Handler = async (_request, match) => {
+    const call = await journal.get(match.pathname.groups.callSid ?? "");
+    return call ? privateHtml(callPage(call.record, call.lines)) : privateHtml(
+      "<!doctype html><title>Not found</title><p>No such call.</p>",
+      404,
+    );
+  };
+
+  const listCallsJson: Handler = async () =>
+    privateJson({ calls: await journal.list() });
+
+  const showCallJson: Handler = async (_request, match) => {
+    const call = await journal.get(match.pathname.groups.callSid ?? "");
+    return call ? privateJson(call) : privateJson({ error: "not found" }, 404);
+  };
+
+  const phone: Handler = () => privateHtml(phonePage());
+
+  const worklet: Handler = () =>
+    new Response(phoneWorklet(), {
+      headers: { "content-type": "text/javascript; charset=utf-8" },
+    });
+
+  /** A single-use stream token for the browser softphone. */
+  const phoneToken: Handler = async (request) => {
+    const refused = options.admission.refusal();
+    if (refused) {
+      return privateJson(
+        { error: refused === "draining" ? "restarting" : "busy" },
+        503,
+      );
+    }
+    const callSid = `BR${crypto.randomUUID().replaceAll("-", "")}`;
+    const { token, claims } = await mintStreamToken(
+      options.tokenKey,
+      callSid,
+      config.streamTokenTtlSeconds,
+      Date.now(),
+      "browser",
+    );
+    options.calls.prewarm(claims);
+    logger.log("info", "phone.token", { callSid });
+    const origin = websocketOrigin(publicOrigin(request, config.publicUrl));
+    return privateJson({
+      callSid,
+      streamUrl: `${origin}/media-stream/${token}`,
+    });
+  };
+
+  return {
+    login,
+    logout,
+    listCalls,
+    showCall,
+    listCallsJson,
+    showCallJson,
+    phone,
+    worklet,
+    phoneToken,
+  };
+}
+
+/** Only same-site paths after login: no open redirect. */
+function safeNext(next: string | null): string {
+  return next && /^\/(?!\/)[A-Za-z0-9/_-]*$/.test(next) ? next : "/calls";
+}

@@ -1,0 +1,138 @@
+/**
+ * Twilio's signed form webhooks: `POST /incoming-call` mints the stream
+ * token (security layer 3 starts here, and only for a signed request) and
+ * `POST /call-ended` decides how a call whose stream closed ends.
+ */
+
+import type { Admission } from "../admission.ts";
+import { maskCaller } from "../caller_number.ts";
+import type { Calls } from "../call/calls.ts";
+import type { Config } from "../config.ts";
+import { readLimitedText, text } from "../http/responses.ts";
+import type { Handler } from "../http/router.ts";
+import type { CallJournal } from "../journal/journal.ts";
+import type { Logger, LogLine } from "../log.ts";
+import { publicOrigin, websocketOrigin } from "../public_url.ts";
+import { mintStreamToken } from "../stream_token.ts";
+import { verifySignature } from "./signature.ts";
+import { signedUrlCandidates } from "./signed_urls.ts";
+import {
+  connectStreamTwiml,
+  sayAndHangUpTwiml,
+  twimlResponse,
+} from "./twiml.ts";
+
+export const RESTARTING_MESSAGE =
+  "Sorry, your assistant is restarting right now. Please call back in a minute.";
+export const BUSY_MESSAGE =
+  "Sorry, your assistant is busy with other calls. Please try again in a few minutes.";
+export const APOLOGY_MESSAGE =
+  "Sorry, your assistant ran into a problem and has to hang up. Please call again.";
+
+export interface WebhookOptions {
+  config: Config;
+  logger: Logger;
+  /** Rate-limited: refused requests can come in floods. */
+  refusal: LogLine;
+  signingKey: CryptoKey;
+  tokenKey: CryptoKey;
+  calls: Calls;
+  journal: CallJournal;
+  admission: Admission;
+}
+
+/** Webhook bodies are a few hundred bytes; anything far larger is refused unread. */
+const MAX_WEBHOOK_BYTES = 16 * 1024;
+/** How long /call-ended waits for the journal to learn how the stream ended. */
+const CALL_END_WAIT_MS = 2000;
+
+export function webhookHandlers(options: WebhookOptions): {
+  incomingCall: Handler;
+  callEnded: Handler;
+} {
+  const { config, logger, calls, journal } = options;
+
+  /** Reads a form webhook and checks Twilio's signature; a Response when it fails. */
+  const signedForm = async (
+    request: Request,
+  ): Promise<URLSearchParams | Response> => {
+    const body = await readLimitedText(request, MAX_WEBHOOK_BYTES);
+    if (body === undefined) return text(413, "payload too large");
+    const params = new URLSearchParams(body);
+    const signed = await verifySignature(
+      options.signingKey,
+      request.headers.get("x-twilio-signature"),
+      signedUrlCandidates(request, config.publicUrl, "webhook"),
+      params,
+    );
+    if (!signed) {
+      options.refusal("warn", "webhook.rejected", {
+        path: new URL(request.url).pathname,
+        reason: "invalid signature",
+      });
+      return text(403, "invalid signature");
+    }
+    return params;
+  };
+
+  const incomingCall: Handler = async (request) => {
+    const params = await signedForm(request);
+    if (params instanceof Response) return params;
+    const callSid = params.get("CallSid");
+    if (!callSid) return text(400, "missing CallSid");
+    const refused = options.admission.refusal();
+    if (refused === "draining") {
+      logger.log("info", "webhook.refused", { callSid, reason: refused });
+      return twimlResponse(sayAndHangUpTwiml(RESTARTING_MESSAGE));
+    }
+    if (refused === "busy") {
+      logger.log("warn", "webhook.refused", { callSid, reason: refused });
+      return twimlResponse(sayAndHangUpTwiml(BUSY_MESSAGE));
+    }
+    const { token, claims } = await mintStreamToken(
+      options.tokenKey,
+      callSid,
+      config.streamTokenTtlSeconds,
+    );
+    // Open the Realtime session now, while Twilio fetches the TwiML and
+    // connects the stream, so the caller's first words do not wait for it.
+    calls.prewarm(claims);
+    const caller = params.get("From") ?? "";
+    logger.log("info", "webhook.accepted", {
+      callSid,
+      caller: maskCaller(caller),
+    });
+    const origin = publicOrigin(request, config.publicUrl);
+    return twimlResponse(
+      connectStreamTwiml(
+        `${websocketOrigin(origin)}/media-stream/${token}`,
+        { caller },
+        `${origin}/call-ended`,
+      ),
+    );
+  };
+
+  /** Twilio comes here when the stream closed and the call is still up. */
+  const callEnded: Handler = async (request) => {
+    const params = await signedForm(request);
+    if (params instanceof Response) return params;
+    const callSid = params.get("CallSid") ?? "";
+    const deadline = Date.now() + CALL_END_WAIT_MS;
+    let outcome = (await journal.get(callSid))?.record.outcome;
+    while (!outcome && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      outcome = (await journal.get(callSid))?.record.outcome;
+    }
+    const clean = outcome === "assistant_ended" || outcome === "limit" ||
+      outcome === "caller_hung_up";
+    logger.log("info", "call.continued", {
+      callSid,
+      outcome: outcome ?? "unknown",
+    });
+    return twimlResponse(
+      clean ? sayAndHangUpTwiml() : sayAndHangUpTwiml(APOLOGY_MESSAGE),
+    );
+  };
+
+  return { incomingCall, callEnded };
+}

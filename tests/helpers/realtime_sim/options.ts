@@ -1,0 +1,43 @@
+/**
+ * How a FakeRealtime is configured.
+ *
+ * @module
+ */
+import type { JsonObject } from "./common.ts";
+import type { ModelRecordOptions } from "./models.ts";
+import type { FakeRealtimeSession } from "./session.ts";
+
+/** A tool the simulated MCP server offers (what its `tools/list` returns). */
+export interface McpToolSpec {
+  name: string;
+  description?: string;
+  input_schema?: unknown;
+  /** MCP annotations, e.g. `{readOnlyHint: true}` (used by read_only filters). */
+  annotations?: JsonObject;
+}
+
+export interface FakeRealtimeOptions {
+  /** Expected bearer key (default "sk-test"). */
+  apiKey?: string;
+  /** If set, refuse every handshake with this HTTP status (401, 429, 500…). */
+  handshakeStatus?: number;
+  /** Delay before accepting a handshake (simulates a slow API). */
+  handshakeDelayMs?: number;
+  /**
+   * Scripts what a client `response.create` produces (e.g. call `speak`,
+   * `mcpCall` or `functionCall`). Not called when the create is refused
+   * because a response is active. Without it the fake answers with an empty
+   * completed response.
+   */
+  onResponseCreate?: (session: FakeRealtimeSession, event: JsonObject) => void;
+  /** Tools every MCP server in a session offers (default none). */
+  mcpTools?: McpToolSpec[];
+  /** Make every MCP tool listing fail (`mcp_list_tools.failed`). */
+  mcpListFails?: boolean;
+  /** How long an MCP tool listing takes (default 0: the next macrotask). */
+  mcpListDelayMs?: number;
+  /** Models shut down: a handshake naming one is refused with 404. */
+  retiredModels?: string[];
+  /** Extra or overriding model records (`GET /v1/models/{id}`). */
+  modelRecords?: Record<string, ModelRecordOptions>;
+}
