@@ -10,6 +10,7 @@ import {
   loadConfig,
 } from "./src/config.ts";
 import { consoleSink, createLogger } from "./src/log.ts";
+import { missingNetPermissions } from "./src/net_permissions.ts";
 import { createApp } from "./src/server.ts";
 
 function readConfig(): Config {
@@ -23,6 +24,17 @@ function readConfig(): Config {
 }
 
 const config = readConfig();
+
+const missingHosts = missingNetPermissions(config);
+if (missingHosts.length > 0) {
+  console.error(
+    `This configuration dials ${
+      missingHosts.join(", ")
+    }, which --allow-net does not grant. ` +
+      "Add it to the --allow-net of the start command (see README, Permissions).",
+  );
+  Deno.exit(1);
+}
 
 /** The start task grants files in ./data only: say which flags another KV file needs. */
 async function openKv(path: string | undefined): Promise<Deno.Kv> {

@@ -17,6 +17,7 @@ import { CallJournal } from "./journal/journal.ts";
 import { type Logger, rateLimited } from "./log.ts";
 import { checkModel, type ModelStatus } from "./realtime/model_record.ts";
 import { importTokenKey, KvUsedTokenStore } from "./stream_token.ts";
+import { zapierToolSource } from "./mcp/zapier_client.ts";
 import { importSigningKey } from "./twilio/signature.ts";
 import { webhookHandlers } from "./twilio/webhooks.ts";
 
@@ -73,11 +74,22 @@ export async function createApp(options: AppOptions): Promise<App> {
     transcripts: config.journalTranscripts,
     logger,
   });
+  // GPT-Live cannot call remote MCP servers: the server is Zapier's client.
+  const remoteTools =
+    config.voiceEngine === "live" && config.zapierMcpPassword !== undefined
+      ? zapierToolSource({
+        url: config.zapierMcpUrl,
+        password: config.zapierMcpPassword,
+        allowedTools: config.zapierMcpAllowedTools,
+        logger,
+      })
+      : undefined;
   const calls = new Calls({
     config,
     logger,
     journal,
     upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs,
+    remoteTools,
   });
   const admission = new Admission(() => calls.load, config.maxConcurrentCalls);
   const model = watchModel(
@@ -134,6 +146,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       model.stop();
       await model.done;
       await calls.close();
+      await remoteTools?.close();
       await journal.flushed();
     },
   };
@@ -144,15 +157,14 @@ export async function createApp(options: AppOptions): Promise<App> {
  * and /calls show (pending until it resolves), `stop()` cancels it.
  */
 function watchModel(config: Config, logger: Logger, timeoutMs: number) {
-  let status: ModelStatus = {
-    id: config.realtimeModel,
-    lookup: "pending",
-    shutdownDate: null,
-  };
+  // The engine in use: its model and its endpoint's host.
+  const live = config.voiceEngine === "live";
+  const id = live ? config.liveModel : config.realtimeModel;
+  let status: ModelStatus = { id, lookup: "pending", shutdownDate: null };
   const cancel = new AbortController();
   const done = checkModel({
-    realtimeUrl: config.openaiRealtimeUrl,
-    model: config.realtimeModel,
+    realtimeUrl: live ? config.openaiLiveUrl : config.openaiRealtimeUrl,
+    model: id,
     apiKey: config.openaiApiKey,
     timeoutMs,
     signal: cancel.signal,

@@ -1,0 +1,35 @@
+/**
+ * The hosts this configuration dials, checked against `--allow-net` at
+ * start-up: a missing one would otherwise surface mid-call as a refused
+ * handshake or a silent tool failure.
+ */
+
+import type { Config } from "./config.ts";
+
+/** `host:port` of every endpoint the server itself connects to. */
+export function dialledHosts(config: Config): string[] {
+  const endpoints = [
+    config.voiceEngine === "live"
+      ? config.openaiLiveUrl
+      : config.openaiRealtimeUrl,
+  ];
+  // With GPT-Live the server is Zapier's MCP client; with Realtime, OpenAI is.
+  if (config.voiceEngine === "live" && config.zapierMcpPassword !== undefined) {
+    endpoints.push(config.zapierMcpUrl);
+  }
+  return [...new Set(endpoints.map(hostAndPort))];
+}
+
+function hostAndPort(endpoint: string): string {
+  const url = new URL(endpoint);
+  const port = url.port ||
+    (url.protocol === "https:" || url.protocol === "wss:" ? "443" : "80");
+  return `${url.hostname}:${port}`;
+}
+
+/** The dialled hosts `--allow-net` does not grant. */
+export function missingNetPermissions(config: Config): string[] {
+  return dialledHosts(config).filter((host) =>
+    Deno.permissions.querySync({ name: "net", host }).state !== "granted"
+  );
+}
