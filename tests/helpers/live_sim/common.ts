@@ -1,0 +1,86 @@
+/**
+ * Shared pieces of the GPT-Live simulator: JSON helpers, ids, the typed
+ * shape of every server event it emits, and OpenAI's error bodies.
+ *
+ * @module
+ */
+import type { ServerEvent } from "openai/resources/live/live";
+
+export type JsonObject = Record<string, unknown>;
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
+  : never;
+
+/**
+ * A server event as the simulator writes it, before `event_id` is stamped.
+ * Every literal passed to `emit` is checked against the official openai
+ * package's live `ServerEvent` union, so shapes cannot drift from it.
+ */
+export type ServerEventBody = DistributiveOmit<ServerEvent, "event_id">;
+
+/** Server event types whose official shape has no `event_id` at all. */
+export type EventIdLessType = Exclude<
+  ServerEvent,
+  { event_id: string }
+>["type"];
+
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function newId(prefix: string): string {
+  return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+}
+
+/** A timer-backed sleep that ends early (resolving) when `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+/** OpenAI's HTTP error body: `{error: {message, type, param, code}}`. */
+export function httpError(
+  status: number,
+  message: string,
+  type: string,
+  code: string | null,
+  param: string | null = null,
+): Response {
+  return Response.json({ error: { message, type, param, code } }, { status });
+}
+
+/** A client mistake, answered with an `error` event. */
+export interface Problem {
+  code: string;
+  message: string;
+  /** Omitted from the event when not applicable (the field is optional). */
+  param?: string;
+  /** Default `invalid_request_error`. */
+  type?: string;
+}
+
+/** GPT-Live's documented limit for one context append. */
+export const APPEND_TOKEN_LIMIT = 500;
+/** GPT-Live's documented limit for session instructions. */
+export const INSTRUCTIONS_TOKEN_LIMIT = 16_384;
+
+/**
+ * Tokens, approximated as characters / 4 (rounded up). Real tokenizers
+ * differ by language; a measured Spanish append of 1,756 characters passed
+ * and 1,900 failed, which this approximation brackets.
+ */
+export function approxTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+export function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).length;
+}

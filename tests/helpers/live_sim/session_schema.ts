@@ -1,0 +1,515 @@
+/**
+ * The strict schemas of GPT-Live's session configuration: `session.start`
+ * (`SessionConfig`) and `session.update` (`SessionUpdateConfig`). The
+ * documentation calls the configuration "a strict configuration object that
+ * rejects unknown fields"; every object here is built with `obj<T>()` from
+ * the official openai live types, so the key sets cannot drift from them.
+ *
+ * @module
+ */
+import type {
+  AudioFormat,
+  BuiltInVoice,
+  ClientConfig,
+  ClientDelegation,
+  CustomVoice,
+  DataChannelConfig,
+  DecisionChoiceOption,
+  DecisionInputText,
+  DecisionQuestion,
+  DecisionsDelegationConfig,
+  DecisionsDelegationUpdateConfig,
+  DecisionTrigger,
+  FunctionTool,
+  InitialItem,
+  ResponsesDelegationConfig,
+  ResponsesDelegationUpdateConfig,
+  ServerEventSelector,
+  SessionConfig,
+  SessionUpdateConfig,
+} from "openai/resources/live/live";
+import {
+  anyOf,
+  arr,
+  bool,
+  int,
+  jsonObject,
+  lit,
+  literals,
+  nullable,
+  obj,
+  opt,
+  req,
+  type Schema,
+  str,
+  tagged,
+} from "./schema.ts";
+
+// --- type-level guards -------------------------------------------------------
+
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends
+  (<T>() => T extends B ? 1 : 2) ? true : false;
+type MutuallyAssignable<A, B> = [A] extends [B] ? [B] extends [A] ? true
+  : false
+  : false;
+type AllTrue<T extends boolean[]> = T extends true[] ? true : false;
+/** Compiles only when T is `true`. */
+export type Assert<T extends true> = T;
+
+type ConfigTool = NonNullable<ResponsesDelegationConfig["tools"]>[number];
+type ConfigToolChoice = NonNullable<ResponsesDelegationConfig["tool_choice"]>;
+
+// The update schema reuses the start schema's tools and tool choices: this
+// fails to compile if the two ever differ in the official types.
+export type _UpdateToolsMatch = Assert<
+  MutuallyAssignable<
+    ResponsesDelegationUpdateConfig["tools"],
+    ResponsesDelegationConfig["tools"]
+  >
+>;
+export type _UpdateToolChoiceMatch = Assert<
+  MutuallyAssignable<
+    ResponsesDelegationUpdateConfig["tool_choice"],
+    ResponsesDelegationConfig["tool_choice"]
+  >
+>;
+// Every built-in voice is a string, so a plain string check covers them.
+export type _VoicesAreStrings = Assert<
+  Equals<BuiltInVoice extends string ? true : false, true>
+>;
+
+// --- audio -------------------------------------------------------------------
+
+const audioFormat = tagged(
+  "type",
+  {
+    "audio/pcm": obj<AudioFormat.AudioPCM>({
+      rate: req(literals<AudioFormat.AudioPCM["rate"]>()(16000, 24000)),
+      type: req(lit("audio/pcm")),
+    }),
+    // The types allow any number; the API documents 8000 Hz for G.711, which
+    // semantic checks in session.ts enforce.
+    "audio/pcmu": obj<AudioFormat.AudioPCMU>({
+      rate: req(int()),
+      type: req(lit("audio/pcmu")),
+    }),
+    "audio/pcma": obj<AudioFormat.AudioPCMA>({
+      rate: req(int()),
+      type: req(lit("audio/pcma")),
+    }),
+  } satisfies Record<AudioFormat["type"], Schema>,
+);
+
+const voice = anyOf(str, obj<CustomVoice>({ id: req(str) }));
+
+const audio = obj<SessionConfig.Audio>({
+  format: opt(audioFormat),
+  output: opt(obj<SessionConfig.Audio.Output>({ voice: opt(voice) })),
+});
+
+// --- frontend client config (WebRTC only, accepted by the schema) -----------
+
+const client = obj<ClientConfig>({
+  data_channel: req(obj<DataChannelConfig>({
+    allowed_client_events: opt(anyOf(lit("all"), arr(str))),
+    allowed_server_events: opt(anyOf(
+      lit("all"),
+      arr(obj<ServerEventSelector>({
+        type: req(str),
+        response_event: opt(str),
+      })),
+    )),
+  })),
+});
+
+// --- Responses delegation ----------------------------------------------------
+
+const functionTool = obj<FunctionTool>({
+  name: req(str),
+  type: req(lit("function")),
+  description: opt(nullable(str)),
+  parameters: opt(nullable(jsonObject)),
+  strict: opt(nullable(bool)),
+});
+
+/** `{type}`-only objects, each checked against its own official interface. */
+const only = <T extends { type: string }>(type: T["type"]) =>
+  obj<{ type: T["type"] }>({ type: req(lit(type)) });
+
+// Each `only<X>` must name an interface whose sole key is `type`: this
+// fails to compile if one of them gains a field in the official types.
+type OnlyType<T> = Equals<keyof T, "type">;
+export type _BareTools = Assert<
+  AllTrue<[
+    OnlyType<ResponsesDelegationConfig.WebSearch>,
+    OnlyType<ResponsesDelegationConfig.FileSearch>,
+    OnlyType<ResponsesDelegationConfig.CodeInterpreter>,
+    OnlyType<ResponsesDelegationConfig.ImageGeneration>,
+    OnlyType<ResponsesDelegationConfig.Mcp>,
+    OnlyType<ResponsesDelegationConfig.Custom>,
+    OnlyType<ResponsesDelegationConfig.Namespace>,
+    OnlyType<ResponsesDelegationConfig.ToolSearch>,
+    OnlyType<ResponsesDelegationConfig.ProgrammaticToolCalling>,
+    OnlyType<ResponsesDelegationConfig.Computer>,
+    OnlyType<ResponsesDelegationConfig.ApplyPatch>,
+    OnlyType<ResponsesDelegationConfig.FileSearchToolChoice>,
+    OnlyType<ResponsesDelegationConfig.WebSearchToolChoice>,
+    OnlyType<ResponsesDelegationConfig.WebSearchPreview>,
+    OnlyType<ResponsesDelegationConfig.ImageGenerationToolChoice>,
+    OnlyType<ResponsesDelegationConfig.ComputerToolChoice>,
+    OnlyType<ResponsesDelegationConfig.CodeInterpreterToolChoice>,
+    OnlyType<ResponsesDelegationConfig.ProgrammaticToolCallingToolChoice>,
+    OnlyType<ResponsesDelegationConfig.ShellToolChoice>,
+    OnlyType<ResponsesDelegationConfig.ApplyPatchToolChoice>,
+  ]>
+>;
+
+const tool = tagged(
+  "type",
+  {
+    function: functionTool,
+    web_search: only<ResponsesDelegationConfig.WebSearch>("web_search"),
+    file_search: only<ResponsesDelegationConfig.FileSearch>("file_search"),
+    code_interpreter: only<ResponsesDelegationConfig.CodeInterpreter>(
+      "code_interpreter",
+    ),
+    shell: obj<ResponsesDelegationConfig.Shell>({
+      type: req(lit("shell")),
+      // Not used by this project: checked as an object, not field by field.
+      environment: opt(nullable(jsonObject)),
+    }),
+    image_generation: only<ResponsesDelegationConfig.ImageGeneration>(
+      "image_generation",
+    ),
+    // The Live types give an MCP tool no field but `type`, so a server_url or
+    // server_label is an unknown parameter to the strict schema.
+    mcp: only<ResponsesDelegationConfig.Mcp>("mcp"),
+    custom: only<ResponsesDelegationConfig.Custom>("custom"),
+    namespace: only<ResponsesDelegationConfig.Namespace>("namespace"),
+    tool_search: only<ResponsesDelegationConfig.ToolSearch>("tool_search"),
+    programmatic_tool_calling: only<
+      ResponsesDelegationConfig.ProgrammaticToolCalling
+    >("programmatic_tool_calling"),
+    computer: only<ResponsesDelegationConfig.Computer>("computer"),
+    apply_patch: only<ResponsesDelegationConfig.ApplyPatch>("apply_patch"),
+  } satisfies Record<ConfigTool["type"], Schema>,
+);
+
+type ObjectChoice = Exclude<ConfigToolChoice, string>;
+type AllowedChoice = ResponsesDelegationConfig.LiveAllowedToolsChoiceParam;
+type SingleChoice = Exclude<ObjectChoice, AllowedChoice>;
+
+// allowed_tools lists the same single choices (its own namespace copies).
+export type _AllowedChoicesMatch = Assert<
+  MutuallyAssignable<AllowedChoice["tools"][number], SingleChoice>
+>;
+
+const singleChoices = {
+  function: obj<ResponsesDelegationConfig.LiveFunctionToolChoiceParam>({
+    name: req(str),
+    type: req(lit("function")),
+  }),
+  mcp: obj<ResponsesDelegationConfig.LiveMCPToolChoiceParam>({
+    name: req(str),
+    server_label: req(str),
+    type: req(lit("mcp")),
+  }),
+  file_search: only<ResponsesDelegationConfig.FileSearchToolChoice>(
+    "file_search",
+  ),
+  web_search: only<ResponsesDelegationConfig.WebSearchToolChoice>(
+    "web_search",
+  ),
+  web_search_preview: only<ResponsesDelegationConfig.WebSearchPreview>(
+    "web_search_preview",
+  ),
+  image_generation: only<ResponsesDelegationConfig.ImageGenerationToolChoice>(
+    "image_generation",
+  ),
+  computer: only<ResponsesDelegationConfig.ComputerToolChoice>("computer"),
+  code_interpreter: only<ResponsesDelegationConfig.CodeInterpreterToolChoice>(
+    "code_interpreter",
+  ),
+  programmatic_tool_calling: only<
+    ResponsesDelegationConfig.ProgrammaticToolCallingToolChoice
+  >("programmatic_tool_calling"),
+  shell: only<ResponsesDelegationConfig.ShellToolChoice>("shell"),
+  custom: obj<ResponsesDelegationConfig.CustomToolChoice>({
+    name: req(str),
+    type: req(lit("custom")),
+  }),
+  apply_patch: only<ResponsesDelegationConfig.ApplyPatchToolChoice>(
+    "apply_patch",
+  ),
+} satisfies Record<SingleChoice["type"], Schema>;
+
+const toolChoice = anyOf(
+  literals<Extract<ConfigToolChoice, string>>()("auto", "none", "required"),
+  tagged(
+    "type",
+    {
+      ...singleChoices,
+      allowed_tools: obj<AllowedChoice>({
+        tools: req(arr(tagged("type", singleChoices))),
+        type: req(lit("allowed_tools")),
+        mode: opt(nullable(
+          literals<NonNullable<AllowedChoice["mode"]>>()(
+            "none",
+            "auto",
+            "required",
+          ),
+        )),
+      }),
+    } satisfies Record<ObjectChoice["type"], Schema>,
+  ),
+);
+
+type Reasoning = ResponsesDelegationConfig.Reasoning;
+const reasoning = obj<Reasoning>({
+  effort: opt(nullable(
+    literals<NonNullable<Reasoning["effort"]>>()(
+      "none",
+      "minimal",
+      "low",
+      "medium",
+      "high",
+      "xhigh",
+    ),
+  )),
+  summary: opt(nullable(
+    literals<NonNullable<Reasoning["summary"]>>()(
+      "concise",
+      "detailed",
+      "auto",
+    ),
+  )),
+});
+
+type ServiceTier = NonNullable<ResponsesDelegationConfig["service_tier"]>;
+const serviceTier = literals<ServiceTier>()(
+  "auto",
+  "default",
+  "fast_tier_temp_pilot",
+  "flex",
+  "priority",
+  "ultrafast",
+);
+
+type Verbosity = NonNullable<ResponsesDelegationConfig.Text["verbosity"]>;
+const text = obj<ResponsesDelegationConfig.Text>({
+  verbosity: opt(nullable(literals<Verbosity>()("low", "medium", "high"))),
+});
+
+const responsesConfig = obj<ResponsesDelegationConfig>({
+  model: req(str),
+  instructions: opt(nullable(str)),
+  max_output_tokens: opt(nullable(int(1))),
+  parallel_tool_calls: opt(nullable(bool)),
+  reasoning: opt(nullable(reasoning)),
+  service_tier: opt(nullable(serviceTier)),
+  text: opt(nullable(text)),
+  tool_choice: opt(toolChoice),
+  tools: opt(arr(tool)),
+});
+
+const responsesUpdate = obj<ResponsesDelegationUpdateConfig>({
+  model: opt(str),
+  instructions: opt(nullable(str)),
+  max_output_tokens: opt(nullable(int(1))),
+  parallel_tool_calls: opt(nullable(bool)),
+  reasoning: opt(nullable(reasoning)),
+  service_tier: opt(nullable(serviceTier)),
+  text: opt(nullable(text)),
+  tool_choice: opt(toolChoice),
+  tools: opt(arr(tool)),
+});
+
+// --- Decisions -----------------------------------------------------------------
+
+type ImageDetail = NonNullable<DecisionQuestion.Choice.InputImage["detail"]>;
+const decisionInput = tagged("type", {
+  input_text: obj<DecisionInputText>({
+    text: req(str),
+    type: req(lit("input_text")),
+  }),
+  input_image: obj<DecisionQuestion.Choice.InputImage>({
+    image_url: req(str),
+    type: req(lit("input_image")),
+    detail: opt(nullable(
+      literals<ImageDetail>()("low", "high", "auto", "original"),
+    )),
+  }),
+  input_json: obj<DecisionQuestion.Choice.InputJSON>({
+    data: req(anyOf(jsonObject, arr(jsonObject))),
+    type: req(lit("input_json")),
+  }),
+});
+
+const questionInstructions = anyOf(str, arr(decisionInput));
+
+const question = tagged(
+  "type",
+  {
+    choice: obj<DecisionQuestion.Choice>({
+      choices: req(arr(obj<DecisionChoiceOption>({
+        value: req(anyOf(str, bool)),
+        description: opt(str),
+      }))),
+      instructions: req(questionInstructions),
+      type: req(lit("choice")),
+      name: opt(str),
+    }),
+    predicate: obj<DecisionQuestion.Predicate>({
+      instructions: req(questionInstructions),
+      type: req(lit("predicate")),
+      name: opt(str),
+    }),
+    score: obj<DecisionQuestion.Score>({
+      instructions: req(questionInstructions),
+      levels: req(arr(obj<DecisionQuestion.Score.Level>({
+        label: req(str),
+        description: opt(str),
+      }))),
+      type: req(lit("score")),
+      name: opt(str),
+    }),
+  } satisfies Record<DecisionQuestion["type"], Schema>,
+);
+
+export const triggerSchema = obj<DecisionTrigger>({
+  decisions: req(obj<DecisionTrigger.Decisions>({
+    questions: req(arr(question)),
+  })),
+  event_type: req(
+    literals<DecisionTrigger["event_type"]>()(
+      "session.input_transcript.delta",
+      "session.output_transcript.delta",
+    ),
+  ),
+  type: req(lit("decisions")),
+});
+
+// --- delegation ----------------------------------------------------------------
+
+const ackDelay = opt(int(0));
+
+const clientDelegation = obj<ClientDelegation>({
+  type: req(lit("client")),
+  acknowledgement_delay_ms: ackDelay,
+});
+
+type DelegationType = NonNullable<SessionConfig["delegation"]>["type"];
+
+const startDelegation = tagged(
+  "type",
+  {
+    client: clientDelegation,
+    responses: obj<SessionConfig.Responses>({
+      responses: req(responsesConfig),
+      type: req(lit("responses")),
+      acknowledgement_delay_ms: ackDelay,
+    }),
+    decisions: obj<SessionConfig.Decisions>({
+      decisions: req(obj<DecisionsDelegationConfig>({
+        model: req(str),
+        questions: req(arr(question)),
+      })),
+      type: req(lit("decisions")),
+      acknowledgement_delay_ms: ackDelay,
+    }),
+  } satisfies Record<DelegationType, Schema>,
+);
+
+type UpdateDelegationType = NonNullable<SessionUpdateConfig["delegation"]>[
+  "type"
+];
+
+const updateDelegation = tagged(
+  "type",
+  {
+    client: clientDelegation,
+    responses: obj<SessionUpdateConfig.Responses>({
+      type: req(lit("responses")),
+      acknowledgement_delay_ms: ackDelay,
+      responses: opt(responsesUpdate),
+    }),
+    decisions: obj<SessionUpdateConfig.Decisions>({
+      type: req(lit("decisions")),
+      acknowledgement_delay_ms: ackDelay,
+      decisions: opt(obj<DecisionsDelegationUpdateConfig>({
+        model: opt(str),
+        questions: opt(arr(question)),
+      })),
+    }),
+  } satisfies Record<UpdateDelegationType, Schema>,
+);
+
+// --- startup history -------------------------------------------------------------
+
+type MessageStatus = NonNullable<InitialItem.User["status"]>;
+const oneTextPart = { minItems: 1, maxItems: 1 };
+const messageStatus = opt(nullable(
+  literals<MessageStatus>()("incomplete", "completed"),
+));
+const inputTextPart = (type: "input_text") =>
+  obj<InitialItem.User.Content>({ text: req(str), type: opt(lit(type)) });
+
+const initialItem = tagged(
+  "role",
+  {
+    developer: obj<InitialItem.Developer>({
+      content: req(arr(inputTextPart("input_text"), oneTextPart)),
+      role: req(lit("developer")),
+      id: opt(nullable(str)),
+      status: messageStatus,
+      type: opt(lit("message")),
+    }),
+    user: obj<InitialItem.User>({
+      content: req(arr(inputTextPart("input_text"), oneTextPart)),
+      role: req(lit("user")),
+      id: opt(nullable(str)),
+      status: messageStatus,
+      type: opt(lit("message")),
+    }),
+    assistant: obj<InitialItem.Assistant>({
+      content: req(arr(
+        tagged("type", {
+          text: obj<InitialItem.Assistant.Text>({
+            text: req(str),
+            type: opt(lit("text")),
+          }),
+          output_text: obj<InitialItem.Assistant.OutputText>({
+            text: req(str),
+            type: req(lit("output_text")),
+          }),
+        }, "text"),
+        oneTextPart,
+      )),
+      role: req(lit("assistant")),
+      id: opt(nullable(str)),
+      status: messageStatus,
+      type: opt(lit("message")),
+    }),
+  } satisfies Record<InitialItem["role"], Schema>,
+);
+
+// --- the two session objects -------------------------------------------------------
+
+/** `session.start`'s `session`. */
+export const sessionConfigSchema = obj<SessionConfig>({
+  model: req(str),
+  audio: opt(audio),
+  client: opt(client),
+  delegation: opt(nullable(startDelegation)),
+  input: opt(arr(initialItem, { maxItems: 128 })),
+  instructions: opt(nullable(str)),
+  safety_identifier: opt(nullable(str)),
+  store: opt(bool),
+  triggers: opt(arr(triggerSchema)),
+});
+
+/** `session.update`'s `session`: delegation and triggers, nothing else. */
+export const sessionUpdateSchema = obj<SessionUpdateConfig>({
+  delegation: opt(nullable(updateDelegation)),
+  triggers: opt(arr(triggerSchema)),
+});
