@@ -10,6 +10,7 @@ import type { CallSummary } from "../src/call/vocabulary.ts";
 import {
   GOODBYE_QUIET_MS,
   GOODBYE_START_MS,
+  isSilence,
   LIVE_PLAYBACK_WINDOW_MS,
   LiveEngine,
   liveGreeting,
@@ -28,7 +29,10 @@ import {
 } from "./helpers/bridge_harness.ts";
 import { memoryLogger } from "./helpers/logs.ts";
 
-const CHUNK_20MS = new Uint8Array(160).fill(0x7f).toBase64();
+/** 20 ms of a loud µ-law sample: speech, not silence. */
+const CHUNK_20MS = new Uint8Array(160).fill(0x10).toBase64();
+/** 20 ms of µ-law silence (0xff decodes to 0). */
+const SILENCE_20MS = new Uint8Array(160).fill(0xff).toBase64();
 const SESSION = {
   id: "sess_1",
   expires_at: 0,
@@ -77,8 +81,11 @@ function started(upstream: FakeUpstream<LiveWireEvent>): void {
   upstream.emit({ type: "session.started", session: SESSION });
 }
 
-function audio(upstream: FakeUpstream<LiveWireEvent>): void {
-  upstream.emit({ type: "session.output_audio.delta", delta: CHUNK_20MS });
+function audio(
+  upstream: FakeUpstream<LiveWireEvent>,
+  delta = CHUNK_20MS,
+): void {
+  upstream.emit({ type: "session.output_audio.delta", delta });
 }
 
 function functionCall(
@@ -394,4 +401,27 @@ Deno.test("live: the Twilio side hanging up closes the session (session.close, s
   assert.equal(endedWith(observed)?.reason, "media stream closed");
   assert.equal(upstream.ofType("session.close").length, 1);
   assert.ok(upstream.wasClosed);
+});
+
+Deno.test("live: silence streamed after the goodbye does not keep the call open", () => {
+  const { bridge, upstream, observed, clock, twilio } = setUp();
+  bridge.hangUp("call time limit", TIME_LIMIT_GOODBYE);
+  for (let i = 0; i < 5; i++) audio(upstream);
+  // Silence keeps streaming, and Twilio plays everything it is sent.
+  for (let i = 0; i < 200 && !endedWith(observed); i++) {
+    audio(upstream, SILENCE_20MS);
+    clock.advance(20);
+    twilio.playAll();
+  }
+  assert.equal(endedWith(observed)?.reason, "call time limit");
+  assert.ok(
+    clock.now() < GOODBYE_QUIET_MS + 1000,
+    `ended at ${clock.now()} ms`,
+  );
+});
+
+Deno.test("isSilence() tells µ-law silence from speech", () => {
+  assert.ok(isSilence(SILENCE_20MS));
+  assert.ok(isSilence(new Uint8Array(160).fill(0x7f).toBase64()));
+  assert.ok(!isSilence(CHUNK_20MS));
 });

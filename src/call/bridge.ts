@@ -143,6 +143,7 @@ export class CallBridge {
       toolCall: (call) => this.#observer.toolCall?.(call),
       toolsUnavailable: (server) =>
         this.#observer.mcpToolsUnavailable?.(server),
+      usage: (report) => this.#observer.usage?.(report),
       hangUpRequested: () => this.#beginHangup("assistant ended the call"),
       goodbyeSaid: () => {
         if (!this.#hangup) return;
@@ -374,6 +375,8 @@ export class CallBridge {
   // --- engine → Twilio ------------------------------------------------
 
   #playAudio(itemId: string, delta: string): void {
+    // After the goodbye nothing more is played (GPT-Live may stream silence).
+    if (this.#hangup?.said) return;
     if (!this.#encoder) {
       if (this.#assistantAudioHeld.length < MAX_EARLY_FRAMES) {
         this.#assistantAudioHeld.push({ itemId, delta });

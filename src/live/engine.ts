@@ -14,7 +14,9 @@ import type { Clock } from "../call/clock.ts";
 import type { EngineListener, VoiceEngine } from "../call/engine.ts";
 import type { HeardPosition } from "../call/playback_ledger.ts";
 import type { UpstreamPort } from "../call/ports.ts";
+import { DEFAULT_LIVE_BACKEND_MODEL, DEFAULT_LIVE_MODEL } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { muLawDecode } from "../phone/mulaw.ts";
 import type { ToolBox, ToolOutcome } from "../tools/toolbox.ts";
 import {
   liveEvents,
@@ -51,6 +53,9 @@ export interface LiveEngineOptions {
   remoteLabel?: string;
   /** Said at pickup (GREETING). */
   greeting?: string;
+  /** The Live model and the delegation backend's, which price the usage. */
+  model?: string;
+  backendModel?: string;
 }
 
 /** Audio kept queued at Twilio: the caller stops hearing the model within this. */
@@ -190,7 +195,7 @@ export class LiveEngine implements VoiceEngine {
         return;
       case "session.output_audio.delta":
         listener.audio("", event.delta);
-        if (this.#goodbye) this.#goodbyeAudio();
+        if (this.#goodbye) this.#goodbyeAudio(event.delta);
         return;
       case "session.input_transcript.delta":
         this.#transcript("caller", event.delta);
@@ -202,11 +207,23 @@ export class LiveEngine implements VoiceEngine {
         this.#onFunctionCall(event.call, listener);
         return;
       case "backend_response.done":
+        if (event.usage) {
+          listener.usage({
+            kind: "tokens",
+            model: event.model ??
+              this.#options.backendModel ?? DEFAULT_LIVE_BACKEND_MODEL,
+            tokens: event.usage,
+          });
+        }
         this.#batchDone(event.responseId);
         return;
       case "session.usage.updated":
+        this.#seconds(event.seconds, listener);
         return;
       case "session.closed":
+        if (event.seconds !== undefined) {
+          this.#seconds(event.seconds, listener);
+        }
         this.#end(`session closed: ${event.reason}`);
         return;
       case "error":
@@ -221,6 +238,15 @@ export class LiveEngine implements VoiceEngine {
       case "ignored":
         return;
     }
+  }
+
+  /** Billed seconds so far: cumulative, so each report replaces the last. */
+  #seconds(seconds: number, listener: EngineListener): void {
+    listener.usage({
+      kind: "seconds",
+      model: this.#options.model ?? DEFAULT_LIVE_MODEL,
+      seconds,
+    });
   }
 
   // --- tools -----------------------------------------------------------
@@ -380,8 +406,11 @@ export class LiveEngine implements VoiceEngine {
     );
   }
 
-  #goodbyeAudio(): void {
+  #goodbyeAudio(delta: string): void {
     const goodbye = this.#goodbye!;
+    // The API may stream silence while the model is not speaking: only
+    // speech starts or extends the goodbye.
+    if (isSilence(delta)) return;
     goodbye.heard = true;
     goodbye.cancel?.();
     goodbye.cancel = this.#options.clock.after(
@@ -442,4 +471,13 @@ export class LiveEngine implements VoiceEngine {
     this.#started.reject(new Error(detail));
     this.#listener?.ended("upstream closed", detail);
   }
+}
+
+/** Below this µ-law amplitude a sample is silence (comfort noise included). */
+const SILENCE_LEVEL = 100;
+
+/** True when a base64 µ-law delta carries no speech. */
+export function isSilence(delta: string): boolean {
+  const bytes = Uint8Array.fromBase64(delta);
+  return bytes.every((byte) => Math.abs(muLawDecode(byte)) < SILENCE_LEVEL);
 }

@@ -4,6 +4,7 @@
  * to the `openai` package's live types).
  */
 
+import type { TokenCounts } from "../cost/usage.ts";
 import { isRecord } from "../json.ts";
 
 export type LiveCloseReason =
@@ -28,8 +29,16 @@ export type LiveServerEvent =
   | { type: "session.input_transcript.delta"; delta: string }
   | { type: "session.output_transcript.delta"; delta: string }
   | { type: "function_call"; call: LiveFunctionCall }
-  /** The backend response ended (completed, failed, incomplete, cancelled). */
-  | { type: "backend_response.done"; responseId: string }
+  /**
+   * The backend response ended (completed, failed, incomplete, cancelled),
+   * with its tokens and model when the wrapped response carries them.
+   */
+  | {
+    type: "backend_response.done";
+    responseId: string;
+    usage?: TokenCounts;
+    model?: string;
+  }
   | { type: "session.usage.updated"; seconds: number }
   | { type: "session.closed"; reason: string; seconds: number | undefined }
   | {
@@ -128,9 +137,16 @@ function parseResponseEvent(inner: unknown): LiveParseResult {
   }
   const response = isRecord(inner.response) ? inner.response : {};
   if (TERMINAL_RESPONSE_EVENTS.has(inner.type)) {
+    const usage = responsesUsage(response.usage);
+    const model = str(response.model);
     return {
       ok: true,
-      event: { type: "backend_response.done", responseId: str(response.id) },
+      event: {
+        type: "backend_response.done",
+        responseId: str(response.id),
+        ...(usage ? { usage } : {}),
+        ...(model ? { model } : {}),
+      },
     };
   }
   const item = isRecord(inner.item) ? inner.item : {};
@@ -156,6 +172,31 @@ function parseResponseEvent(inner: unknown): LiveParseResult {
         responseId: str(inner.response_id),
       },
     },
+  };
+}
+
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0
+    ? value
+    : 0;
+}
+
+/**
+ * A Responses `usage` (openai-node `ResponseUsage`): text tokens, cached
+ * input counted inside `input_tokens`, reasoning inside `output_tokens`.
+ */
+export function responsesUsage(raw: unknown): TokenCounts | undefined {
+  if (!isRecord(raw)) return undefined;
+  const details = isRecord(raw.input_tokens_details)
+    ? raw.input_tokens_details
+    : {};
+  return {
+    inputText: count(raw.input_tokens),
+    inputAudio: 0,
+    cachedText: count(details.cached_tokens),
+    cachedAudio: 0,
+    outputText: count(raw.output_tokens),
+    outputAudio: 0,
   };
 }
 

@@ -2,6 +2,7 @@
 
 import { assistantInstructions } from "../call/instructions.ts";
 import type { Config } from "../config.ts";
+import type { MemoryContext } from "../memory/memory.ts";
 import type { LiveFunctionTool, LiveSessionConfig } from "./events.ts";
 
 export type LiveSettings = Pick<
@@ -29,8 +30,9 @@ export function liveSessionConfig(
   settings: LiveSettings,
   now: Date,
   tools: readonly LiveFunctionTool[],
+  memory?: MemoryContext,
 ): LiveSessionConfig {
-  const instructions = assistantInstructions(settings, now);
+  const instructions = assistantInstructions(settings, now, memory);
   return {
     model: settings.liveModel,
     instructions,
