@@ -3,6 +3,13 @@
  * validated as a whole, then passed down.
  */
 
+import { parsePrices, type PriceTable } from "./cost/prices.ts";
+import {
+  OUTBOUND_VARIABLES,
+  type OutboundSettings,
+  outboundSettings,
+} from "./outbound/settings.ts";
+
 export interface Config {
   openaiApiKey: string;
   twilioAuthToken: string;
@@ -16,6 +23,8 @@ export interface Config {
   zapierMcpUrl: string;
   /** Undefined: no Zapier tools in the session. */
   zapierMcpPassword: string | undefined;
+  /** GPT-Live: how long one Zapier tool call may take before the model hears it timed out. */
+  zapierMcpTimeoutSeconds: number;
   /**
    * The only Zapier tools the session lists (MCP `allowed_tools`); undefined:
    * every tool the Zapier server offers.
@@ -56,7 +65,21 @@ export interface Config {
   liveModel: string;
   /** The Responses model GPT-Live delegates reasoning and tool calls to. */
   liveBackendModel: string;
+  /** Notes the owner asks for and call summaries, carried into later calls. */
+  memory: boolean;
+  /** How far back the summaries in a call's instructions reach. */
+  memoryDays: number;
+  /** The Responses model that summarises a call after it ends. */
+  summaryModel: string;
+  /** Prices by model: the built-in table with PRICES_JSON's entries over it. */
+  prices: PriceTable;
+  /** DAILY_BUDGET_USD in micro-dollars; undefined: no budget. */
+  dailyBudgetMicroUsd: number | undefined;
+  /** Call-backs, the daily briefing and digest texts; undefined: outbound is off. */
+  outbound: OutboundSettings | undefined;
 }
+
+const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
 
 export const VOICE_ENGINES = ["realtime", "live"] as const;
 export type VoiceEngineName = typeof VOICE_ENGINES[number];
@@ -64,6 +87,8 @@ export const DEFAULT_LIVE_URL = "wss://api.openai.com/v1/live/sessions";
 export const DEFAULT_LIVE_MODEL = "gpt-live-1";
 /** A current small Responses model: tool calls and short answers, cheaply. */
 export const DEFAULT_LIVE_BACKEND_MODEL = "gpt-5.4-mini";
+/** Summaries are short structured text: the same small model does them. */
+export const DEFAULT_SUMMARY_MODEL = "gpt-5.4-mini";
 
 /**
  * Every variable the server reads. `deno task start` grants `--allow-env` for
@@ -81,6 +106,7 @@ export const CONFIG_VARIABLES = [
   "ZAPIER_MCP_URL",
   "ZAPIER_MCP_PASSWORD",
   "ZAPIER_MCP_ALLOWED_TOOLS",
+  "ZAPIER_MCP_TIMEOUT_SECONDS",
   "OPENAI_REALTIME_URL",
   "OPENAI_REALTIME_MODEL",
   "REASONING_EFFORT",
@@ -100,6 +126,12 @@ export const CONFIG_VARIABLES = [
   "JOURNAL_TRANSCRIPTS",
   "GREETING",
   "ASSISTANT_TIMEZONE",
+  "MEMORY",
+  "MEMORY_DAYS",
+  "SUMMARY_MODEL",
+  "PRICES_JSON",
+  "DAILY_BUDGET_USD",
+  ...OUTBOUND_VARIABLES,
 ] as const;
 
 export type ConfigVariable = typeof CONFIG_VARIABLES[number];
@@ -291,6 +323,21 @@ export function loadConfig(read: EnvReader): Config {
     );
   }
 
+  const zapierMcpUrl = url(
+    "ZAPIER_MCP_URL",
+    "https://mcp.zapier.com/api/mcp/mcp",
+    ["https:", "http:"],
+  )!;
+  // The key travels in a header: plain http only to a server on this machine.
+  if (
+    new URL(zapierMcpUrl).protocol === "http:" &&
+    !LOOPBACK_HOSTS.includes(new URL(zapierMcpUrl).hostname)
+  ) {
+    problems.push(
+      "ZAPIER_MCP_URL must start with https:// (http:// only for a server on this machine)",
+    );
+  }
+
   const rawEngine = read("VOICE_ENGINE")?.toLowerCase() ?? "realtime";
   const voiceEngine = VOICE_ENGINES.find((name) => name === rawEngine);
   if (!voiceEngine) {
@@ -318,6 +365,18 @@ export function loadConfig(read: EnvReader): Config {
     return fallback;
   };
 
+  const { table: prices, problems: priceProblems } = parsePrices(
+    read("PRICES_JSON"),
+  );
+  problems.push(...priceProblems);
+  const budgetDollars = read("DAILY_BUDGET_USD") === undefined
+    ? undefined
+    : number("DAILY_BUDGET_USD", 0, {
+      min: 0.01,
+      max: 100_000,
+      integer: false,
+    });
+
   const config: Config = {
     openaiApiKey,
     twilioAuthToken,
@@ -331,11 +390,12 @@ export function loadConfig(read: EnvReader): Config {
       max: 1.2,
       integer: false,
     }),
-    zapierMcpUrl: url(
-      "ZAPIER_MCP_URL",
-      "https://mcp.zapier.com/api/mcp/mcp",
-      ["https:"],
-    )!,
+    zapierMcpUrl,
+    zapierMcpTimeoutSeconds: number("ZAPIER_MCP_TIMEOUT_SECONDS", 20, {
+      min: 1,
+      max: 120,
+      integer: true,
+    }),
     zapierMcpPassword: read("ZAPIER_MCP_PASSWORD"),
     zapierMcpAllowedTools: toolNames(
       read("ZAPIER_MCP_ALLOWED_TOOLS"),
@@ -389,6 +449,19 @@ export function loadConfig(read: EnvReader): Config {
       "LIVE_BACKEND_MODEL",
       DEFAULT_LIVE_BACKEND_MODEL,
     ),
+    memory: flag("MEMORY", true),
+    memoryDays: number("MEMORY_DAYS", 30, {
+      min: 1,
+      max: 3650,
+      integer: true,
+    }),
+    summaryModel: modelName("SUMMARY_MODEL", DEFAULT_SUMMARY_MODEL),
+    prices,
+    // Whole micro-dollars, so the budget compares exactly with priced calls.
+    dailyBudgetMicroUsd: budgetDollars === undefined
+      ? undefined
+      : Math.round(budgetDollars * 1_000_000),
+    outbound: outboundSettings(read, publicUrl, problems),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

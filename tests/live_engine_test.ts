@@ -425,3 +425,23 @@ Deno.test("isSilence() tells µ-law silence from speech", () => {
   assert.ok(isSilence(new Uint8Array(160).fill(0x7f).toBase64()));
   assert.ok(!isSilence(CHUNK_20MS));
 });
+
+Deno.test("live: Zapier's tools and the note that they are unavailable both wait for session.started", async () => {
+  for (const fails of [false, true]) {
+    const { upstream } = setUp({
+      started: false,
+      remoteTools: {
+        list: () =>
+          fails ? Promise.reject(new Error("down")) : Promise.resolve([]),
+        call: () => Promise.resolve({ ok: true, output: "" }),
+      },
+    });
+    await settle();
+    assert.deepEqual(upstream.types(), [], "nothing before session.started");
+    started(upstream);
+    await settle();
+    assert.deepEqual(upstream.types(), [
+      fails ? "session.thinking.append" : "session.update",
+    ]);
+  }
+});

@@ -53,6 +53,8 @@ export interface LiveEngineOptions {
   remoteLabel?: string;
   /** Said at pickup (GREETING). */
   greeting?: string;
+  /** This call's own opening instruction (a call the server placed); wins over `greeting`. */
+  opening?: string;
   /** The Live model and the delegation backend's, which price the usage. */
   model?: string;
   backendModel?: string;
@@ -182,16 +184,22 @@ export class LiveEngine implements VoiceEngine {
     this.#onEvent(parsed.event, this.#listener!);
   }
 
+  /** The assistant speaks first: this call's opening, else the greeting. */
+  #open(): void {
+    const { opening, greeting } = this.#options;
+    const first = opening ??
+      (greeting === undefined ? undefined : liveGreeting(greeting));
+    if (first !== undefined) {
+      this.#upstream.send(liveEvents.commentary(first));
+    }
+  }
+
   #onEvent(event: LiveServerEvent, listener: EngineListener): void {
     switch (event.type) {
       case "session.started":
         this.#isStarted = true;
         this.#started.resolve(performance.now());
-        if (this.#options.greeting !== undefined) {
-          this.#upstream.send(
-            liveEvents.commentary(liveGreeting(this.#options.greeting)),
-          );
-        }
+        this.#open();
         return;
       case "session.output_audio.delta":
         listener.audio("", event.delta);
@@ -256,25 +264,31 @@ export class LiveEngine implements VoiceEngine {
     const remote = this.#options.remoteTools;
     if (!remote) return;
     const server = this.#options.remoteLabel ?? "zapier";
+    // Nothing may go before session.started (the API refuses it): both the
+    // tools and the note that there are none wait for it.
+    const once = (run: () => void) =>
+      this.#started.promise.then(() => {
+        if (!this.#over) run();
+      }, () => {});
     remote.list().then(
-      (tools) => {
-        if (this.#over) return;
-        const ours = this.#options.tools.definitions
-          .filter((ownTool) => !tools.some((t) => t.name === ownTool.name));
-        this.#logger.log("info", "mcp.tools_listed", {
-          server,
-          tools: tools.length,
-        });
-        this.#upstream.send(liveEvents.updateTools([...ours, ...tools]));
-      },
-      () => {
-        if (this.#over) return;
-        this.#logger.log("warn", "mcp.tools_unavailable", { server });
-        this.#listener?.toolsUnavailable(server);
-        this.#upstream.send(
-          liveEvents.thinking(liveToolsUnavailableNote(server)),
-        );
-      },
+      (tools) =>
+        once(() => {
+          const ours = this.#options.tools.definitions
+            .filter((own) => !tools.some((t) => t.name === own.name));
+          this.#logger.log("info", "mcp.tools_listed", {
+            server,
+            tools: tools.length,
+          });
+          this.#upstream.send(liveEvents.updateTools([...ours, ...tools]));
+        }),
+      () =>
+        once(() => {
+          this.#logger.log("warn", "mcp.tools_unavailable", { server });
+          this.#listener?.toolsUnavailable(server);
+          this.#upstream.send(
+            liveEvents.thinking(liveToolsUnavailableNote(server)),
+          );
+        }),
     );
   }
 

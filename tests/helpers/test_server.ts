@@ -2,9 +2,10 @@
  * The real app on a real socket (port 0), wired to a fake Realtime server,
  * plus a way to place a whole call through it as Twilio would.
  */
-import { type App, createApp } from "../../src/server.ts";
+import { type App, type AppOptions, createApp } from "../../src/server.ts";
 import type { ConfigVariable } from "../../src/config.ts";
 import { FakeRealtime, type FakeRealtimeOptions } from "./fake_realtime.ts";
+import { FakeLive, type FakeLiveOptions } from "./live_sim/mod.ts";
 import { TwilioEdge, type TwilioEdgeOptions } from "./twilio_edge.ts";
 import { TEST_AUTH_TOKEN, testConfig } from "./config.ts";
 import { memoryLogger } from "./logs.ts";
@@ -20,6 +21,8 @@ export const PUBLIC_ORIGIN = "https://assistant.example.com";
 export interface TestServer {
   app: App;
   realtime: FakeRealtime;
+  /** The GPT-Live simulator, when started with `live` options. */
+  live: FakeLive | undefined;
   logs: ReturnType<typeof memoryLogger>;
   /** http://127.0.0.1:PORT */
   origin: string;
@@ -35,17 +38,28 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * `liveOptions` starts the GPT-Live simulator too and points
+ * OPENAI_LIVE_URL at it (set VOICE_ENGINE=live to use it).
+ */
 export async function startTestServer(
   variables: Partial<Record<ConfigVariable, string>> = {},
   realtimeOptions: FakeRealtimeOptions = {},
+  liveOptions?: FakeLiveOptions,
+  /** The summary job's timing, shortened for tests. */
+  summary?: AppOptions["summary"],
 ): Promise<TestServer> {
   const realtime = await FakeRealtime.start({
     apiKey: "sk-test-openai-key",
     ...realtimeOptions,
   });
+  const live = liveOptions === undefined
+    ? undefined
+    : await FakeLive.start({ apiKey: "sk-test-openai-key", ...liveOptions });
   const config = testConfig({
     PUBLIC_URL: PUBLIC_ORIGIN,
     OPENAI_REALTIME_URL: realtime.url,
+    ...(live ? { OPENAI_LIVE_URL: live.url } : {}),
     ...variables,
   });
   const logs = memoryLogger([
@@ -59,9 +73,12 @@ export async function startTestServer(
     logger: logs,
     kv,
     upstreamConnectTimeoutMs: 3000,
+    summary,
   });
   // The start-up model look-up is done before a test places its first call.
   await app.modelCheck;
+  // Background jobs (call summaries) run as in main.ts; the listener ends with KV.
+  const jobsListening = app.jobs.listen();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     app.handler,
@@ -108,6 +125,7 @@ export async function startTestServer(
   return {
     app,
     realtime,
+    live,
     logs,
     origin,
     answer,
@@ -119,7 +137,9 @@ export async function startTestServer(
       await app.close();
       await server.shutdown();
       await realtime.close();
+      await live?.close();
       kv.close();
+      await jobsListening;
     },
   };
 }
