@@ -836,6 +836,25 @@ Deno.test("FakeRealtime refuses response.create while a response is active, with
   }, { onResponseCreate: () => void hookCalls++ });
 });
 
+Deno.test("FakeRealtime echoes a response.create's metadata on the response it starts, and none on server VAD's", async () => {
+  await withSession(async (session, client) => {
+    client.send({
+      type: "response.create",
+      event_id: "rc_1",
+      response: { metadata: { request: "create_1" } },
+    });
+    const created = await client.next("response.created");
+    assert.deepEqual(
+      (created.response as { metadata: unknown }).metadata,
+      { request: "create_1" },
+    );
+    await client.next("response.done");
+    session.speak(audioOf(800));
+    const vad = await client.next("response.created");
+    assert.equal((vad.response as { metadata: unknown }).metadata, null);
+  }, { onResponseCreate: (s) => void s.speak(audioOf(800)) });
+});
+
 // --- FakeRealtime: MCP ----------------------------------------------------------
 
 const ZAPIER = {

@@ -15,10 +15,16 @@ import type {
   RealtimeMcpToolCall,
   RealtimeResponse,
   RealtimeResponseStatus,
+  RealtimeResponseUsage,
 } from "openai/resources/realtime/realtime";
 import { deltasOf, newId, type ServerEventBody, sleep } from "./common.ts";
 import type { Conversation, ItemWithId } from "./conversation.ts";
 import type { SimSession } from "./session_schema.ts";
+import {
+  itemTokens,
+  responseUsage,
+  type TokenSplit,
+} from "./usage.ts";
 
 export type ResponseStatus =
   | "completed"
@@ -66,6 +72,8 @@ export interface ResponseHost {
   ended(run: ResponseRun): void;
   /** The `response.metadata` of the client `response.create` that started it (null for server VAD's). */
   readonly metadata: Record<string, string> | null;
+  /** What a response starting now reads, and how much of it is cached (./usage.ts). */
+  contextTokens(): { input: TokenSplit; cached: TokenSplit };
 }
 
 type ItemStatus = "completed" | "incomplete";
@@ -97,6 +105,9 @@ export class ResponseRun {
   readonly #abort = new AbortController();
   #resolve!: (status: ResponseStatus) => void;
   #ended = false;
+  #context: { input: TokenSplit; cached: TokenSplit } | undefined;
+  /** What `response.done` reported, once it was sent. */
+  usage: RealtimeResponseUsage | undefined;
 
   constructor(host: ResponseHost, segments: Segment[]) {
     this.#host = host;
@@ -111,6 +122,7 @@ export class ResponseRun {
 
   /** Emits response.created and the synchronous start, then streams the rest. */
   start(): void {
+    this.#context = this.#host.contextTokens();
     this.#emit({
       type: "response.created",
       response: this.#response("in_progress"),
@@ -447,6 +459,7 @@ export class ResponseRun {
     const closing = status === "completed" ? "completed" : "incomplete";
     for (const close of this.#open.values()) close(closing);
     this.#open.clear();
+    this.usage = this.#usage();
     this.#emit({
       type: "response.done",
       response: this.#response(status, details),
@@ -457,6 +470,23 @@ export class ResponseRun {
 
   #emit(event: ServerEventBody): void {
     this.#host.emit(event);
+  }
+
+  /** The conversation it read, and what it wrote: the items of its output, as far as they went. */
+  #usage(): RealtimeResponseUsage {
+    const output = { text: 0, audio: 0 };
+    for (const id of this.itemIds) {
+      const record = this.#host.conversation.items.get(id);
+      if (!record) continue;
+      const tokens = itemTokens(record);
+      output.text += tokens.text;
+      output.audio += tokens.audio;
+    }
+    const context = this.#context ?? {
+      input: { text: 0, audio: 0 },
+      cached: { text: 0, audio: 0 },
+    };
+    return responseUsage(context.input, context.cached, output);
   }
 
   #response(
@@ -471,6 +501,7 @@ export class ResponseRun {
       details,
       this.#output.filter((item) => item !== undefined),
       this.#host.metadata,
+      status === "in_progress" ? undefined : this.usage,
     );
   }
 }
@@ -502,6 +533,7 @@ export function responseObject(
   details: RealtimeResponseStatus | null,
   output: ConversationItem[],
   metadata: Record<string, string> | null,
+  usage?: RealtimeResponseUsage,
 ): RealtimeResponse {
   const out = session.audio?.output;
   return {
@@ -514,9 +546,10 @@ export function responseObject(
     output_modalities: session.output_modalities,
     max_output_tokens: session.max_output_tokens,
     audio: { output: { format: out?.format, voice: out?.voice } },
-    ...(status === "in_progress"
-      ? {}
-      : { usage: { total_tokens: 0, input_tokens: 0, output_tokens: 0 } }),
+    ...(status === "in_progress" ? {} : {
+      usage: usage ??
+        { total_tokens: 0, input_tokens: 0, output_tokens: 0 },
+    }),
     metadata,
   };
 }

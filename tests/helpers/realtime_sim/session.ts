@@ -9,6 +9,7 @@ import type {
   ConversationItem,
   RealtimeErrorEvent,
   RealtimeMcpListTools,
+  RealtimeResponseUsage,
 } from "openai/resources/realtime/realtime";
 import { concat } from "../../../src/bytes.ts";
 import { CLIENT_ITEM_TYPES, clientItem } from "./client_items.ts";
@@ -32,7 +33,8 @@ import {
 import { needsApproval, offeredTools } from "./mcp.ts";
 import type { ModelCatalog } from "./models.ts";
 import type { FakeRealtimeOptions } from "./options.ts";
-import { ResponseRun, type Segment } from "./responses.ts";
+import { bytesPerMs, ResponseRun, type Segment } from "./responses.ts";
+import { contextTokens, type TokenSplit } from "./usage.ts";
 import type {
   ApprovalResponse,
   CloseInfo,
@@ -84,6 +86,8 @@ export class FakeRealtimeSession {
   readonly mcpListings: McpListing[] = [];
   /** The client's mcp_approval_response items, in order. */
   readonly approvalResponses: ApprovalResponse[] = [];
+  /** The `usage` of every `response.done` sent, in order (./usage.ts). */
+  readonly usages: RealtimeResponseUsage[] = [];
   readonly closed: Promise<CloseInfo>;
   /** The effective session config, as the API reports it in session.updated. */
   session: SimSession;
@@ -107,6 +111,8 @@ export class FakeRealtimeSession {
   #timers = new Set<ReturnType<typeof setTimeout>>();
   /** server_label → the tool config its current listing was made for. */
   #listedConfigs = new Map<string, string>();
+  /** What the last response read: the next one finds it cached. */
+  #lastContext: TokenSplit = { text: 0, audio: 0 };
 
   constructor(
     socket: WebSocket,
@@ -422,8 +428,19 @@ export class FakeRealtimeSession {
       audioSent: () => this.#voiceLocked = true,
       ended: (r) => {
         if (this.#active === r) this.#active = undefined;
+        if (r.usage) this.usages.push(r.usage);
       },
       metadata: this.#createMetadata,
+      contextTokens: () => {
+        const input = contextTokens(
+          this.session.instructions ?? "",
+          this.#conversation,
+          this.#committedBytes / bytesPerMs(this.session.audio?.input?.format),
+        );
+        const cached = this.#lastContext;
+        this.#lastContext = input;
+        return { input, cached };
+      },
     }, segments);
     this.#createMetadata = null;
     this.#active = run;
