@@ -5,7 +5,7 @@
  */
 
 import type { TokenCounts } from "../cost/usage.ts";
-import { isRecord } from "../json.ts";
+import { isRecord, parseTypedEvent, str } from "../json.ts";
 
 export type LiveCloseReason =
   | "close_requested"
@@ -54,10 +54,6 @@ export type LiveParseResult =
   | { ok: true; event: LiveServerEvent }
   | { ok: false; reason: string };
 
-function str(value: unknown): string {
-  return typeof value === "string" ? value : "";
-}
-
 /** Responses stream events that end a response. */
 const TERMINAL_RESPONSE_EVENTS = new Set([
   "response.completed",
@@ -68,16 +64,9 @@ const TERMINAL_RESPONSE_EVENTS = new Set([
 ]);
 
 export function parseLiveEvent(data: unknown): LiveParseResult {
-  if (typeof data !== "string") return { ok: false, reason: "binary frame" };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(data);
-  } catch {
-    return { ok: false, reason: "event is not JSON" };
-  }
-  if (!isRecord(raw) || typeof raw.type !== "string") {
-    return { ok: false, reason: "event has no type" };
-  }
+  const parsed = parseTypedEvent(data);
+  if (!parsed.ok) return parsed;
+  const { raw } = parsed;
   const type = raw.type;
   switch (type) {
     case "session.started":

@@ -3,7 +3,8 @@
  * parsed once at the edge, and the client events it sends.
  */
 
-import { isRecord } from "../json.ts";
+import type { TokenCounts } from "../cost/usage.ts";
+import { isRecord, parseTypedEvent, str } from "../json.ts";
 
 export interface RealtimeError {
   type: string;
@@ -55,6 +56,8 @@ export type ServerEvent =
     status: string;
     /** `mcp_call` items in its output: the API ran them and will not answer by itself. */
     mcpCalls: number;
+    /** What the response consumed; absent when the API sent no usage. */
+    usage?: TokenCounts;
   }
   | { type: "response.mcp_call.in_progress"; itemId: string }
   | {
@@ -90,21 +93,10 @@ export type ServerParseResult =
   | { ok: true; event: ServerEvent }
   | { ok: false; reason: string };
 
-function str(value: unknown): string {
-  return typeof value === "string" ? value : "";
-}
-
 export function parseServerEvent(data: unknown): ServerParseResult {
-  if (typeof data !== "string") return { ok: false, reason: "binary frame" };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(data);
-  } catch {
-    return { ok: false, reason: "event is not JSON" };
-  }
-  if (!isRecord(raw) || typeof raw.type !== "string") {
-    return { ok: false, reason: "event has no type" };
-  }
+  const parsed = parseTypedEvent(data);
+  if (!parsed.ok) return parsed;
+  const { raw } = parsed;
   const type = raw.type;
   switch (type) {
     case "session.created":
@@ -151,6 +143,7 @@ export function parseServerEvent(data: unknown): ServerParseResult {
         return { ok: true, event: { type, responseId: response.id, tag } };
       }
       const output = Array.isArray(response.output) ? response.output : [];
+      const usage = realtimeUsage(response.usage);
       return {
         ok: true,
         event: {
@@ -160,6 +153,7 @@ export function parseServerEvent(data: unknown): ServerParseResult {
           mcpCalls:
             output.filter((item) => isRecord(item) && item.type === "mcp_call")
               .length,
+          ...(usage ? { usage } : {}),
         },
       };
     }
@@ -256,6 +250,38 @@ export function parseServerEvent(data: unknown): ServerParseResult {
     default:
       return { ok: true, event: { type: "ignored", name: type } };
   }
+}
+
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0
+    ? value
+    : 0;
+}
+
+/**
+ * `response.usage` (openai-node `RealtimeResponseUsage`): input and output
+ * split into text and audio; cached tokens are part of the input, split by
+ * `input_token_details.cached_tokens_details`.
+ */
+function realtimeUsage(raw: unknown): TokenCounts | undefined {
+  if (!isRecord(raw)) return undefined;
+  const input = isRecord(raw.input_token_details)
+    ? raw.input_token_details
+    : {};
+  const cached = isRecord(input.cached_tokens_details)
+    ? input.cached_tokens_details
+    : {};
+  const output = isRecord(raw.output_token_details)
+    ? raw.output_token_details
+    : {};
+  return {
+    inputText: count(input.text_tokens),
+    inputAudio: count(input.audio_tokens),
+    cachedText: count(cached.text_tokens),
+    cachedAudio: count(cached.audio_tokens),
+    outputText: count(output.text_tokens),
+    outputAudio: count(output.audio_tokens),
+  };
 }
 
 /** The `response.metadata` key that carries the bridge's tag for a `response.create`. */
