@@ -17,6 +17,13 @@ export function dialledHosts(config: Config): string[] {
   if (config.voiceEngine === "live" && config.zapierMcpPassword !== undefined) {
     endpoints.push(config.zapierMcpUrl);
   }
+  // Call summaries: the Responses API on the Realtime endpoint's host
+  // (https for wss), after each call, whichever engine carries it.
+  if (config.memory && config.journalTranscripts) {
+    endpoints.push(config.openaiRealtimeUrl);
+  }
+  // Outbound calls and texts: the server is Twilio's REST client.
+  if (config.outbound) endpoints.push(config.outbound.apiUrl);
   return [...new Set(endpoints.map(hostAndPort))];
 }
 

@@ -4,9 +4,12 @@
  */
 
 import { maskCaller } from "../caller_number.ts";
+import { formatSpend, formatUsd } from "../cost/pricing.ts";
 import { escapeHtml } from "../http/html.ts";
 import type { CallRecord, JournalLine } from "../journal/journal.ts";
 import { type ModelStatus, replacementFor } from "../realtime/model_record.ts";
+import { NAV_STYLE, ownerNav } from "./nav.ts";
+import { outboundParty, outboundSection } from "./outbound_lines.ts";
 
 const STYLE = `
 body{font:16px/1.45 system-ui,sans-serif;margin:0 auto;max-width:46rem;padding:1rem;color:#1b1b1b;background:#fafafa}
@@ -15,9 +18,14 @@ th,td{text-align:left;padding:.45rem .3rem;border-bottom:1px solid #ddd;vertical
 .muted{color:#666;font-size:.9rem}.line{margin:.5rem 0;padding:.5rem .7rem;border-radius:.6rem}
 .caller{background:#e8f0fe}.assistant{background:#fff;border:1px solid #e3e3e3}.tool{background:#fef7e0;font-size:.9rem}
 form{display:flex;gap:.5rem;flex-wrap:wrap}input{font:inherit;padding:.5rem;flex:1;min-width:12rem}button{font:inherit;padding:.5rem 1rem}
-.error{color:#b3261e}.banner{background:#fce8e6;border:1px solid #f4c7c3;border-radius:.6rem;padding:.6rem .8rem}`;
+.error{color:#b3261e}.banner{background:#fce8e6;border:1px solid #f4c7c3;border-radius:.6rem;padding:.6rem .8rem}
+.summary{background:#fff;border:1px solid #e3e3e3;border-radius:.6rem;padding:.2rem .9rem;margin:.8rem 0}
+h2{font-size:1.1rem;margin:.7rem 0 .3rem}ul{margin:.2rem 0 .6rem;padding-left:1.3rem}
+.num{text-align:right;white-space:nowrap}td form{display:inline}td button{padding:.3rem .7rem}
+${NAV_STYLE}`;
 
-function page(title: string, body: string): string {
+/** A whole page in the owner's style: no script, readable on a phone. */
+export function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
     `<meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<meta name="robots" content="noindex"><title>${
@@ -58,7 +66,10 @@ const OUTCOME_LABELS: Record<string, string> = {
 };
 
 function outcomeLabel(record: CallRecord): string {
-  return record.outcome ? OUTCOME_LABELS[record.outcome] : "in progress";
+  if (record.outcome) return OUTCOME_LABELS[record.outcome];
+  // A call the server placed that never reached the assistant (voicemail, no answer).
+  return record.outbound?.result ??
+    (record.endedAt === null ? "in progress" : record.endReason ?? "ended");
 }
 
 /**
@@ -76,25 +87,56 @@ function retirementBanner(model: ModelStatus | undefined): string {
   } shuts down on ${escapeHtml(model.shutdownDate)}</b>: ${action}.</p>`;
 }
 
+/** What was spent: the /calls page shows it above the list. */
+export interface Spending {
+  todayMicroUsd: number;
+  monthToDateMicroUsd: number;
+  /** DAILY_BUDGET_USD, when set. */
+  budgetMicroUsd?: number;
+}
+
+/** A call's cost, or "—" before any usage came; "≥" when a model had no price. */
+function callCost(record: CallRecord): string {
+  if (record.costMicroUsd === undefined) return "—";
+  return `${record.unpricedModels?.length ? "≥ " : ""}${
+    formatUsd(record.costMicroUsd)
+  }`;
+}
+
+function spendingLine(spending: Spending | undefined): string {
+  if (!spending) return "";
+  return `<p class="spending">This month: <b>${
+    formatSpend(spending.monthToDateMicroUsd)
+  }</b> · today: ${formatSpend(spending.todayMicroUsd)}${
+    spending.budgetMicroUsd === undefined
+      ? ""
+      : ` of a ${formatUsd(spending.budgetMicroUsd, 2)} daily budget`
+  }</p>`;
+}
+
 export function callsPage(
   records: CallRecord[],
   model?: ModelStatus,
+  spending?: Spending,
 ): string {
   const rows = records.map((r) =>
     `<tr><td><a href="/calls/${encodeURIComponent(r.callSid)}">${
       escapeHtml(when(r.startedAt))
     }</a></td><td>${
-      r.source === "browser" ? "Browser" : escapeHtml(maskCaller(r.caller))
+      r.source === "browser"
+        ? "Browser"
+        : escapeHtml(outboundParty(r) ?? maskCaller(r.caller))
     }</td><td>${duration(r.durationMs)}</td><td>${
       escapeHtml(outcomeLabel(r))
-    }</td></tr>`
+    }</td><td class="num cost">${escapeHtml(callCost(r))}</td></tr>`
   ).join("");
   return page(
     "Calls",
-    `<h1>Calls</h1>` + retirementBanner(model) +
+    ownerNav("/calls") + `<h1>Calls</h1>` + retirementBanner(model) +
+      spendingLine(spending) +
       (records.length === 0
         ? `<p>No calls yet.</p>`
-        : `<table><thead><tr><th>Started</th><th>Caller</th><th>Length</th><th>Ended</th></tr></thead><tbody>${rows}</tbody></table>`) +
+        : `<table><thead><tr><th>Started</th><th>Caller</th><th>Length</th><th>Ended</th><th class="num">Cost</th></tr></thead><tbody>${rows}</tbody></table>`) +
       `<form method="post" action="/logout"><button type="submit">Sign out</button></form>`,
   );
 }
@@ -124,6 +166,60 @@ function transcriptLine(line: JournalLine): string {
   }
 }
 
+/** The tools a call used, each once, in the order first used. */
+function toolsUsed(lines: JournalLine[]): string[] {
+  const names = lines.flatMap((line) =>
+    line.kind === "tool"
+      ? [line.server ? `${line.name} (${line.server})` : line.name]
+      : []
+  );
+  return [...new Set(names)];
+}
+
+function list(items: string[]): string {
+  return `<ul>${
+    items.map((item) => `<li>${escapeHtml(item)}</li>`).join("")
+  }</ul>`;
+}
+
+/** The top of a call's page: its summary, to-dos, what is still open, the tools it used. */
+function summarySection(record: CallRecord, lines: JournalLine[]): string {
+  const summary = record.summary;
+  const tools = toolsUsed(lines);
+  let body = "";
+  if (summary?.status === "done") {
+    body += `<p>${escapeHtml(summary.text ?? "")}</p>`;
+    if (summary.todos?.length) {
+      body += `<h2>To-dos</h2>${list(summary.todos)}`;
+    }
+    if (summary.openLoops?.length) {
+      body += `<h2>Still open</h2>${list(summary.openLoops)}`;
+    }
+  } else if (summary?.status === "pending" || summary?.status === "retrying") {
+    body += `<p class="muted">The summary is being made${
+      summary.attempts > 0
+        ? ` (attempt ${summary.attempts} failed: ${
+          escapeHtml(summary.error ?? "")
+        }; trying again)`
+        : ""
+    }.</p>`;
+  } else if (summary?.status === "failed") {
+    body += `<p class="error">No summary: ${
+      escapeHtml(summary.error ?? "failed")
+    } (after ${summary.attempts} attempts).</p>`;
+  } else if (summary?.status === "skipped") {
+    body += `<p class="muted">No summary: ${
+      escapeHtml(summary.error ?? "nothing to summarise")
+    }.</p>`;
+  }
+  body += `<p class="muted tools-used">Tools used: ${
+    tools.length > 0 ? escapeHtml(tools.join(", ")) : "none"
+  }</p>`;
+  return `<section class="summary" aria-label="Summary">${
+    summary ? "<h2>Summary</h2>" : ""
+  }${body}</section>`;
+}
+
 export function callPage(record: CallRecord, lines: JournalLine[]): string {
   const latency = median(record.turnLatenciesMs);
   const transcript = lines.map(transcriptLine).join("");
@@ -134,15 +230,21 @@ export function callPage(record: CallRecord, lines: JournalLine[]): string {
   ).join("");
   return page(
     `Call ${when(record.startedAt)}`,
-    `<p><a href="/calls">← All calls</a></p><h1>Call ${
-      escapeHtml(when(record.startedAt))
-    }</h1><p class="muted">${
-      record.source === "browser"
-        ? "From the browser"
-        : `Caller ${escapeHtml(record.caller || "unknown")}`
-    } · ${duration(record.durationMs)} · ${escapeHtml(outcomeLabel(record))}${
-      latency === undefined ? "" : ` · median answer ${latency} ms`
-    } · ${record.toolCalls} tool call${record.toolCalls === 1 ? "" : "s"}</p>` +
+    ownerNav(undefined) +
+      `<p><a href="/calls">← All calls</a></p><h1>Call ${
+        escapeHtml(when(record.startedAt))
+      }</h1>` + outboundSection(record) + summarySection(record, lines) +
+      `<p class="muted">${
+        record.source === "browser"
+          ? "From the browser"
+          : record.outbound
+          ? `To ${escapeHtml(record.outbound.to)}`
+          : `Caller ${escapeHtml(record.caller || "unknown")}`
+      } · ${duration(record.durationMs)} · ${escapeHtml(outcomeLabel(record))}${
+        latency === undefined ? "" : ` · median answer ${latency} ms`
+      } · ${record.toolCalls} tool call${
+        record.toolCalls === 1 ? "" : "s"
+      } · cost <span class="cost">${escapeHtml(callCost(record))}</span></p>` +
       unavailable +
       (transcript || `<p>No transcript.</p>`),
   );

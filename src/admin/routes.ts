@@ -6,6 +6,8 @@
 import type { Admission } from "../admission.ts";
 import type { Calls } from "../call/calls.ts";
 import type { Config } from "../config.ts";
+import type { Budget } from "../cost/budget.ts";
+import type { SpendLedger } from "../cost/spend.ts";
 import {
   privateHtml,
   privateJson,
@@ -58,6 +60,10 @@ export interface OwnerOptions {
   tokenKey: CryptoKey;
   /** The start-up model look-up as it stands: /calls warns of a shutdown date. */
   model: () => ModelStatus;
+  /** Spending by day: /calls shows today and month to date. */
+  spend: SpendLedger;
+  /** DAILY_BUDGET_USD: the softphone is refused like a phone call once it is spent. */
+  budget?: Budget;
 }
 
 /** The owner's handlers; those behind `ownerGuard` assume a signed-in owner. */
@@ -91,8 +97,23 @@ export function ownerHandlers(options: OwnerOptions) {
       headers: { location: "/calls", "set-cookie": clearedSessionCookie() },
     });
 
+  const spending = async () => {
+    const now = Date.now();
+    const [todayMicroUsd, monthToDateMicroUsd] = await Promise.all([
+      options.spend.day(now),
+      options.spend.monthToDate(now),
+    ]);
+    return {
+      todayMicroUsd,
+      monthToDateMicroUsd,
+      budgetMicroUsd: config.dailyBudgetMicroUsd,
+    };
+  };
+
   const listCalls: Handler = async () =>
-    privateHtml(callsPage(await journal.list(), options.model()));
+    privateHtml(
+      callsPage(await journal.list(), options.model(), await spending()),
+    );
 
   const showCall: Handler = async (_request, match) => {
     const call = await journal.get(match.pathname.groups.callSid ?? "");
@@ -103,7 +124,7 @@ export function ownerHandlers(options: OwnerOptions) {
   };
 
   const listCallsJson: Handler = async () =>
-    privateJson({ calls: await journal.list() });
+    privateJson({ calls: await journal.list(), spending: await spending() });
 
   const showCallJson: Handler = async (_request, match) => {
     const call = await journal.get(match.pathname.groups.callSid ?? "");
@@ -125,6 +146,9 @@ export function ownerHandlers(options: OwnerOptions) {
         { error: refused === "draining" ? "restarting" : "busy" },
         503,
       );
+    }
+    if (await options.budget?.reached()) {
+      return privateJson({ error: "over budget" }, 503);
     }
     const callSid = `BR${crypto.randomUUID().replaceAll("-", "")}`;
     const { token, claims } = await mintStreamToken(

@@ -133,7 +133,11 @@ export class CallBridge {
       closed: () => this.end("media stream closed"),
     });
     this.#engine.attach({
-      audio: (itemId, delta) => this.#playAudio(itemId, delta),
+      audio: (itemId, delta) => {
+        // Once the goodbye is said nothing new is played (GPT-Live may
+        // stream silence); audio held before `start` is replayed regardless.
+        if (!this.#hangup?.said) this.#playAudio(itemId, delta);
+      },
       callerStartedSpeaking: () => this.#bargeIn(),
       callerStoppedSpeaking: () => {
         this.#speechStoppedAt = this.#clock.now();
@@ -375,8 +379,6 @@ export class CallBridge {
   // --- engine → Twilio ------------------------------------------------
 
   #playAudio(itemId: string, delta: string): void {
-    // After the goodbye nothing more is played (GPT-Live may stream silence).
-    if (this.#hangup?.said) return;
     if (!this.#encoder) {
       if (this.#assistantAudioHeld.length < MAX_EARLY_FRAMES) {
         this.#assistantAudioHeld.push({ itemId, delta });

@@ -6,6 +6,7 @@
 import type { Config } from "../config.ts";
 import type { CallJournal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
+import type { Memory, MemoryContext } from "../memory/memory.ts";
 import { PrewarmedSessions } from "../realtime/prewarm.ts";
 import { LiveEngine, type RemoteTools } from "../live/engine.ts";
 import { liveEvents } from "../live/events.ts";
@@ -19,7 +20,19 @@ import { type ServerTool, ToolBox } from "../tools/toolbox.ts";
 import { CallBridge } from "./bridge.ts";
 import { realClock } from "./clock.ts";
 import type { VoiceEngine } from "./engine.ts";
+import { combineObservers } from "./observers.ts";
 import { type UpstreamPort, webSocketPort } from "./ports.ts";
+import type { CallObserver, EndReason } from "./vocabulary.ts";
+
+/** Another listener on every call (the budget): it may end the call with a goodbye. */
+export type CallWatcher = (call: {
+  callSid: string;
+  startedAt: number;
+  hangUp(reason: EndReason, goodbye: string): void;
+}) => CallObserver;
+
+/** A slow KV read must not hold the call's first words: it starts without memory. */
+const MEMORY_READ_TIMEOUT_MS = 1_000;
 
 export interface CallsOptions {
   config: Config;
@@ -31,6 +44,10 @@ export interface CallsOptions {
   tools?: ServerTool[];
   /** Zapier through the server's own MCP client (the GPT-Live engine only). */
   remoteTools?: RemoteTools;
+  /** What the assistant remembers, read into each call's instructions (MEMORY). */
+  memory?: Memory;
+  /** Listeners beside the journal on every call. */
+  watchers?: CallWatcher[];
 }
 
 export class Calls {
@@ -49,22 +66,41 @@ export class Calls {
     return this.live.size + this.#prewarmed.size;
   }
 
-  /** Opens the call's Realtime session now, for the stream that will present this token. */
-  prewarm(claims: StreamTokenClaims): void {
-    this.#prewarmed.add(claims.nonce, this.#openUpstream(), claims.expiresAt);
+  /**
+   * Opens the call's Realtime session now, for the stream that will present
+   * this token. `opening`: what the assistant says first on this call (a
+   * call the server placed); undefined: GREETING, if set.
+   */
+  prewarm(claims: StreamTokenClaims, opening?: string): void {
+    this.#prewarmed.add(
+      claims.nonce,
+      this.#openUpstream(opening),
+      claims.expiresAt,
+    );
     // GPT-Live: list Zapier's tools now (the MCP client caches them), so the
     // engine offers them as soon as the call starts; a failure is handled there.
     this.#options.remoteTools?.list().catch(() => {});
   }
 
-  /** Bridges an accepted media-stream socket to its (pre-warmed or new) upstream session. */
-  start(socket: WebSocket, claims: StreamTokenClaims): CallBridge {
+  /**
+   * Bridges an accepted media-stream socket to its (pre-warmed or new)
+   * upstream session; `opening` as given to `prewarm`.
+   */
+  start(
+    socket: WebSocket,
+    claims: StreamTokenClaims,
+    opening?: string,
+  ): CallBridge {
     const { config, logger, journal } = this.#options;
     const warm = this.#prewarmed.take(claims.nonce);
     const bridge = new CallBridge({
       twilio: webSocketPort(socket),
       expectedCallSid: claims.callSid,
-      engine: this.#engineFor(warm ?? this.#openUpstream(), claims.callSid),
+      engine: this.#engineFor(
+        warm ?? this.#openUpstream(opening),
+        claims.callSid,
+        opening,
+      ),
       prewarmed: warm !== undefined,
       thinkingSound: config.thinkingSound,
       logger,
@@ -72,7 +108,16 @@ export class Calls {
         maxCallMs: config.maxCallMinutes * 60_000,
         startTimeoutMs: config.streamStartTimeoutSeconds * 1000,
       },
-      observer: journal.observe(claims.callSid, claims.source),
+      observer: combineObservers([
+        journal.observe(claims.callSid, claims.source),
+        ...(this.#options.watchers ?? []).map((watch) =>
+          watch({
+            callSid: claims.callSid,
+            startedAt: Date.now(),
+            hangUp: (reason, goodbye) => bridge.hangUp(reason, goodbye),
+          })
+        ),
+      ]),
     });
     this.live.add(bridge);
     bridge.done.then(() => this.live.delete(bridge));
@@ -108,7 +153,11 @@ export class Calls {
   }
 
   /** The configured voice engine, over a (pre-warmed or new) socket. */
-  #engineFor(upstream: UpstreamPort, callSid: string): VoiceEngine {
+  #engineFor(
+    upstream: UpstreamPort,
+    callSid: string,
+    opening: string | undefined,
+  ): VoiceEngine {
     const { config, logger, remoteTools } = this.#options;
     const callLogger = logger.with({ callSid });
     if (config.voiceEngine === "live") {
@@ -119,34 +168,69 @@ export class Calls {
         callSid,
         remoteTools,
         greeting: config.greeting,
+        opening,
+        model: config.liveModel,
+        backendModel: config.liveBackendModel,
       });
     }
     return new RealtimeEngine(upstream, {
       logger: callLogger,
       tools: this.#tools,
       callSid,
-      greetingRequested: config.greeting !== undefined,
+      greetingRequested: opening !== undefined || config.greeting !== undefined,
+      model: config.realtimeModel,
     });
+  }
+
+  /** The memory for a new call's instructions; none if it cannot be read in time. */
+  async #memory(memory: Memory): Promise<MemoryContext | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), MEMORY_READ_TIMEOUT_MS);
+    });
+    try {
+      const context = await Promise.race([memory.context(), late]);
+      if (!context) this.#options.logger.log("warn", "memory.read_slow");
+      return context;
+    } catch (error) {
+      this.#options.logger.log("warn", "memory.read_failed", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
    * Opens the configured engine's socket: the first events (the session,
    * the greeting's request on Realtime) go as soon as it is open.
    */
-  #openUpstream(): RealtimeUpstream {
+  #openUpstream(opening?: string): RealtimeUpstream {
     const { config, upstreamConnectTimeoutMs } = this.#options;
     const now = new Date();
     const live = config.voiceEngine === "live";
+    const events = (memory?: MemoryContext) =>
+      live
+        ? [
+          liveEvents.start(
+            liveSessionConfig(config, now, this.#tools.definitions, memory),
+          ),
+        ]
+        : initialEvents(
+          config,
+          now,
+          this.#tools.definitions,
+          memory,
+          opening,
+        );
     return new RealtimeUpstream({
       url: live ? config.openaiLiveUrl : config.openaiRealtimeUrl,
       apiKey: config.openaiApiKey,
-      initialEvents: live
-        ? [
-          liveEvents.start(
-            liveSessionConfig(config, now, this.#tools.definitions),
-          ),
-        ]
-        : initialEvents(config, now, this.#tools.definitions),
+      // The memory is read while the handshake runs; the session waits for it.
+      initialEvents: this.#options.memory
+        ? this.#memory(this.#options.memory).then(events)
+        : events(),
       // A caller waiting longer than this hears the apology instead.
       connectTimeoutMs: upstreamConnectTimeoutMs ?? 5_000,
     });

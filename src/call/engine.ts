@@ -7,6 +7,7 @@
  * journal or the security layers.
  */
 
+import type { UsageReport } from "../cost/usage.ts";
 import type { HeardPosition } from "./playback_ledger.ts";
 import type { ToolCallRecord } from "./vocabulary.ts";
 
@@ -31,6 +32,8 @@ export interface EngineListener {
   hangUpRequested(): void;
   /** The goodbye (asked for, or under way at `end_call`) has been sent in full. */
   goodbyeSaid(): void;
+  /** What the session has consumed, as the API reported it: the call's cost comes from these. */
+  usage(report: UsageReport): void;
   /** The session is over; `detail` is safe to log. */
   ended(reason: EngineEnd, detail: string): void;
 }

@@ -1,9 +1,12 @@
 /**
  * What the assistant is told, whatever the voice engine: the owner's
- * instructions with today's date and time, and the greeting.
+ * instructions with today's date and time, what it remembers of its owner
+ * (notes and recent calls, when MEMORY is on), and the greeting.
  */
 
 import type { Config } from "../config.ts";
+import type { MemoryContext } from "../memory/memory.ts";
+import { memoryInstructions } from "../memory/prompt.ts";
 
 export type InstructionSettings = Pick<
   Config,
@@ -24,14 +27,22 @@ export function describeNow(now: Date, timeZone = "UTC"): string {
   }).format(now);
 }
 
-/** The session's instructions: the persona, then the date and time. */
+/**
+ * The session's instructions: the persona, then the date and time, then
+ * the memory (none without `memory`, or when there is nothing in it).
+ */
 export function assistantInstructions(
   settings: InstructionSettings,
   now: Date,
+  memory?: MemoryContext,
 ): string {
-  return `${settings.assistantInstructions}\n\nIt is now ${
+  const base = `${settings.assistantInstructions}\n\nIt is now ${
     describeNow(now, settings.assistantTimezone)
   } (time zone ${settings.assistantTimezone}).`;
+  const remembered = memory
+    ? memoryInstructions(memory, settings.assistantTimezone)
+    : "";
+  return remembered ? `${base}\n\n${remembered}` : base;
 }
 
 /** What the assistant is asked to say first, when a greeting is configured. */

@@ -30,6 +30,8 @@ export interface StreamRouteOptions {
   /** Undefined without ADMIN_TOKEN: softphone tokens are then refused. */
   admin: AdminAuth | undefined;
   calls: Calls;
+  /** What the assistant says first on a call the server placed (outbound on). */
+  openingFor?: (callSid: string) => Promise<string | undefined>;
 }
 
 export function mediaStreamHandler(options: StreamRouteOptions): Handler {
@@ -75,8 +77,13 @@ export function mediaStreamHandler(options: StreamRouteOptions): Handler {
       rejected(`token ${consumed.reason}`, callSid);
       return text(401, "invalid stream token");
     }
+    // The instance that answered Twilio's webhook may not be this one: the
+    // opening of a call the server placed is read again here.
+    const opening = source === "twilio"
+      ? await options.openingFor?.(callSid)
+      : undefined;
     const { socket, response } = Deno.upgradeWebSocket(request);
-    options.calls.start(socket, consumed.claims);
+    options.calls.start(socket, consumed.claims, opening);
     return response;
   };
 }

@@ -4,11 +4,14 @@
  * apart from both.
  */
 
+import type { UsageReport } from "../cost/usage.ts";
+
 export type EndReason =
   | "caller hung up"
   | "media stream closed"
   | "assistant ended the call"
   | "call time limit"
+  | "daily budget reached"
   | "no start from Twilio"
   | "caller not reading"
   | "upstream closed"
@@ -30,6 +33,7 @@ export const OUTCOMES: Record<EndReason, CallOutcome> = {
   "media stream closed": "caller_hung_up",
   "assistant ended the call": "assistant_ended",
   "call time limit": "limit",
+  "daily budget reached": "limit",
   "no start from Twilio": "error",
   "caller not reading": "error",
   "upstream closed": "error",
@@ -69,6 +73,8 @@ export interface CallObserver {
   mcpToolsUnavailable?(server: string): void;
   /** End of the caller's speech → first assistant audio of the answer. */
   turnLatency?(ms: number): void;
+  /** What the voice session consumed (tokens of a response, or seconds so far). */
+  usage?(report: UsageReport): void;
   ended?(summary: CallSummary): void;
 }
 

@@ -13,7 +13,7 @@ export type Handler = (
 ) => Promise<Response> | Response;
 
 export interface Route {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   pattern: URLPattern;
   handle: Handler;
 }

@@ -46,6 +46,20 @@ export class JobQueue {
     await this.#kv.enqueue(job, { delay: Math.max(0, Math.round(delayMs)) });
   }
 
+  /**
+   * Adds the job to an atomic operation: it is queued only if the rest of
+   * that commit lands (a record and the job that acts on it, together).
+   */
+  enqueueWith(
+    atomic: Deno.AtomicOperation,
+    kind: string,
+    payload: Record<string, unknown>,
+    delayMs = 0,
+  ): Deno.AtomicOperation {
+    const job: Job = { kind, payload };
+    return atomic.enqueue(job, { delay: Math.max(0, Math.round(delayMs)) });
+  }
+
   /** Starts delivering jobs to their handlers; resolves when KV closes. */
   listen(): Promise<void> {
     this.#listening ??= this.#kv.listenQueue((message: unknown) =>

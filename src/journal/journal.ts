@@ -9,11 +9,22 @@ import type {
   CallOutcome,
   CallSummary,
 } from "../call/vocabulary.ts";
+import type { PriceTable } from "../cost/prices.ts";
+import { priceUsage } from "../cost/pricing.ts";
+import type { SpendLedger } from "../cost/spend.ts";
+import { addUsage, type UsageReport, type UsageTotals } from "../cost/usage.ts";
 import type { Logger } from "../log.ts";
+import { type OutboundCall, outboundCallKey } from "./outbound_calls.ts";
 
 export interface CallRecord {
   callSid: string;
   caller: string;
+  /**
+   * A call this server placed: who asked, the topic, the answering-machine
+   * result, the retries. Read from its own key (./outbound_calls.ts), never
+   * stored in the record; such a call reads with `source` "outbound".
+   */
+  outbound?: OutboundCall;
   /** "phone" or "browser". */
   source: string;
   startedAt: number;
@@ -25,6 +36,28 @@ export interface CallRecord {
   toolCalls: number;
   /** MCP servers whose tools could not be listed on this call. */
   toolsUnavailable?: string[];
+  /** Tokens and seconds by model: the voice session's, then the summary's. */
+  usage?: UsageTotals;
+  /** What `usage` cost, in micro-dollars (integer; see src/cost/pricing.ts). */
+  costMicroUsd?: number;
+  /** Models used that have no price: their share is missing from the cost. */
+  unpricedModels?: string[];
+  /** The summary made after the call (MEMORY on). */
+  summary?: SummaryState;
+}
+
+/** Where a call's summary stands, and the summary once made. */
+export interface SummaryState {
+  status: "pending" | "retrying" | "done" | "failed" | "skipped";
+  /** Requests to the summary model so far. */
+  attempts: number;
+  text?: string;
+  openLoops?: string[];
+  todos?: string[];
+  /** Why the last attempt failed, or why there is none (safe to show). */
+  error?: string;
+  /** When it was made or given up on. */
+  at?: number;
 }
 
 export type JournalLine =
@@ -46,6 +79,12 @@ export interface JournalOptions {
   transcripts: boolean;
   logger: Logger;
   now?: () => number;
+  /** Prices the usage into each call's cost; without it no cost is kept. */
+  prices?: PriceTable;
+  /** The day ledger each call's cost is written to, with its record. */
+  spend?: SpendLedger;
+  /** Runs after a call's final record has landed (in its write queue): the summary job starts here. */
+  afterEnd?: (record: CallRecord) => Promise<void>;
 }
 
 const DAY_MS = 86_400_000;
@@ -148,6 +187,12 @@ export class CallJournal {
           record.turnLatenciesMs.push(ms);
         }
       },
+      usage: (report) => {
+        // Once ended the record belongs to the summary job: no late write may overwrite it.
+        if (record.endedAt !== null) return;
+        record = this.#withUsage(record, report);
+        saveRecord();
+      },
       ended: (summary: CallSummary) => {
         record = {
           ...record,
@@ -157,6 +202,11 @@ export class CallJournal {
           endReason: summary.reason,
         };
         saveRecord();
+        const afterEnd = this.#options.afterEnd;
+        if (afterEnd) {
+          const ended = structuredClone(record);
+          write(() => afterEnd(ended));
+        }
       },
       flushed: () => queue,
     };
@@ -168,8 +218,16 @@ export class CallJournal {
   }
 
   async #saveRecord(record: CallRecord): Promise<void> {
+    await this.#recordWrite(this.#kv.atomic(), record).commit();
+  }
+
+  /** The record, its time index and its cost in the day ledger, in one commit. */
+  #recordWrite(
+    atomic: Deno.AtomicOperation,
+    record: CallRecord,
+  ): Deno.AtomicOperation {
     const expireIn = this.#retentionMs;
-    await this.#kv.atomic()
+    atomic
       .set(["calls", record.callSid], record, { expireIn })
       .set(
         ["calls_by_time", record.startedAt, record.callSid],
@@ -177,8 +235,62 @@ export class CallJournal {
         {
           expireIn,
         },
-      )
-      .commit();
+      );
+    const spend = this.#options.spend;
+    if (spend && record.costMicroUsd !== undefined) {
+      spend.write(
+        atomic,
+        record.callSid,
+        record.startedAt,
+        record.costMicroUsd,
+      );
+    }
+    return atomic;
+  }
+
+  /** The record with `report` added to its usage and its cost priced again. */
+  #withUsage(record: CallRecord, report: UsageReport): CallRecord {
+    const usage = addUsage(record.usage ?? {}, report);
+    const prices = this.#options.prices;
+    if (!prices) return { ...record, usage };
+    const cost = priceUsage(usage, prices);
+    for (const model of cost.unpriced) {
+      if (!record.unpricedModels?.includes(model)) {
+        this.#options.logger.log("warn", "cost.unpriced_model", {
+          callSid: record.callSid,
+          model,
+        });
+      }
+    }
+    return {
+      ...record,
+      usage,
+      costMicroUsd: cost.microUsd,
+      ...(cost.unpriced.length > 0 ? { unpricedModels: cost.unpriced } : {}),
+    };
+  }
+
+  /**
+   * Records a finished call's summary state, with the summary's own usage
+   * added to the call's, in one atomic read-modify-write (retried if the
+   * record changed meanwhile); `also` adds to the same commit (the job that
+   * comes next). Undefined when the call is not in the journal.
+   */
+  async recordSummary(
+    callSid: string,
+    summary: SummaryState,
+    usage?: UsageReport,
+    also?: (atomic: Deno.AtomicOperation) => Deno.AtomicOperation,
+  ): Promise<CallRecord | undefined> {
+    for (;;) {
+      const current = await this.#kv.get<CallRecord>(["calls", callSid]);
+      if (!current.value) return undefined;
+      let record: CallRecord = { ...current.value, summary };
+      if (usage) record = this.#withUsage(record, usage);
+      let atomic = this.#recordWrite(this.#kv.atomic().check(current), record);
+      if (also) atomic = also(atomic);
+      if ((await atomic.commit()).ok) return record;
+    }
   }
 
   /** Newest first; calls older than the retention are left out even before KV deletes them. */
@@ -192,7 +304,7 @@ export class CallJournal {
     for await (const entry of entries) {
       if ((entry.key[1] as number) < oldest) break;
       const record = await this.#kv.get<CallRecord>(["calls", entry.value]);
-      if (record.value) records.push(record.value);
+      if (record.value) records.push(await this.#withOutbound(record.value));
     }
     return records;
   }
@@ -212,6 +324,46 @@ export class CallJournal {
     ) {
       lines.push(entry.value);
     }
-    return { record, lines };
+    return { record: await this.#withOutbound(record), lines };
+  }
+
+  /** The record with the story of the call this server placed, if it placed it. */
+  async #withOutbound(record: CallRecord): Promise<CallRecord> {
+    const outbound = await this.#kv.get<OutboundCall>(
+      outboundCallKey(record.callSid),
+    );
+    return outbound.value
+      ? { ...record, source: "outbound", outbound: outbound.value }
+      : record;
+  }
+
+  /**
+   * Records a call this server placed that never reached the assistant (a
+   * voicemail, no answer, busy), so /calls shows it; a call that did is
+   * already recorded by its stream and is left alone.
+   */
+  async recordUnconnected(
+    call: { callSid: string; to: string; startedAt: number; reason: string },
+  ): Promise<void> {
+    const record: CallRecord = {
+      callSid: call.callSid,
+      caller: call.to,
+      source: "outbound",
+      startedAt: call.startedAt,
+      endedAt: this.#now(),
+      durationMs: 0,
+      outcome: null,
+      endReason: call.reason,
+      turnLatenciesMs: [],
+      toolCalls: 0,
+    };
+    const expireIn = this.#retentionMs;
+    await this.#kv.atomic()
+      .check({ key: ["calls", call.callSid], versionstamp: null })
+      .set(["calls", call.callSid], record, { expireIn })
+      .set(["calls_by_time", call.startedAt, call.callSid], call.callSid, {
+        expireIn,
+      })
+      .commit();
   }
 }

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { NAV_STYLE, ownerNav } from "../admin/nav.ts";
 import { phoneWorkletSource, PROCESSOR_NAME } from "./worklet.ts";
 
 const STYLE = `
@@ -25,7 +26,8 @@ h1{font-size:1.4rem;margin:.2rem 0 .6rem}a{color:#0b57d0}.muted{color:#666;font-
 #level{height:100%;width:0;background:#1e8e3e;transition:width 50ms linear}
 #transcript{margin-top:1rem}.line{margin:.5rem 0;padding:.5rem .7rem;border-radius:.6rem;overflow-wrap:anywhere}
 .caller{background:#e8f0fe}.assistant{background:#fff;border:1px solid #e3e3e3}.tool{background:#fef7e0;font-size:.9rem}
-.who{display:block;color:#666;font-size:.8rem}`;
+.who{display:block;color:#666;font-size:.8rem}
+${NAV_STYLE}`;
 
 /**
  * The page's script. Plain browser JavaScript (Deno does not type-check the
@@ -118,6 +120,8 @@ async function startCall() {
       const body = await response.json().catch(() => ({}));
       throw new Error(body.error === "restarting"
         ? "The assistant is restarting. Try again in a minute."
+        : body.error === "over budget"
+        ? "Today's budget is spent. Try again tomorrow."
         : "The assistant is busy. Try again in a few minutes.");
     }
     const { callSid, streamUrl } = await response.json();
@@ -278,12 +282,13 @@ if (!window.isSecureContext || !window.AudioWorkletNode || !navigator.mediaDevic
 }
 `;
 
-export function phonePage(): string {
+/** `extraHtml`: more of the owner's controls below the call (the schedule form). */
+export function phonePage(extraHtml = ""): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
     `<meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<meta name="robots" content="noindex"><title>Phone</title>` +
     `<style>${STYLE}</style></head><body data-status="idle">` +
-    `<h1>Phone</h1>` +
+    ownerNav("/phone") + `<h1>Phone</h1>` +
     `<p class="muted">Talk to your assistant from this browser, as if you had called it. ` +
     `Calls appear in the <a href="/calls">call list</a>.</p>` +
     `<div class="panel"><button id="call" type="button">Call</button>` +
@@ -291,6 +296,7 @@ export function phonePage(): string {
     `<div class="meter" title="Microphone level"><div id="level"></div></div></div>` +
     `<section id="transcript" aria-label="Transcript" aria-live="polite">` +
     `<p class="muted">What you and the assistant say appears here.</p></section>` +
+    extraHtml +
     `<script>${SCRIPT}</script></body></html>`;
 }
 

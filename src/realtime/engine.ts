@@ -16,6 +16,7 @@ import {
   type ResponseRequest,
   ResponseScheduler,
 } from "../call/response_scheduler.ts";
+import { DEFAULT_REALTIME_MODEL } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { ToolBox, ToolOutcome } from "../tools/toolbox.ts";
 import {
@@ -34,6 +35,8 @@ export interface RealtimeEngineOptions {
   callSid: string;
   /** The greeting's response.create went out with the session (GREETING set). */
   greetingRequested?: boolean;
+  /** The session's model, which prices its usage (OPENAI_REALTIME_MODEL). */
+  model?: string;
 }
 
 export const END_CALL_GOODBYE =
@@ -72,6 +75,7 @@ export class RealtimeEngine implements VoiceEngine {
   readonly #goodbye = new GoodbyePlan();
   readonly #tools: ToolBox;
   readonly #callSid: string;
+  readonly #model: string;
   #listener: EngineListener | undefined;
   #lastAudioResponse: string | undefined;
   /** Responses interrupted by the caller: their late deltas are dropped. */
@@ -88,6 +92,7 @@ export class RealtimeEngine implements VoiceEngine {
     this.#logger = options.logger;
     this.#tools = options.tools;
     this.#callSid = options.callSid;
+    this.#model = options.model ?? DEFAULT_REALTIME_MODEL;
     this.#responses = new ResponseScheduler(
       options.greetingRequested
         ? { eventId: GREETING_REQUEST, reasons: ["greeting"] }
@@ -252,6 +257,14 @@ export class RealtimeEngine implements VoiceEngine {
     const { responseId, status } = event;
     if (status === "failed") {
       this.#logger.log("warn", "response.failed", { responseId });
+    }
+    // Every response is billed, cancelled ones too: each reports its own tokens.
+    if (event.usage) {
+      this.#listener?.usage({
+        kind: "tokens",
+        model: this.#model,
+        tokens: event.usage,
+      });
     }
     this.#take(
       this.#goodbye.responseDone(

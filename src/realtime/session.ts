@@ -5,6 +5,7 @@ import {
   assistantInstructions,
   greetingInstruction,
 } from "../call/instructions.ts";
+import type { MemoryContext } from "../memory/memory.ts";
 import { endCall } from "../tools/end_call.ts";
 import type { FunctionTool } from "../tools/toolbox.ts";
 import { clientEvents } from "./events.ts";
@@ -94,6 +95,7 @@ export function sessionConfig(
   settings: SessionSettings,
   now: Date,
   functionTools: readonly FunctionTool[] = [END_CALL_TOOL],
+  memory?: MemoryContext,
 ): SessionConfig {
   const tools: SessionConfig["tools"] = functionTools.map((tool) => ({
     ...tool,
@@ -114,7 +116,7 @@ export function sessionConfig(
     type: "realtime",
     model: settings.realtimeModel,
     output_modalities: ["audio"],
-    instructions: assistantInstructions(settings, now),
+    instructions: assistantInstructions(settings, now, memory),
     ...(supportsReasoning(settings.realtimeModel)
       ? { reasoning: { effort: settings.reasoningEffort } }
       : {}),
@@ -135,22 +137,32 @@ export function sessionConfig(
 }
 
 /**
- * What a new upstream socket sends on open: the session, then the greeting's
- * response, so the greeting is being generated before the stream even starts.
+ * What a new upstream socket sends on open: the session, then the opening's
+ * response (the call's `opening` instruction, else GREETING's), so the first
+ * words are being generated before the stream even starts.
  */
 export function initialEvents(
   settings: SessionSettings,
   now: Date,
   functionTools?: readonly FunctionTool[],
+  memory?: MemoryContext,
+  opening?: string,
 ): string[] {
   const events = [
-    clientEvents.sessionUpdate(sessionConfig(settings, now, functionTools)),
+    clientEvents.sessionUpdate(
+      sessionConfig(settings, now, functionTools, memory),
+    ),
   ];
-  if (settings.greeting !== undefined) {
+  // This call's own opening (a call the server placed), else GREETING.
+  const first = opening ??
+    (settings.greeting === undefined
+      ? undefined
+      : greetingInstruction(settings.greeting));
+  if (first !== undefined) {
     // A system item, not response.instructions: those would replace the
     // session's instructions (persona, date, time zone) for the greeting.
     events.push(
-      clientEvents.systemMessage(greetingInstruction(settings.greeting)),
+      clientEvents.systemMessage(first),
       clientEvents.createResponse(GREETING_REQUEST),
     );
   }

@@ -10,8 +10,13 @@ import { WebSocketClient } from "./websocket_client.ts";
 export interface UpstreamOptions {
   url: string;
   apiKey: string;
-  /** Serialised client events sent as soon as the socket opens: `session.update` first. */
-  initialEvents: string[];
+  /**
+   * Serialised client events sent as soon as the socket opens:
+   * `session.update` first. A promise when they wait on a read (the
+   * memory in the instructions): the handshake runs meanwhile, and the
+   * socket counts as open once they are sent.
+   */
+  initialEvents: string[] | Promise<string[]>;
   connectTimeoutMs: number;
 }
 
@@ -22,6 +27,7 @@ export class RealtimeUpstream implements UpstreamPort {
   #handlers: UpstreamHandlers | undefined;
   #early: string[] = [];
   #closedReason: string | undefined;
+  #ready = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly startedAt = performance.now();
 
@@ -36,8 +42,15 @@ export class RealtimeUpstream implements UpstreamPort {
     this.#socket = new WebSocketClient(options.url, {
       open: () => {
         clearTimeout(this.#timer);
-        for (const event of options.initialEvents) this.#socket.send(event);
-        this.#opened.resolve(performance.now());
+        const events = options.initialEvents;
+        if (Array.isArray(events)) {
+          this.#sendInitial(events);
+          return;
+        }
+        events.then(
+          (ready) => this.#sendInitial(ready),
+          (error) => this.#fail(`initial events failed: ${String(error)}`),
+        );
       },
       message: (text) => {
         if (this.#handlers) this.#handlers.message(text);
@@ -55,8 +68,16 @@ export class RealtimeUpstream implements UpstreamPort {
     }, { headers: { Authorization: `Bearer ${options.apiKey}` } });
   }
 
+  #sendInitial(events: string[]): void {
+    if (this.#closedReason !== undefined) return;
+    for (const event of events) this.#socket.send(event);
+    this.#ready = true;
+    this.#opened.resolve(performance.now());
+  }
+
+  /** Open, and the initial events sent: caller audio may follow them. */
   get isOpen(): boolean {
-    return this.#socket.isOpen;
+    return this.#ready && this.#socket.isOpen;
   }
 
   /** Resolves with performance.now() when the socket opened; rejects if it never does. */
@@ -73,9 +94,9 @@ export class RealtimeUpstream implements UpstreamPort {
     if (this.#closedReason !== undefined) handlers.closed(this.#closedReason);
   }
 
-  /** Sends when open; returns false otherwise. */
+  /** Sends when open (the initial events first); returns false otherwise. */
   send(data: string): boolean {
-    return this.#socket.send(data);
+    return this.#ready && this.#socket.send(data);
   }
 
   /** Resolves once the socket is fully closed (or never opened). */

@@ -8,14 +8,14 @@ import type { Admission } from "../admission.ts";
 import { maskCaller } from "../caller_number.ts";
 import type { Calls } from "../call/calls.ts";
 import type { Config } from "../config.ts";
-import { readLimitedText, text } from "../http/responses.ts";
+import { type Budget, BUDGET_MESSAGE } from "../cost/budget.ts";
+import { text } from "../http/responses.ts";
 import type { Handler } from "../http/router.ts";
 import type { CallJournal } from "../journal/journal.ts";
 import type { Logger, LogLine } from "../log.ts";
 import { publicOrigin, websocketOrigin } from "../public_url.ts";
 import { mintStreamToken } from "../stream_token.ts";
-import { verifySignature } from "./signature.ts";
-import { signedUrlCandidates } from "./signed_urls.ts";
+import { readSignedForm } from "./signed_form.ts";
 import {
   connectStreamTwiml,
   sayAndHangUpTwiml,
@@ -39,10 +39,10 @@ export interface WebhookOptions {
   calls: Calls;
   journal: CallJournal;
   admission: Admission;
+  /** DAILY_BUDGET_USD; undefined: no budget. */
+  budget?: Budget;
 }
 
-/** Webhook bodies are a few hundred bytes; anything far larger is refused unread. */
-const MAX_WEBHOOK_BYTES = 16 * 1024;
 /** How long /call-ended waits for the journal to learn how the stream ended. */
 const CALL_END_WAIT_MS = 2000;
 
@@ -53,27 +53,12 @@ export function webhookHandlers(options: WebhookOptions): {
   const { config, logger, calls, journal } = options;
 
   /** Reads a form webhook and checks Twilio's signature; a Response when it fails. */
-  const signedForm = async (
-    request: Request,
-  ): Promise<URLSearchParams | Response> => {
-    const body = await readLimitedText(request, MAX_WEBHOOK_BYTES);
-    if (body === undefined) return text(413, "payload too large");
-    const params = new URLSearchParams(body);
-    const signed = await verifySignature(
-      options.signingKey,
-      request.headers.get("x-twilio-signature"),
-      signedUrlCandidates(request, config.publicUrl, "webhook"),
-      params,
-    );
-    if (!signed) {
-      options.refusal("warn", "webhook.rejected", {
-        path: new URL(request.url).pathname,
-        reason: "invalid signature",
-      });
-      return text(403, "invalid signature");
-    }
-    return params;
-  };
+  const signedForm = (request: Request) =>
+    readSignedForm(request, {
+      publicUrl: config.publicUrl,
+      signingKey: options.signingKey,
+      refusal: options.refusal,
+    });
 
   const incomingCall: Handler = async (request) => {
     const params = await signedForm(request);
@@ -88,6 +73,11 @@ export function webhookHandlers(options: WebhookOptions): {
     if (refused === "busy") {
       logger.log("warn", "webhook.refused", { callSid, reason: refused });
       return twimlResponse(sayAndHangUpTwiml(BUSY_MESSAGE));
+    }
+    // Over budget: one sentence, and no token, so no voice session is opened.
+    if (await options.budget?.reached()) {
+      logger.log("warn", "webhook.refused", { callSid, reason: "budget" });
+      return twimlResponse(sayAndHangUpTwiml(BUDGET_MESSAGE));
     }
     const { token, claims } = await mintStreamToken(
       options.tokenKey,

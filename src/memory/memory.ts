@@ -1,0 +1,37 @@
+/**
+ * The assistant's memory of its owner: the notes they asked it to keep and
+ * the summaries of their recent calls, both in Deno KV. Read once per call,
+ * while its voice session opens, for the instructions.
+ */
+
+import { NoteStore } from "./notes.ts";
+import { type RememberedCall, SummaryMemory } from "./summaries.ts";
+
+/** What one call starts knowing (the instructions bound it further). */
+export interface MemoryContext {
+  /** Newest first. */
+  notes: string[];
+  /** Newest first. */
+  calls: RememberedCall[];
+}
+
+/** Summaries read for a call: more than fit, so the bound is the instructions'. */
+const SUMMARIES_READ = 10;
+
+export class Memory {
+  readonly notes: NoteStore;
+  readonly summaries: SummaryMemory;
+
+  constructor(kv: Deno.Kv, days: number, now: () => number = Date.now) {
+    this.notes = new NoteStore(kv, now);
+    this.summaries = new SummaryMemory(kv, days, now);
+  }
+
+  async context(): Promise<MemoryContext> {
+    const [notes, calls] = await Promise.all([
+      this.notes.list(),
+      this.summaries.recent(SUMMARIES_READ),
+    ]);
+    return { notes: notes.map((note) => note.text), calls };
+  }
+}

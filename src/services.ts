@@ -1,0 +1,213 @@
+/**
+ * The parts of the app, built once from the configuration: the journal, the
+ * calls, admission, memory, cost, outbound calling, the model check. Route
+ * modules take the parts they need; `drain` and `close` end them in order.
+ */
+
+import { Admission } from "./admission.ts";
+import { AdminAuth } from "./admin/auth.ts";
+import { Calls, type CallWatcher } from "./call/calls.ts";
+import type { Config } from "./config.ts";
+import { Budget } from "./cost/budget.ts";
+import { SpendLedger } from "./cost/spend.ts";
+import { JobQueue } from "./jobs/queue.ts";
+import { CallJournal } from "./journal/journal.ts";
+import { type Logger, rateLimited } from "./log.ts";
+import { Memory } from "./memory/memory.ts";
+import { Summarizer } from "./memory/summarizer.ts";
+import { checkModel, type ModelStatus } from "./realtime/model_record.ts";
+import { importTokenKey, KvUsedTokenStore } from "./stream_token.ts";
+import { zapierToolSource } from "./mcp/zapier_client.ts";
+import { endCall } from "./tools/end_call.ts";
+import { forgetTool } from "./tools/forget.ts";
+import { rememberTool } from "./tools/remember.ts";
+import { importSigningKey } from "./twilio/signature.ts";
+import { Outbound } from "./outbound/outbound.ts";
+import type { CronRegistrar } from "./outbound/outbound.ts";
+
+export interface AppOptions {
+  config: Config;
+  logger: Logger;
+  /** Stream tokens' single use and the call journal. */
+  kv: Deno.Kv;
+  /** Milliseconds allowed for the upstream handshake. */
+  upstreamConnectTimeoutMs?: number;
+  /** Milliseconds allowed for the start-up model look-up (default 5000). */
+  modelLookupTimeoutMs?: number;
+  /** The summary job's timing (tests shorten it; see src/memory/summarizer.ts). */
+  summary?: { timeoutMs?: number; retryDelayMs?: number; maxAttempts?: number };
+  /** Registers the daily briefing's cron (default Deno.cron; tests fire their own). */
+  cron?: CronRegistrar;
+  /** How often DIGEST_SMS looks for a call's summary (default 30 s). */
+  digestCheckEveryMs?: number;
+}
+
+/** The model look-up is advice, not a dependency: it gives up soon. */
+const MODEL_LOOKUP_TIMEOUT_MS = 5000;
+
+export type Services = Awaited<ReturnType<typeof startServices>>;
+
+export async function startServices(options: AppOptions) {
+  const { config, logger, kv } = options;
+  const signingKey = await importSigningKey(config.twilioAuthToken);
+  const tokenKey = await importTokenKey(config.twilioAuthToken);
+  const admin = config.adminToken === undefined
+    ? undefined
+    : await AdminAuth.create(config.adminToken);
+  const jobs = new JobQueue(kv, logger);
+  const spend = new SpendLedger(kv, config.assistantTimezone);
+  const memory = config.memory ? new Memory(kv, config.memoryDays) : undefined;
+  // A summary is made from the journal's transcript: none without one.
+  const summarize = memory !== undefined && config.journalTranscripts;
+  let summarizer: Summarizer | undefined;
+  const journal = new CallJournal(kv, {
+    retentionDays: config.journalRetentionDays,
+    transcripts: config.journalTranscripts,
+    logger,
+    prices: config.prices,
+    spend,
+    afterEnd: summarize
+      ? (record) => summarizer?.schedule(record) ?? Promise.resolve()
+      : undefined,
+  });
+  if (summarize) {
+    summarizer = new Summarizer({
+      kv,
+      queue: jobs,
+      journal,
+      memory,
+      logger,
+      // The Responses API lives beside the Realtime API, whichever engine talks.
+      endpoint: config.openaiRealtimeUrl,
+      apiKey: config.openaiApiKey,
+      model: config.summaryModel,
+      timeZone: config.assistantTimezone,
+      ...options.summary,
+    });
+  }
+  const budget = config.dailyBudgetMicroUsd === undefined
+    ? undefined
+    : new Budget({
+      ledger: spend,
+      limitMicroUsd: config.dailyBudgetMicroUsd,
+      prices: config.prices,
+      logger,
+    });
+  // GPT-Live cannot call remote MCP servers: the server is Zapier's client.
+  const remoteTools =
+    config.voiceEngine === "live" && config.zapierMcpPassword !== undefined
+      ? zapierToolSource({
+        url: config.zapierMcpUrl,
+        password: config.zapierMcpPassword,
+        allowedTools: config.zapierMcpAllowedTools,
+        timeoutMs: config.zapierMcpTimeoutSeconds * 1000,
+        logger,
+      })
+      : undefined;
+  // Call-backs, the briefing and digest texts: only when configured.
+  const outbound: Outbound | undefined = config.outbound && new Outbound({
+    settings: config.outbound,
+    twilioAuthToken: config.twilioAuthToken,
+    timeZone: config.assistantTimezone,
+    journalRetentionDays: config.journalRetentionDays,
+    kv,
+    jobs,
+    journal,
+    logger,
+    cron: options.cron,
+    digestCheckEveryMs: options.digestCheckEveryMs,
+    draining: (): boolean => admission.draining,
+  });
+  const watchers: CallWatcher[] = [];
+  if (budget) watchers.push((call) => budget.watch(call));
+  // DIGEST_SMS: each call's summary is texted once the journal has it.
+  if (outbound) {
+    watchers.push((call) => ({
+      ended: () => outbound.afterCall(call.callSid),
+    }));
+  }
+  const calls = new Calls({
+    config,
+    logger,
+    journal,
+    upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs,
+    remoteTools,
+    tools: [
+      endCall,
+      ...(memory ? [rememberTool(memory.notes), forgetTool(memory.notes)] : []),
+      ...(outbound?.tools ?? []),
+    ],
+    memory,
+    watchers,
+  });
+  const admission = new Admission(() => calls.load, config.maxConcurrentCalls);
+  const model = watchModel(
+    config,
+    logger,
+    options.modelLookupTimeoutMs ?? MODEL_LOOKUP_TIMEOUT_MS,
+  );
+  // What the route modules share; each takes the part it needs.
+  return {
+    config,
+    logger,
+    // Refused requests can come in floods: their log lines are rate-limited.
+    refusal: rateLimited(logger, 5),
+    signingKey,
+    tokenKey,
+    usedTokens: new KvUsedTokenStore(kv),
+    admin,
+    journal,
+    calls,
+    admission,
+    model: model.current,
+    memory,
+    spend,
+    budget,
+    jobs,
+    outbound,
+    modelCheck: model.done,
+    /** Stops new calls, lets live ones go on for `seconds`, then ends the rest. */
+    async drain(seconds: number): Promise<void> {
+      admission.drain();
+      await calls.drain(seconds);
+      // The last calls' summaries are queued; one being made now is left to
+      // KV, which delivers it again after the restart.
+      await journal.flushed();
+      await budget?.settled();
+      await summarizer?.close();
+    },
+    /** Ends every call and closes every upstream socket at once. */
+    async close(): Promise<void> {
+      admission.drain();
+      model.stop();
+      await model.done;
+      await calls.close();
+      await remoteTools?.close();
+      await journal.flushed();
+      await budget?.settled();
+      await summarizer?.close();
+      await outbound?.close();
+    },
+  };
+}
+
+function watchModel(config: Config, logger: Logger, timeoutMs: number) {
+  // The engine in use: its model and its endpoint's host.
+  const live = config.voiceEngine === "live";
+  const id = live ? config.liveModel : config.realtimeModel;
+  let status: ModelStatus = { id, lookup: "pending", shutdownDate: null };
+  const cancel = new AbortController();
+  const done = checkModel({
+    realtimeUrl: live ? config.openaiLiveUrl : config.openaiRealtimeUrl,
+    model: id,
+    apiKey: config.openaiApiKey,
+    timeoutMs,
+    signal: cancel.signal,
+    logger,
+  }).then((result) => status = result);
+  return {
+    current: () => status,
+    done,
+    stop: () => cancel.abort(),
+  };
+}
