@@ -63,6 +63,9 @@ const app = await createApp({
   logger,
   kv,
 });
+// The one KV queue listener (summaries, scheduled calls, digest texts); it
+// ends when KV closes.
+const jobsListening = app.jobs.listen();
 
 const server = Deno.serve({
   port: config.port,
@@ -88,6 +91,7 @@ async function shutdown(signal: string) {
   await server.shutdown();
   await app.journal.flushed();
   kv.close();
+  await jobsListening;
   logger.log("info", "server.stopped");
   Deno.exit(0);
 }

@@ -65,6 +65,8 @@ export function audioTail(bytes: number): string {
   return tail.toBase64();
 }
 
+/** 8 kHz µ-law: 8 bytes per millisecond. */
+export const BYTES_PER_MS = 8;
 /** Caller frames: 20 ms of 8 kHz µ-law. */
 export const FRAME_BYTES = 160;
 export const FRAME_TAIL = audioTail(FRAME_BYTES - TAG_BYTES);
@@ -104,9 +106,9 @@ export class CallRecord {
   /** When the fake received this call's session.update (known once linked). */
   sessionReadyAt = -1;
 
-  /** Assistant audio queued at the edge and not yet played. */
-  playQueuedBytes = 0;
-  /** Drives the fake Realtime session of this call every 20 ms, once linked. */
+  /** Assistant audio queued at the call's edge and not yet played, in bytes. */
+  queuedBytes: () => number = () => 0;
+  /** Drives the simulated model of this call every 20 ms, once linked. */
   upstreamTick: (() => void) | undefined;
 
   // Barge-in.
@@ -145,6 +147,14 @@ export class Probe {
   readonly inbound = new Histogram();
   /** Assistant delta sent by the fake → its media received by the edge. */
   readonly outbound = new Histogram();
+  /**
+   * Assistant audio queued at the edge just after each delta arrived, in
+   * ms: how far ahead of the caller's ear the server keeps the audio (the
+   * GPT-Live engine paces it to a playback window).
+   */
+  readonly playbackQueue = new Histogram(5000, 10);
+  /** The same over the whole run. */
+  readonly playbackQueueRun = new Histogram(5000, 10);
   /** speech_started sent by the fake → clear received by the edge. */
   readonly bargeIn = new Histogram();
   /** The same over the whole run. */
@@ -200,6 +210,9 @@ export class Probe {
     } else {
       record.deltasOutOfOrder++;
     }
+    const queuedMs = record.queuedBytes() / BYTES_PER_MS;
+    this.playbackQueue.record(queuedMs);
+    this.playbackQueueRun.record(queuedMs);
     if (record.deltasSent - seq > RING) return;
     this.outbound.record(now - record.deltaSentAt[seq & (RING - 1)]);
   }
@@ -217,6 +230,7 @@ export class Probe {
     this.inbound.reset();
     this.outbound.reset();
     this.bargeIn.reset();
+    this.playbackQueue.reset();
     this.tickLate.reset();
     this.floorInbound.reset();
     this.floorOutbound.reset();

@@ -1,39 +1,53 @@
 /**
- * The client events a session received, and waiting for them: a cursor per
- * type makes consecutive `waitFor` calls return successive events.
+ * What a simulated session received: its client events, and waiting for
+ * them (a cursor per type makes consecutive `waitFor` calls return
+ * successive events), and the caller's audio. Both OpenAI simulators keep
+ * their sessions' here; a lean log (load runs) keeps none, so hundreds of
+ * calls cost no memory.
  *
  * @module
  */
+import { concat } from "../src/bytes.ts";
 import type { JsonObject } from "./common.ts";
+import { Waiters } from "./waiters.ts";
 
-interface Waiter {
+interface Wanted {
   type: string;
   matches: (e: JsonObject) => boolean;
-  resolve: (e: JsonObject) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
 }
 
 export class EventLog {
   /** Every client event, parsed, in order (refused ones included). */
   readonly received: JsonObject[] = [];
   #cursors = new Map<string, number>();
-  #waiters: Waiter[] = [];
+  #waiters = new Waiters<Wanted, JsonObject>();
   #closed = false;
+  #audio: Uint8Array[] = [];
+  readonly #keep: boolean;
+
+  /** `keep` false: nothing is kept and `waitFor` is refused (a lean session). */
+  constructor(keep = true) {
+    this.#keep = keep;
+  }
 
   push(event: JsonObject): void {
-    this.received.push(event);
+    if (this.#keep) this.received.push(event);
+  }
+
+  pushAudio(bytes: Uint8Array): void {
+    if (this.#keep) this.#audio.push(bytes);
+  }
+
+  /** All the audio the client appended, decoded, in order. */
+  audio(): Uint8Array {
+    if (!this.#keep) throw new Error("a lean session keeps no input audio");
+    return concat(this.#audio);
   }
 
   /** Wakes waiters (after the event was handled, so they see its effect). */
   notify(): void {
-    for (const waiter of [...this.#waiters]) {
-      const found = this.#take(waiter.type, waiter.matches);
-      if (!found) continue;
-      clearTimeout(waiter.timer);
-      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-      waiter.resolve(found);
-    }
+    if (this.#waiters.size === 0) return;
+    this.#waiters.wake((w) => this.#take(w.type, w.matches));
   }
 
   waitFor(
@@ -41,46 +55,34 @@ export class EventLog {
     predicate: (e: JsonObject) => boolean,
     timeoutMs: number,
   ): Promise<JsonObject> {
+    if (!this.#keep) {
+      return Promise.reject(new Error("a lean session keeps no client events"));
+    }
     const found = this.#take(type, predicate);
     if (found) return Promise.resolve(found);
-    if (this.#closed) {
-      return Promise.reject(
-        new Error(`session closed before a '${type}' event`),
-      );
-    }
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        type,
-        matches: predicate,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-          const seen = this.received.map((e) => e.type).join(", ");
-          reject(
-            new Error(
-              `no '${type}' client event within ${timeoutMs} ms (received: ${seen})`,
-            ),
-          );
-        }, timeoutMs),
-      };
-      this.#waiters.push(waiter);
-    });
+    if (this.#closed) return Promise.reject(closedBefore(type));
+    return this.#waiters.add(
+      { type, matches: predicate },
+      timeoutMs,
+      () =>
+        new Error(
+          `no '${type}' client event within ${timeoutMs} ms (received: ${
+            this.received.map((e) => e.type).join(", ")
+          })`,
+        ),
+    );
   }
 
   /** The socket closed: pending waits fail now rather than time out. */
   close(): void {
     this.#closed = true;
-    for (const w of this.#waiters.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(new Error(`session closed before a '${w.type}' event`));
-    }
+    this.#waiters.failAll((w) => closedBefore(w.type));
   }
 
   #take(
     type: string,
     predicate: (e: JsonObject) => boolean,
-  ): JsonObject | null {
+  ): JsonObject | undefined {
     const start = this.#cursors.get(type) ?? 0;
     for (let i = start; i < this.received.length; i++) {
       const event = this.received[i];
@@ -89,6 +91,10 @@ export class EventLog {
         return event;
       }
     }
-    return null;
+    return undefined;
   }
+}
+
+function closedBefore(type: string): Error {
+  return new Error(`session closed before a '${type}' event`);
 }

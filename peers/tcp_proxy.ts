@@ -1,79 +1,156 @@
 /**
- * A TCP relay in front of the fake server. It gives two things a WebSocket
- * server cannot: network latency before a handshake (a client that gives up
- * meanwhile really goes away), and an abrupt connection loss (no close
- * frame), which is how a dropped or aborted GPT-Live session looks.
+ * A TCP relay in front of a peer, for what a WebSocket server cannot do by
+ * itself: network latency before a handshake (a client that gives up
+ * meanwhile really goes away), an upstream that accepts TCP and never
+ * answers, and an abrupt connection loss with no close frame (`drop`), which
+ * is how a dropped OpenAI socket looks. Each connection is recorded with the
+ * proxy's `label` at the time it arrived, so a caller of many connections
+ * (the soak) can tell which ones a call opened, when they closed, and which
+ * are still open.
  *
  * @module
  */
 import { sleep } from "./common.ts";
 
-interface Pair {
-  client: Deno.Conn;
-  target: Deno.Conn;
+export interface ProxyConnection {
+  id: number;
+  /** The proxy's `label` when the connection arrived. */
+  label: string;
+  /** The port it was relayed to; undefined: held, never answered. */
+  target: number | undefined;
+  /** performance.now() when the client's connection arrived. */
+  openedAt: number;
+  /** performance.now() when both sides were closed. */
+  closedAt: number | undefined;
+  /** The proxy's port on the target side: the peer port the target sees. */
+  targetSidePort: number | undefined;
+  /** Cut on purpose with drop(). */
+  dropped: boolean;
 }
+
+export interface TcpProxyOptions {
+  /**
+   * Where each new connection goes: a port, or a function read once per
+   * connection that may answer undefined to accept it and never answer
+   * (a handshake that hangs).
+   */
+  target: number | (() => number | undefined);
+  /** Held this long before it is relayed (default 0). */
+  delayMs?: number;
+  /** A client that went away during `delayMs`. */
+  onAbandoned?: () => void;
+}
+
+interface Live {
+  record: ProxyConnection;
+  conns: Deno.Conn[];
+}
+
+type Read = ReadableStreamReadResult<Uint8Array>;
 
 export class TcpProxy {
   readonly port: number;
-  readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
-  readonly #conns = new Set<Deno.Conn>();
+  /** Every connection so far, in arrival order. */
+  readonly connections: ProxyConnection[] = [];
+  /** Recorded with the connections that arrive from now on. */
+  label = "";
+
+  readonly #options: TcpProxyOptions;
+  readonly #listener: Deno.TcpListener;
+  readonly #live = new Map<number, Live>();
   readonly #tasks = new Set<Promise<void>>();
-  /** The target-side local port (what the server sees) → the relayed pair. */
-  readonly #pairs = new Map<number, Pair>();
   readonly #accepting: Promise<void>;
 
-  constructor(
-    targetPort: number,
-    delayMs: number,
-    onAbandoned: () => void,
-  ) {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.#listener = listener;
-    this.port = listener.addr.port;
-    this.#accepting = (async () => {
-      try {
-        for await (const client of listener) {
-          const task = this.#relay(client, targetPort, delayMs, onAbandoned);
-          this.#tasks.add(task);
-          task.finally(() => this.#tasks.delete(task));
-        }
-      } catch {
-        // The listener was closed.
-      }
-    })();
+  constructor(options: TcpProxyOptions) {
+    this.#options = options;
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.port = this.#listener.addr.port;
+    this.#accepting = this.#accept();
   }
 
-  /** Cuts the relayed connection the server sees from `remotePort`. */
-  drop(remotePort: number): boolean {
-    const pair = this.#pairs.get(remotePort);
-    if (!pair) return false;
-    this.#pairs.delete(remotePort);
-    this.#close(pair.client);
-    this.#close(pair.target);
+  /** The connections still open. */
+  open(): ProxyConnection[] {
+    return [...this.#live.values()].map((live) => live.record);
+  }
+
+  /** Cuts the matching open connections at the TCP level (no close frame). */
+  drop(match: (connection: ProxyConnection) => boolean): number {
+    let dropped = 0;
+    for (const live of this.#live.values()) {
+      if (!match(live.record)) continue;
+      live.record.dropped = true;
+      for (const conn of live.conns) closeQuietly(conn);
+      dropped++;
+    }
+    return dropped;
+  }
+
+  /** True once no matching connection is open; false after `timeoutMs`. */
+  async waitClosed(
+    match: (connection: ProxyConnection) => boolean,
+    timeoutMs: number,
+  ): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    const never = new AbortController().signal;
+    while (this.open().some(match)) {
+      if (performance.now() >= deadline) return false;
+      await sleep(2, never);
+    }
     return true;
   }
 
+  /** Stops listening and cuts whatever is still open. */
   async close(): Promise<void> {
-    this.#listener.close();
-    for (const conn of [...this.#conns]) this.#close(conn);
+    closeQuietly(this.#listener);
+    for (const live of this.#live.values()) {
+      for (const conn of live.conns) closeQuietly(conn);
+    }
     await this.#accepting;
     await Promise.all(this.#tasks);
   }
 
-  async #relay(
-    client: Deno.TcpConn,
-    targetPort: number,
-    delayMs: number,
-    onAbandoned: () => void,
-  ): Promise<void> {
-    this.#conns.add(client);
-    const held: Uint8Array[] = [];
+  async #accept(): Promise<void> {
+    let id = 0;
+    for (;;) {
+      let client: Deno.TcpConn;
+      try {
+        client = await this.#listener.accept();
+      } catch {
+        return; // the listener was closed
+      }
+      // Paced audio must not wait for Nagle's algorithm on the relay.
+      client.setNoDelay(true);
+      const target = this.#options.target;
+      const record: ProxyConnection = {
+        id: ++id,
+        label: this.label,
+        target: typeof target === "number" ? target : target(),
+        openedAt: performance.now(),
+        closedAt: undefined,
+        targetSidePort: undefined,
+        dropped: false,
+      };
+      this.connections.push(record);
+      const live: Live = { record, conns: [client] };
+      this.#live.set(record.id, live);
+      const task = this.#relay(live, client).finally(() => {
+        for (const conn of live.conns) closeQuietly(conn);
+        record.closedAt = performance.now();
+        this.#live.delete(record.id);
+        this.#tasks.delete(task);
+      });
+      this.#tasks.add(task);
+    }
+  }
+
+  async #relay(live: Live, client: Deno.TcpConn): Promise<void> {
     const reader = client.readable.getReader();
-    const read = () =>
-      reader.read().catch(() => ({ done: true as const, value: undefined }));
+    const read = (): Promise<Read> =>
+      reader.read().catch(() => ({ done: true, value: undefined }));
     // One read stays pending across the wait, so no byte is lost.
     let pending = read();
-    let clientClosed = false;
+    const held: Uint8Array[] = [];
+    const delayMs = this.#options.delayMs ?? 0;
     const deadline = Date.now() + delayMs;
     for (let left = delayMs; left > 0; left = deadline - Date.now()) {
       const timeout = new AbortController();
@@ -84,31 +161,28 @@ export class TcpProxy {
       timeout.abort();
       if (result === undefined) break;
       if (result.done) {
-        clientClosed = true;
-        break;
+        this.#options.onAbandoned?.();
+        return;
       }
       held.push(result.value);
       pending = read();
     }
-    if (clientClosed) {
-      onAbandoned();
-      this.#close(client);
-      reader.releaseLock();
+    const port = live.record.target;
+    if (port === undefined) {
+      // Held: read what the client sends until it goes away; answer nothing.
+      for (let r = await pending; !r.done; r = await read()) { /* drain */ }
       return;
     }
     let target: Deno.TcpConn;
     try {
-      target = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+      target = await Deno.connect({ hostname: "127.0.0.1", port });
     } catch {
-      this.#close(client);
       return;
     }
-    this.#conns.add(target);
-    // Paced deltas must not wait for Nagle's algorithm on the relay.
-    client.setNoDelay(true);
     target.setNoDelay(true);
-    const key = target.localAddr.port;
-    this.#pairs.set(key, { client, target });
+    live.conns.push(target);
+    live.record.targetSidePort = target.localAddr.port;
+    if (live.record.dropped) return;
     const up = (async () => {
       const writer = target.writable.getWriter();
       try {
@@ -119,20 +193,20 @@ export class TcpProxy {
       } catch {
         // Either side went away.
       }
-      this.#close(target);
     })();
     const down = target.readable.pipeTo(client.writable).catch(() => {});
+    // Either direction ending ends the connection: both sides close.
+    await Promise.race([up, down]);
+    closeQuietly(client);
+    closeQuietly(target);
     await Promise.all([up, down]);
-    this.#pairs.delete(key);
-    this.#close(client);
   }
+}
 
-  #close(conn: Deno.Conn): void {
-    if (!this.#conns.delete(conn)) return;
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
+function closeQuietly(closer: { close(): void }): void {
+  try {
+    closer.close();
+  } catch {
+    // Already closed.
   }
 }

@@ -5,13 +5,21 @@
  * audio on a real-time clock so marks and `clear` behave as on a real call.
  * Anything real Twilio would reject is recorded in `protocolErrors`.
  *
+ * A lean edge (the bench's hundreds of calls) speaks exactly the same wire
+ * format but keeps counters instead of every message and byte of audio,
+ * connects with TCP_NODELAY (./ws_client.ts), and plays on `tick()` from
+ * one clock shared by every call instead of a timer of its own.
+ *
  * @module
  */
-import { concat } from "../../src/bytes.ts";
+import { concat } from "../src/bytes.ts";
 import twilio from "twilio";
+import { isObject, type JsonObject, sleep } from "./common.ts";
 import { startMessage } from "./twilio_messages.ts";
+import { Waiters } from "./waiters.ts";
+import { RawWebSocket } from "./ws_client.ts";
 
-export type JsonObject = Record<string, unknown>;
+export type { JsonObject };
 
 export interface TwilioEdgeOptions {
   /** Where to connect, e.g. "ws://127.0.0.1:PORT/media-stream/TOKEN". */
@@ -28,6 +36,18 @@ export interface TwilioEdgeOptions {
   customParameters?: Record<string, string>;
   /** Default true: on open send `connected` then `start`. */
   autoStart?: boolean;
+  /**
+   * For load: no message, audio or mark is kept (`received`,
+   * `receivedAudio`, `playedAudio`, `marksAcked` stay empty and `waitFor`
+   * is refused), the socket keeps TCP_NODELAY (Deno's own WebSocket client
+   * clears it, so a 20 ms frame would wait for the delayed ACK of the one
+   * before), and audio plays on `tick()`, not on a timer of its own.
+   */
+  lean?: boolean;
+  /** Each assistant audio payload, decoded, once queued (the bench reads its tags). */
+  onMedia?: (audio: Uint8Array) => void;
+  /** Each `clear` from the server, as it arrives. */
+  onClear?: () => void;
 }
 
 export interface SendAudioOptions {
@@ -42,27 +62,16 @@ const TICK_MS = 20;
 const BYTES_PER_TICK = 160;
 const DEFAULT_WAIT_MS = 2000;
 
-type Queued = { kind: "audio"; data: Uint8Array } | {
-  kind: "mark";
-  name: string;
-};
+type Queued =
+  /** `data` is kept only to record what was played (not when lean). */
+  | { kind: "audio"; bytes: number; data: Uint8Array | undefined }
+  | { kind: "mark"; name: string };
 
-interface Waiter {
-  matches: (m: JsonObject) => boolean;
-  resolve: (m: JsonObject) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-interface PlayWaiter {
-  bytes: number;
-  resolve: () => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+/** The two sockets an edge can use, seen the same way. */
+interface StreamSocket {
+  readonly open: boolean;
+  send(data: string | Uint8Array): void;
+  close(code: number): void;
 }
 
 function sid(prefix: string): string {
@@ -73,16 +82,17 @@ export class TwilioEdge {
   readonly callSid: string;
   readonly accountSid: string;
   readonly streamSid: string;
-  /** Every message from the server, parsed, in order. */
+  /** Every message from the server, parsed, in order (none when lean). */
   readonly received: JsonObject[] = [];
   /** What real Twilio would reject, with its error code where it has one. */
   readonly protocolErrors: string[] = [];
-  /** Mark names echoed back to the server, in order. */
+  /** Mark names echoed back to the server, in order (none when lean). */
   readonly marksAcked: string[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
 
-  #socket: WebSocket;
+  #socket: StreamSocket;
   #options: TwilioEdgeOptions;
+  #keep: boolean;
   #sequence = 0;
   #chunk = 0;
   #startedAt = 0;
@@ -92,26 +102,29 @@ export class TwilioEdge {
   #played: Uint8Array[] = [];
   #playedBytes = 0;
   #queue: Queued[] = [];
+  #queuedBytes = 0;
   #clock: ReturnType<typeof setInterval> | undefined;
   #consumed = new Set<JsonObject>();
-  #waiters: Waiter[] = [];
-  #playWaiters: PlayWaiter[] = [];
+  #waiters = new Waiters<(m: JsonObject) => boolean, JsonObject>();
+  /** Waits for a number of bytes played. */
+  #playWaiters = new Waiters<number, true>();
   /** Cancels the pacing sleep of sendAudio when the socket closes. */
   #closing = new AbortController();
 
-  private constructor(socket: WebSocket, options: TwilioEdgeOptions) {
+  private constructor(
+    socket: StreamSocket,
+    closed: Promise<{ code: number; reason: string }>,
+    options: TwilioEdgeOptions,
+  ) {
     this.#socket = socket;
     this.#options = options;
+    this.#keep = !options.lean;
     this.callSid = options.callSid ?? sid("CA");
     this.accountSid = options.accountSid ?? sid("AC");
     this.streamSid = options.streamSid ?? sid("MZ");
-    socket.binaryType = "arraybuffer";
-    socket.addEventListener("message", (ev) => this.#onMessage(ev.data));
-    this.closed = new Promise((resolve) => {
-      socket.addEventListener("close", (ev) => {
-        this.#onClosed();
-        resolve({ code: ev.code, reason: ev.reason });
-      });
+    this.closed = closed.then((info) => {
+      this.#onClosed();
+      return info;
     });
   }
 
@@ -119,7 +132,7 @@ export class TwilioEdge {
    * Opens the stream socket the way Twilio does. Resolves once it is open (and
    * `connected`/`start` are sent); rejects if the server refuses the upgrade.
    */
-  static connect(options: TwilioEdgeOptions): Promise<TwilioEdge> {
+  static async connect(options: TwilioEdgeOptions): Promise<TwilioEdge> {
     // Twilio signs the stream URL with no params; npm:twilio is the oracle.
     const signature = options.signature ??
       (options.authToken === undefined
@@ -132,15 +145,45 @@ export class TwilioEdge {
     const headers: Record<string, string> = signature === undefined
       ? {}
       : { "X-Twilio-Signature": signature };
+    const edge = options.lean
+      ? await TwilioEdge.#leanSocket(options, headers)
+      : await TwilioEdge.#webSocket(options, headers);
+    if (options.autoStart ?? true) {
+      edge.sendConnected();
+      edge.sendStart();
+    }
+    return edge;
+  }
+
+  static #webSocket(
+    options: TwilioEdgeOptions,
+    headers: Record<string, string>,
+  ): Promise<TwilioEdge> {
     const socket = new WebSocket(options.url, { headers });
-    const edge = new TwilioEdge(socket, options);
+    socket.binaryType = "arraybuffer";
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.addEventListener(
+        "close",
+        (ev) => resolve({ code: ev.code, reason: ev.reason }),
+      )
+    );
+    const edge = new TwilioEdge(
+      {
+        get open() {
+          return socket.readyState === WebSocket.OPEN;
+        },
+        send: (data) => socket.send(data),
+        close: (code) => {
+          if (socket.readyState <= WebSocket.OPEN) socket.close(code);
+        },
+      },
+      closed,
+      options,
+    );
+    socket.addEventListener("message", (ev) => edge.#onMessage(ev.data));
     return new Promise((resolve, reject) => {
       const onOpen = () => {
         socket.removeEventListener("error", onError);
-        if (options.autoStart ?? true) {
-          edge.sendConnected();
-          edge.sendStart();
-        }
         resolve(edge);
       };
       const onError = (ev: Event) => {
@@ -156,8 +199,42 @@ export class TwilioEdge {
     });
   }
 
+  static async #leanSocket(
+    options: TwilioEdgeOptions,
+    headers: Record<string, string>,
+  ): Promise<TwilioEdge> {
+    const socket = await RawWebSocket.connect(options.url, headers);
+    const edge = new TwilioEdge(
+      {
+        get open() {
+          return socket.isOpen;
+        },
+        send: (data) => {
+          if (typeof data !== "string") {
+            throw new Error("a lean edge sends text frames only");
+          }
+          socket.sendText(data);
+        },
+        close: (code) => socket.close(code),
+      },
+      socket.closed,
+      options,
+    );
+    socket.onmessage = (data) => edge.#onMessage(data);
+    return edge;
+  }
+
   get clears(): number {
     return this.#clears;
+  }
+
+  /** Assistant audio queued at the edge and not played yet, in bytes. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
   }
 
   sendConnected(): void {
@@ -191,24 +268,25 @@ export class TwilioEdge {
       if (this.#isClosed) return;
       // Schedule against the start time so pacing does not drift.
       const wait = begin + frame * intervalMs - performance.now();
-      if (wait > 0) await this.#sleep(wait);
+      if (wait > 0) await sleep(wait, this.#closing.signal);
       if (this.#isClosed) return;
       this.sendMediaFrame(audio.subarray(i, i + frameBytes));
     }
   }
 
   sendMediaFrame(payload: Uint8Array): void {
-    this.#send({
-      event: "media",
-      sequenceNumber: this.#nextSequence(),
-      streamSid: this.streamSid,
-      media: {
-        track: "inbound",
-        chunk: String(++this.#chunk),
-        timestamp: String(Math.round(performance.now() - this.#startedAt)),
-        payload: payload.toBase64(),
-      },
-    });
+    this.sendMediaPayload(payload.toBase64());
+  }
+
+  /** A media frame whose payload is already base64 (the bench's, built once). */
+  sendMediaPayload(base64: string): void {
+    // Built as text: fifty frames a second per call is the edge's hot path.
+    this.sendRaw(
+      `{"event":"media","sequenceNumber":"${this.#nextSequence()}","streamSid":"${this.streamSid}","media":{"track":"inbound","chunk":"${++this
+        .#chunk}","timestamp":"${
+        Math.round(performance.now() - this.#startedAt)
+      }","payload":"${base64}"}}`,
+    );
   }
 
   sendDtmf(digit: string): void {
@@ -232,13 +310,47 @@ export class TwilioEdge {
   }
 
   sendRaw(data: string | Uint8Array): void {
-    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(data);
+    if (this.#socket.open) this.#socket.send(data);
   }
 
   /** Closes the socket without a `stop` (an abrupt drop). */
   close(code = 1000): void {
     this.#stopClock();
-    if (this.#socket.readyState <= WebSocket.OPEN) this.#socket.close(code);
+    this.#socket.close(code);
+  }
+
+  /**
+   * Plays 20 ms of the queued audio, echoing the marks whose audio has
+   * played: a lean edge's clock, called every 20 ms by its owner.
+   */
+  tick(): void {
+    let budget = BYTES_PER_TICK;
+    const queue = this.#queue;
+    while (queue.length > 0) {
+      const head = queue[0];
+      if (head.kind === "mark") {
+        queue.shift();
+        this.#ackMark(head.name);
+        continue;
+      }
+      if (budget === 0) break;
+      const take = Math.min(budget, head.bytes);
+      if (head.data) {
+        this.#played.push(head.data.subarray(0, take));
+        head.data = head.data.subarray(take);
+      }
+      head.bytes -= take;
+      this.#playedBytes += take;
+      this.#queuedBytes -= take;
+      budget -= take;
+      if (head.bytes === 0) queue.shift();
+    }
+    if (queue.length === 0) this.#stopClock();
+    if (this.#playWaiters.size > 0) {
+      this.#playWaiters.wake((bytes) =>
+        this.#playedBytes >= bytes ? true : undefined
+      );
+    }
   }
 
   /** All assistant audio received in `media` messages, in order, decoded. */
@@ -260,54 +372,38 @@ export class TwilioEdge {
     predicate: (m: JsonObject) => boolean,
     timeoutMs = DEFAULT_WAIT_MS,
   ): Promise<JsonObject> {
+    if (!this.#keep) {
+      return Promise.reject(new Error("a lean edge keeps no messages"));
+    }
     const found = this.#take(predicate);
     if (found) return Promise.resolve(found);
     if (this.#isClosed) {
       return Promise.reject(new Error("stream closed before a match"));
     }
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        matches: predicate,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-          const seen = this.received.map((m) => m.event).join(", ");
-          reject(
-            new Error(
-              `no matching message within ${timeoutMs} ms (received: ${seen})`,
-            ),
-          );
-        }, timeoutMs),
-      };
-      this.#waiters.push(waiter);
-    });
+    return this.#waiters.add(
+      predicate,
+      timeoutMs,
+      () =>
+        new Error(
+          `no matching message within ${timeoutMs} ms (received: ${
+            this.received.map((m) => m.event).join(", ")
+          })`,
+        ),
+    );
   }
 
   /** Resolves once at least `bytes` of audio have been played. */
   waitForPlayed(bytes: number, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
     if (this.#playedBytes >= bytes) return Promise.resolve();
-    if (this.#isClosed) {
-      return Promise.reject(
-        new Error(`stream closed after ${this.#playedBytes} bytes played`),
-      );
-    }
-    return new Promise((resolve, reject) => {
-      const waiter: PlayWaiter = {
-        bytes,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#playWaiters.splice(this.#playWaiters.indexOf(waiter), 1);
-          reject(
-            new Error(
-              `only ${this.#playedBytes} of ${bytes} bytes played within ${timeoutMs} ms`,
-            ),
-          );
-        }, timeoutMs),
-      };
-      this.#playWaiters.push(waiter);
-    });
+    if (this.#isClosed) return Promise.reject(this.#closedAfterPlaying());
+    return this.#playWaiters.add(
+      bytes,
+      timeoutMs,
+      () =>
+        new Error(
+          `only ${this.#playedBytes} of ${bytes} bytes played within ${timeoutMs} ms`,
+        ),
+    ).then(() => {});
   }
 
   // --- messages from the server -------------------------------------------
@@ -332,9 +428,9 @@ export class TwilioEdge {
       );
       return;
     }
-    this.received.push(message);
+    if (this.#keep) this.received.push(message);
     this.#handle(message);
-    this.#notifyWaiters();
+    if (this.#waiters.size > 0) this.#waiters.wake((m) => this.#take(m));
   }
 
   #handle(message: JsonObject): void {
@@ -359,8 +455,16 @@ export class TwilioEdge {
         this.protocolErrors.push("31951: media.payload is not base64 audio");
         return;
       }
-      this.#receivedAudio.push(audio);
-      if (audio.length > 0) this.#enqueue({ kind: "audio", data: audio });
+      if (this.#keep) this.#receivedAudio.push(audio);
+      if (audio.length > 0) {
+        this.#queuedBytes += audio.length;
+        this.#enqueue({
+          kind: "audio",
+          bytes: audio.length,
+          data: this.#keep ? audio : undefined,
+        });
+      }
+      this.#options.onMedia?.(audio);
     } else if (event === "mark") {
       const name = isObject(message.mark) ? message.mark.name : undefined;
       if (typeof name !== "string") {
@@ -381,54 +485,28 @@ export class TwilioEdge {
 
   #enqueue(entry: Queued): void {
     this.#queue.push(entry);
-    this.#clock ??= setInterval(() => this.#tick(), TICK_MS);
-  }
-
-  /** Plays one 20 ms tick of audio, echoing marks whose audio has played. */
-  #tick(): void {
-    let budget = BYTES_PER_TICK;
-    while (this.#queue.length > 0) {
-      const head = this.#queue[0];
-      if (head.kind === "mark") {
-        this.#queue.shift();
-        this.#ackMark(head.name);
-        continue;
-      }
-      if (budget === 0) break;
-      const take = Math.min(budget, head.data.length);
-      this.#played.push(head.data.subarray(0, take));
-      this.#playedBytes += take;
-      budget -= take;
-      if (take === head.data.length) this.#queue.shift();
-      else head.data = head.data.subarray(take);
-    }
-    if (this.#queue.length === 0) this.#stopClock();
-    for (const waiter of [...this.#playWaiters]) {
-      if (this.#playedBytes < waiter.bytes) continue;
-      clearTimeout(waiter.timer);
-      this.#playWaiters.splice(this.#playWaiters.indexOf(waiter), 1);
-      waiter.resolve();
-    }
+    if (this.#keep) this.#clock ??= setInterval(() => this.tick(), TICK_MS);
   }
 
   /** `clear`: queued audio is dropped unplayed; pending marks echo at once. */
   #clear(): void {
     this.#clears++;
     const pending = this.#queue.splice(0);
+    this.#queuedBytes = 0;
     this.#stopClock();
+    this.#options.onClear?.();
     for (const entry of pending) {
       if (entry.kind === "mark") this.#ackMark(entry.name);
     }
   }
 
   #ackMark(name: string): void {
-    this.marksAcked.push(name);
-    this.#send({
-      event: "mark",
-      sequenceNumber: this.#nextSequence(),
-      streamSid: this.streamSid,
-      mark: { name },
-    });
+    if (this.#keep) this.marksAcked.push(name);
+    this.sendRaw(
+      `{"event":"mark","sequenceNumber":"${this.#nextSequence()}","streamSid":"${this.streamSid}","mark":{"name":${
+        JSON.stringify(name)
+      }}}`,
+    );
   }
 
   #stopClock(): void {
@@ -440,18 +518,12 @@ export class TwilioEdge {
 
   #onClosed(): void {
     this.#isClosed = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
     this.#stopClock();
     this.#closing.abort();
-    for (const waiter of this.#waiters.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new Error("stream closed before a match"));
-    }
-    for (const waiter of this.#playWaiters.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.reject(
-        new Error(`stream closed after ${this.#playedBytes} bytes played`),
-      );
-    }
+    this.#waiters.failAll(() => new Error("stream closed before a match"));
+    this.#playWaiters.failAll(() => this.#closedAfterPlaying());
   }
 
   #nextSequence(): string {
@@ -459,40 +531,18 @@ export class TwilioEdge {
   }
 
   #send(message: JsonObject): void {
-    if (this.#socket.readyState === WebSocket.OPEN) {
-      this.#socket.send(JSON.stringify(message));
-    }
+    this.sendRaw(JSON.stringify(message));
   }
 
-  #sleep(ms: number): Promise<void> {
-    const signal = this.#closing.signal;
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-    });
-  }
-
-  #take(predicate: (m: JsonObject) => boolean): JsonObject | null {
+  #take(predicate: (m: JsonObject) => boolean): JsonObject | undefined {
     const found = this.received.find((m) =>
       !this.#consumed.has(m) && predicate(m)
     );
-    if (!found) return null;
-    this.#consumed.add(found);
+    if (found) this.#consumed.add(found);
     return found;
   }
 
-  #notifyWaiters(): void {
-    for (const waiter of [...this.#waiters]) {
-      const found = this.#take(waiter.matches);
-      if (!found) continue;
-      clearTimeout(waiter.timer);
-      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-      waiter.resolve(found);
-    }
+  #closedAfterPlaying(): Error {
+    return new Error(`stream closed after ${this.#playedBytes} bytes played`);
   }
 }

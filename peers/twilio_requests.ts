@@ -1,5 +1,5 @@
 import twilio from "twilio";
-import { TEST_AUTH_TOKEN } from "./config.ts";
+import { TEST_AUTH_TOKEN } from "./keys.ts";
 
 /** A webhook POST as Twilio sends it, signed by npm:twilio (an independent oracle). */
 export function signedWebhook(
@@ -28,11 +28,34 @@ export function signedWebhook(
   });
 }
 
+/**
+ * Twilio's webhook to `publicUrl`, signed, sent to the server where it
+ * really listens (`origin`); the TwiML it answered, or an error when the
+ * answer is not a 200.
+ */
+export async function webhookTwiml(
+  origin: string,
+  publicUrl: string,
+  params: Record<string, string>,
+): Promise<string> {
+  const signed = signedWebhook(publicUrl, params);
+  const response = await fetch(`${origin}${new URL(publicUrl).pathname}`, {
+    method: "POST",
+    headers: signed.headers,
+    body: await signed.text(),
+  });
+  const twiml = await response.text();
+  if (response.status !== 200) {
+    throw new Error(`webhook answered ${response.status}: ${twiml}`);
+  }
+  return twiml;
+}
+
 /** The stream URL inside a <Stream url="…"> of a TwiML answer. */
 export function streamUrlOf(twiml: string): string {
   const match = /<Stream url="([^"]+)"/.exec(twiml);
   if (!match) throw new Error(`no <Stream url> in ${twiml}`);
-  return match[1].replace(/&(amp|lt|gt|quot|apos);/g, (e) => XML_TEXT[e]);
+  return unescapeXml(match[1]);
 }
 
 const XML_TEXT: Record<string, string> = {
@@ -43,17 +66,20 @@ const XML_TEXT: Record<string, string> = {
   "&apos;": "'",
 };
 
+/** Text or an attribute value of TwiML, its XML entities read back. */
+export function unescapeXml(text: string): string {
+  return text.replace(/&(amp|lt|gt|quot|apos);/g, (entity) => XML_TEXT[entity]);
+}
+
 /** The <Parameter name value> pairs inside <Stream>, as Twilio passes them on. */
 export function streamParametersOf(twiml: string): Record<string, string> {
-  const unescape = (text: string) =>
-    text.replace(/&(amp|lt|gt|quot|apos);/g, (entity) => XML_TEXT[entity]);
   const parameters: Record<string, string> = {};
   for (
     const [, name, value] of twiml.matchAll(
       /<Parameter name="([^"]*)" value="([^"]*)"\/>/g,
     )
   ) {
-    parameters[unescape(name)] = unescape(value);
+    parameters[unescapeXml(name)] = unescapeXml(value);
   }
   return parameters;
 }

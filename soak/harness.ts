@@ -10,13 +10,11 @@ import twilio from "twilio";
 import {
   FakeRealtime,
   type FakeRealtimeSession,
-} from "../tests/helpers/fake_realtime.ts";
-import {
-  TwilioEdge,
-  type TwilioEdgeOptions,
-} from "../tests/helpers/twilio_edge.ts";
-import { sleep, UpstreamFront, type UpstreamMode } from "./proxy.ts";
-import { ServerProcess } from "./server_process.ts";
+} from "../peers/realtime/mod.ts";
+import { TwilioEdge, type TwilioEdgeOptions } from "../peers/twilio_edge.ts";
+import { ServerProcess } from "../peers/server_process.ts";
+import { Inspector } from "./inspector.ts";
+import { UpstreamFront, type UpstreamMode } from "./upstream.ts";
 
 export const PUBLIC_ORIGIN = "https://assistant.example.com";
 export const ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef";
@@ -121,6 +119,8 @@ export class Harness {
   readonly notes: string[] = [];
   healthzFailures = 0;
   healthzChecks = 0;
+  /** The server's V8 inspector, when it runs with one (and until detached). */
+  inspector: Inspector | undefined;
   #nextId = 0;
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
@@ -200,17 +200,11 @@ export class Harness {
     if (settings.maxCallMinutes !== undefined) {
       env.MAX_CALL_MINUTES = String(settings.maxCallMinutes);
     }
-    // What Deno needs to find its cache; nothing else leaks in.
-    for (
-      const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]
-    ) {
-      const value = Deno.env.get(name);
-      if (value !== undefined) env[name] = value;
-    }
     const server = await ServerProcess.start({
-      cwd: projectRoot,
+      root: projectRoot,
       env,
-      inspect: settings.inspect,
+      permissions: "broad",
+      flags: settings.inspect ? ["--inspect=127.0.0.1:0"] : [],
     });
     const harness = new Harness(
       server,
@@ -220,6 +214,8 @@ export class Harness {
       settings,
       kvDir,
     );
+    const inspectorUrl = server.inspectorUrl();
+    if (inspectorUrl) harness.inspector = await Inspector.connect(inspectorUrl);
     harness.#startWatchdog();
     return harness;
   }
@@ -507,7 +503,7 @@ export class Harness {
   /** Stops everything; a step that hangs is reported and left behind. */
   async close(): Promise<void> {
     this.stopWatchdog();
-    this.server.inspector?.close();
+    this.inspector?.close();
     this.server.kill("SIGKILL");
     const step = async (name: string, promise: Promise<unknown>) => {
       if (await within(promise.then(() => true), 10_000) === undefined) {
@@ -526,11 +522,11 @@ export class Harness {
   #startWatchdog(): void {
     let busy = false;
     this.#watchdog = setInterval(async () => {
-      if (busy || this.server.exitStatus) return;
+      if (busy || this.server.exitCode !== undefined) return;
       busy = true;
       this.healthzChecks++;
       const health = await this.healthz(5000);
-      if (health === undefined && !this.server.exitStatus) {
+      if (health === undefined && this.server.exitCode === undefined) {
         this.healthzFailures++;
       }
       busy = false;
@@ -593,4 +589,6 @@ export function headerText(headers: Headers): string {
   return [...headers].map(([name, value]) => `${name}: ${value}`).join("\n");
 }
 
-export { sleep };
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

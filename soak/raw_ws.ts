@@ -6,7 +6,7 @@
  * @module
  */
 
-import { clientFrame } from "../tests/helpers/client_frame.ts";
+import { clientFrame } from "../peers/client_frame.ts";
 import { concat } from "../src/bytes.ts";
 
 const encoder = new TextEncoder();

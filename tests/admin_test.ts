@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { delay, randomAudio, startTestServer } from "./helpers/test_server.ts";
-import { CALL_PARAMS } from "./helpers/twilio_requests.ts";
+import { CALL_PARAMS } from "../peers/twilio_requests.ts";
 
 const ADMIN_TOKEN = "owner-admin-token-0123456789";
 

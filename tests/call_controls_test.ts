@@ -4,8 +4,8 @@
  * Twilio hears after the stream closes.
  */
 import assert from "node:assert/strict";
-import type { FakeRealtimeSession } from "./helpers/fake_realtime.ts";
-import { CALL_PARAMS, signedWebhook } from "./helpers/twilio_requests.ts";
+import type { FakeRealtimeSession } from "../peers/realtime/mod.ts";
+import { CALL_PARAMS, signedWebhook } from "../peers/twilio_requests.ts";
 import {
   delay,
   PUBLIC_ORIGIN,
@@ -14,8 +14,8 @@ import {
   type TestServer,
 } from "./helpers/test_server.ts";
 import { APOLOGY_MESSAGE, BUSY_MESSAGE } from "../src/server.ts";
-import { clientFrame } from "./helpers/client_frame.ts";
-import { startMessage } from "./helpers/twilio_messages.ts";
+import { clientFrame } from "../peers/client_frame.ts";
+import { startMessage } from "../peers/twilio_messages.ts";
 import { TIME_LIMIT_GOODBYE } from "../src/call/bridge.ts";
 import { END_CALL_GOODBYE } from "../src/realtime/engine.ts";
 
@@ -377,7 +377,7 @@ Deno.test("JOURNAL_TRANSCRIPTS=false keeps metadata only", async () => {
 
 Deno.test("a caller that stops reading is cut off at a bounded buffer, not with unbounded memory", async () => {
   const server = await startTestServer();
-  const { streamSignature } = await import("./helpers/twilio_requests.ts");
+  const { streamSignature } = await import("../peers/twilio_requests.ts");
   try {
     const streamUrl = await server.answer();
     const path = new URL(streamUrl).pathname;

@@ -3,10 +3,12 @@
  * and a fake OpenAI Realtime peer.
  */
 import assert from "node:assert/strict";
-import { isObject } from "./helpers/fake_realtime.ts";
+import { isObject } from "../peers/realtime/mod.ts";
 import { END_CALL_TOOL } from "../src/realtime/session.ts";
+import { FORGET_TOOL } from "../src/tools/forget.ts";
+import { REMEMBER_TOOL } from "../src/tools/remember.ts";
 import { TEST_API_KEY } from "./helpers/config.ts";
-import { CALL_PARAMS } from "./helpers/twilio_requests.ts";
+import { CALL_PARAMS } from "../peers/twilio_requests.ts";
 import { delay, randomAudio, startTestServer } from "./helpers/test_server.ts";
 
 Deno.test("a call relays caller audio to OpenAI bit-exact and in order", async () => {
@@ -75,7 +77,8 @@ Deno.test("the session is configured with the GA protocol: bearer key, no OpenAI
       String(sent.instructions),
       new RegExp(String(new Date().getUTCFullYear())),
     );
-    assert.deepEqual(sent.tools, [END_CALL_TOOL, {
+    // MEMORY is on by default: the note tools come with end_call.
+    assert.deepEqual(sent.tools, [END_CALL_TOOL, REMEMBER_TOOL, FORGET_TOOL, {
       type: "mcp",
       server_label: "zapier",
       server_url: "https://mcp.zapier.com/api/mcp/mcp",

@@ -14,7 +14,7 @@ import {
   CALL_PARAMS,
   signedWebhook,
   streamUrlOf,
-} from "./helpers/twilio_requests.ts";
+} from "../peers/twilio_requests.ts";
 
 const ADMIN_TOKEN = "calls-pages-admin-token-0123";
 const CALLER_SAID = "What is on my calendar tomorrow?";

@@ -573,12 +573,17 @@ Deno.test("deno.json dev and start tasks allow every CONFIG_VARIABLES name", asy
   }
 });
 
-Deno.test("deno.json dev and start tasks allow only 0.0.0.0, api.openai.com:443 and Zapier's MCP host", async () => {
+Deno.test("deno.json dev and start tasks allow only 0.0.0.0, api.openai.com:443, Zapier's MCP host and Twilio's API host", async () => {
   const all = await tasks();
   for (const task of ["dev", "start"]) {
     assert.deepEqual(
       flag(all[task], "allow-net"),
-      ["0.0.0.0", "api.openai.com:443", "mcp.zapier.com:443"],
+      [
+        "0.0.0.0",
+        "api.openai.com:443",
+        "mcp.zapier.com:443",
+        "api.twilio.com:443",
+      ],
       `task ${task}`,
     );
   }

@@ -4,18 +4,18 @@
  * live calls before exiting 0.
  */
 import assert from "node:assert/strict";
-import { FakeRealtime } from "./helpers/fake_realtime.ts";
+import { FakeRealtime } from "../peers/realtime/mod.ts";
 import { TEST_API_KEY, TEST_AUTH_TOKEN } from "./helpers/config.ts";
 import {
   type ServerProcess,
   startServerProcess,
-} from "./helpers/server_process.ts";
-import { TwilioEdge } from "./helpers/twilio_edge.ts";
+} from "../peers/server_process.ts";
+import { TwilioEdge } from "../peers/twilio_edge.ts";
 import {
   CALL_PARAMS,
   signedWebhook,
   streamUrlOf,
-} from "./helpers/twilio_requests.ts";
+} from "../peers/twilio_requests.ts";
 import { randomAudio } from "./helpers/test_server.ts";
 import { RESTARTING_MESSAGE } from "../src/server.ts";
 
@@ -53,11 +53,7 @@ function connectTo(server: ServerProcess, streamUrl: string, callSid: string) {
 }
 
 async function stop(server: ServerProcess): Promise<number> {
-  try {
-    server.child.kill("SIGTERM");
-  } catch {
-    // Already exited.
-  }
+  server.kill("SIGTERM");
   return await server.exited;
 }
 
@@ -100,7 +96,7 @@ Deno.test("SIGTERM: new calls hear 'restarting', the live call goes on until it 
     const edge = await connectTo(server, streamUrl, callSid);
     const session = await realtime.nextSession();
     await session.waitFor("session.update");
-    server.child.kill("SIGTERM");
+    server.kill("SIGTERM");
     await server.waitForLine(/"event":"server.draining"/);
 
     const refused = await webhook(server, "CA33333333333333333333333333333333");
@@ -141,7 +137,7 @@ Deno.test("SIGTERM: a call still live after DRAIN_SECONDS is closed on both side
     const session = await realtime.nextSession();
     await session.waitFor("session.update");
     const signalled = performance.now();
-    server.child.kill("SIGTERM");
+    server.kill("SIGTERM");
     await edge.closed;
     const closedAfter = performance.now() - signalled;
     assert.ok(closedAfter >= 900 && closedAfter < 5000, `${closedAfter} ms`);

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { GOODBYE_QUIET_MS } from "../src/live/engine.ts";
-import { startMcpServer } from "./helpers/mcp_server.ts";
-import { MCP_TOKEN } from "./helpers/mcp_server.ts";
+import { startMcpServer } from "../peers/mcp_server.ts";
+import { MCP_TOKEN } from "../peers/mcp_server.ts";
 import { delay, randomAudio, startTestServer } from "./helpers/test_server.ts";
-import { CALL_PARAMS } from "./helpers/twilio_requests.ts";
+import { CALL_PARAMS } from "../peers/twilio_requests.ts";
 
 const LIVE = { VOICE_ENGINE: "live" } as const;
 
@@ -246,7 +246,9 @@ Deno.test("live: no session outlives its call (short call, abrupt hang-up, no st
     let timer: ReturnType<typeof setTimeout> | undefined;
     const info = await Promise.race([
       second.closed,
-      new Promise<undefined>((resolve) => timer = setTimeout(resolve, 8000)),
+      new Promise<undefined>((resolve) =>
+        timer = setTimeout(() => resolve(undefined), 8000)
+      ),
     ]);
     clearTimeout(timer);
     assert.ok(info, "the unclaimed session was closed");

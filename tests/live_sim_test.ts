@@ -1,5 +1,5 @@
 /**
- * Self-tests for the GPT-Live simulator (tests/helpers/live_sim): it must
+ * Self-tests for the GPT-Live simulator (peers/live): it must
  * behave like OpenAI's GPT-Live primary WebSocket, since end-to-end tests and
  * the benchmark trust it. Every test talks to it over a real WebSocket with
  * a tiny inline client.
@@ -17,7 +17,7 @@ import {
   type FakeLiveSession,
   isObject,
   type JsonObject,
-} from "./helpers/live_sim/mod.ts";
+} from "../peers/live/mod.ts";
 
 // --- a tiny client ------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import {
   type McpTestServer,
   type McpTestServerOptions,
   startMcpServer,
-} from "./helpers/mcp_server.ts";
+} from "../peers/mcp_server.ts";
 import { memoryLogger } from "./helpers/logs.ts";
 
 type Options = Partial<Parameters<typeof zapierToolSource>[0]>;

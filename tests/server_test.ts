@@ -7,9 +7,9 @@ import {
   signedWebhook,
   streamSignature,
   streamUrlOf,
-} from "./helpers/twilio_requests.ts";
+} from "../peers/twilio_requests.ts";
 import type { ConfigVariable } from "../src/config.ts";
-import { FakeRealtime } from "./helpers/fake_realtime.ts";
+import { FakeRealtime } from "../peers/realtime/mod.ts";
 
 async function withApp(
   variables: Partial<Record<ConfigVariable, string>>,

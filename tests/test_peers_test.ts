@@ -1,23 +1,11 @@
 /**
- * Self-tests for the protocol peers in tests/helpers: they must behave like
+ * Self-tests for the protocol peers in peers/: they must behave like
  * OpenAI Realtime (GA) and Twilio Media Streams, since the end-to-end tests
  * trust them. Only the peers and tiny inline clients/servers are used here.
  */
 import assert from "node:assert/strict";
 import twilio from "twilio";
-import type {
-  AudioTranscription,
-  RealtimeAudioConfig,
-  RealtimeAudioConfigInput,
-  RealtimeAudioConfigOutput,
-  RealtimeAudioInputTurnDetection,
-  RealtimeClientEvent,
-  RealtimeFunctionTool,
-  RealtimeReasoning,
-  RealtimeReasoningEffort,
-  RealtimeSessionCreateRequest,
-  RealtimeToolsConfigUnion,
-} from "openai/resources/realtime/realtime";
+import type * as Realtime from "openai/resources/realtime/realtime";
 import {
   DEFAULT_MODEL,
   defaultSession,
@@ -26,8 +14,8 @@ import {
   GA_KEYS,
   isObject,
   type JsonObject,
-} from "./helpers/fake_realtime.ts";
-import { TwilioEdge } from "./helpers/twilio_edge.ts";
+} from "../peers/realtime/mod.ts";
+import { TwilioEdge } from "../peers/twilio_edge.ts";
 
 // --- tiny inline peers ------------------------------------------------------
 
@@ -751,31 +739,55 @@ type Literals<T> = T extends string ? string extends T ? never : T : never;
 // `deno check` fails here when the openai types gain or lose a key that the
 // simulator's schema does not list: the simulator must then be updated.
 const keyListsMatchOpenAiTypes: {
-  session: Equal<Listed<"session">, keyof RealtimeSessionCreateRequest>;
-  audio: Equal<Listed<"audio">, keyof RealtimeAudioConfig>;
-  audioInput: Equal<Listed<"audioInput">, keyof RealtimeAudioConfigInput>;
-  audioOutput: Equal<Listed<"audioOutput">, keyof RealtimeAudioConfigOutput>;
+  session: Equal<
+    Listed<"session">,
+    keyof Realtime.RealtimeSessionCreateRequest
+  >;
+  audio: Equal<Listed<"audio">, keyof Realtime.RealtimeAudioConfig>;
+  audioInput: Equal<
+    Listed<"audioInput">,
+    keyof Realtime.RealtimeAudioConfigInput
+  >;
+  audioOutput: Equal<
+    Listed<"audioOutput">,
+    keyof Realtime.RealtimeAudioConfigOutput
+  >;
   noiseReduction: Equal<
     Listed<"noiseReduction">,
-    keyof RealtimeAudioConfigInput.NoiseReduction
+    keyof Realtime.RealtimeAudioConfigInput.NoiseReduction
   >;
-  transcription: Equal<Listed<"transcription">, keyof AudioTranscription>;
+  transcription: Equal<
+    Listed<"transcription">,
+    keyof Realtime.AudioTranscription
+  >;
   serverVad: Equal<
     Listed<"serverVad">,
-    keyof RealtimeAudioInputTurnDetection.ServerVad
+    keyof Realtime.RealtimeAudioInputTurnDetection.ServerVad
   >;
   semanticVad: Equal<
     Listed<"semanticVad">,
-    keyof RealtimeAudioInputTurnDetection.SemanticVad
+    keyof Realtime.RealtimeAudioInputTurnDetection.SemanticVad
   >;
-  reasoning: Equal<Listed<"reasoning">, keyof RealtimeReasoning>;
-  functionTool: Equal<Listed<"functionTool">, keyof RealtimeFunctionTool>;
-  mcpTool: Equal<Listed<"mcpTool">, keyof RealtimeToolsConfigUnion.Mcp>;
-  clientEvents: Equal<Listed<"clientEvents">, RealtimeClientEvent["type"]>;
-  reasoningEfforts: Equal<Listed<"reasoningEfforts">, RealtimeReasoningEffort>;
+  reasoning: Equal<Listed<"reasoning">, keyof Realtime.RealtimeReasoning>;
+  functionTool: Equal<
+    Listed<"functionTool">,
+    keyof Realtime.RealtimeFunctionTool
+  >;
+  mcpTool: Equal<
+    Listed<"mcpTool">,
+    keyof Realtime.RealtimeToolsConfigUnion.Mcp
+  >;
+  clientEvents: Equal<
+    Listed<"clientEvents">,
+    Realtime.RealtimeClientEvent["type"]
+  >;
+  reasoningEfforts: Equal<
+    Listed<"reasoningEfforts">,
+    Realtime.RealtimeReasoningEffort
+  >;
   transcriptionModels: Equal<
     Listed<"transcriptionModels">,
-    Literals<AudioTranscription["model"]>
+    Literals<Realtime.AudioTranscription["model"]>
   >;
 } = {
   session: true,
@@ -797,7 +809,7 @@ const keyListsMatchOpenAiTypes: {
 Deno.test("FakeRealtime's schema lists exactly the keys of the openai types", () => {
   // The real check is the type annotation above; this keeps it referenced.
   assert.ok(Object.values(keyListsMatchOpenAiTypes).every((v) => v));
-  const session: RealtimeSessionCreateRequest = defaultSession(
+  const session: Realtime.RealtimeSessionCreateRequest = defaultSession(
     "gpt-realtime-2.1",
   );
   assert.equal(session.type, "realtime");

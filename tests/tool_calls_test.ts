@@ -5,9 +5,9 @@
  * active response per conversation; recoverable errors).
  */
 import assert from "node:assert/strict";
-import type { FakeRealtimeSession } from "./helpers/fake_realtime.ts";
+import type { FakeRealtimeSession } from "../peers/realtime/mod.ts";
 import { delay, randomAudio, startTestServer } from "./helpers/test_server.ts";
-import { CALL_PARAMS } from "./helpers/twilio_requests.ts";
+import { CALL_PARAMS } from "../peers/twilio_requests.ts";
 import { toolsUnavailableNote } from "../src/realtime/engine.ts";
 import { THINKING_AFTER_MS } from "../src/call/bridge.ts";
 

@@ -1,15 +1,19 @@
 /**
- * Shared pieces of the GPT-Live simulator: JSON helpers, ids, the typed
- * shape of every server event it emits, and OpenAI's error bodies.
+ * Shared pieces of the GPT-Live simulator: the typed shape of every server
+ * event it emits, its limits, and what all peers share (../common.ts).
  *
  * @module
  */
 import type { ServerEvent } from "openai/resources/live/live";
+import type { DistributiveOmit } from "../common.ts";
 
-export type JsonObject = Record<string, unknown>;
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
-  : never;
+export {
+  httpError,
+  isObject,
+  type JsonObject,
+  newId,
+  sleep,
+} from "../common.ts";
 
 /**
  * A server event as the simulator writes it, before `event_id` is stamped.
@@ -23,39 +27,6 @@ export type EventIdLessType = Exclude<
   ServerEvent,
   { event_id: string }
 >["type"];
-
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-export function newId(prefix: string): string {
-  return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
-}
-
-/** A timer-backed sleep that ends early (resolving) when `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
-
-/** OpenAI's HTTP error body: `{error: {message, type, param, code}}`. */
-export function httpError(
-  status: number,
-  message: string,
-  type: string,
-  code: string | null,
-  param: string | null = null,
-): Response {
-  return Response.json({ error: { message, type, param, code } }, { status });
-}
 
 /** A client mistake, answered with an `error` event. */
 export interface Problem {

@@ -57,6 +57,17 @@ export interface FakeLiveOptions {
   onAppend?: (session: FakeLiveSession, append: AppendRecord) => void;
   /** Called right after session.started (e.g. to script a greeting). */
   onStarted?: (session: FakeLiveSession) => void;
+  /**
+   * For load (the bench): sessions keep no client events (`received`,
+   * `waitFor`), no server events (`emitted`) and no input audio
+   * (`inputAudio`), and leave `sessions` once closed, so hundreds of calls
+   * for minutes cost the load generator little. Clients connect straight to
+   * it, not through the relay, so `drop()` is not available (unless
+   * `handshakeDelayMs` asks for the relay).
+   */
+  lean?: boolean;
+  /** Called with each caller audio chunk appended, decoded (the bench reads its tags). */
+  onInputAudio?: (session: FakeLiveSession, audio: Uint8Array) => void;
 }
 
 export type AppendKind = "instructions" | "thinking" | "commentary";
@@ -70,8 +81,4 @@ export interface AppendRecord {
   atMs: number;
 }
 
-export interface CloseInfo {
-  code: number;
-  reason: string;
-  byClient: boolean;
-}
+export type { CloseInfo } from "../sim_socket.ts";

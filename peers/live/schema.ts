@@ -11,6 +11,12 @@
  *
  * @module
  */
+import {
+  invalidType,
+  invalidValue,
+  missingParameter,
+  unknownParameter,
+} from "../common.ts";
 import { isObject, type Problem } from "./common.ts";
 
 export type Schema =
@@ -106,13 +112,6 @@ export const lit = (value: string): Schema => ({
   values: [value],
 });
 
-function describe(value: unknown): string {
-  if (Array.isArray(value)) return "an array";
-  if (value === null) return "null";
-  if (typeof value === "object") return "an object";
-  return `a ${typeof value}`;
-}
-
 function expected(schema: Schema): string {
   switch (schema.kind) {
     case "string":
@@ -138,45 +137,7 @@ function expected(schema: Schema): string {
 
 const join = (path: string, key: string) => path ? `${path}.${key}` : key;
 
-export const unknownParameter = (param: string): Problem => ({
-  code: "unknown_parameter",
-  message: `Unknown parameter: '${param}'.`,
-  param,
-});
-
-export const missingParameter = (param: string): Problem => ({
-  code: "missing_required_parameter",
-  message: `Missing required parameter: '${param}'.`,
-  param,
-});
-
-export const invalidType = (
-  param: string,
-  wanted: string,
-  value: unknown,
-): Problem => ({
-  code: "invalid_type",
-  message: `Invalid type for '${param}': expected ${wanted}, but got ${
-    describe(value)
-  } instead.`,
-  param,
-});
-
-export const invalidValue = (
-  param: string,
-  value: unknown,
-  supported?: readonly unknown[],
-): Problem => ({
-  code: "invalid_value",
-  message: `Invalid value: '${String(value)}'.${
-    supported
-      ? ` Supported values are: ${
-        supported.map((v) => `'${String(v)}'`).join(", ")
-      }.`
-      : ""
-  }`,
-  param,
-});
+export { invalidType, invalidValue, missingParameter, unknownParameter };
 
 function kindMatches(schema: Schema, value: unknown): boolean {
   switch (schema.kind) {

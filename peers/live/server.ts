@@ -6,51 +6,61 @@
  *
  * @module
  */
-import { httpError, sleep } from "./common.ts";
+import { Sessions } from "../sessions.ts";
+import { authProblem, refusedHandshake, upgradeProblem } from "../common.ts";
+import { httpError } from "./common.ts";
 import type { FakeLiveOptions } from "./options.ts";
 import { FakeLiveSession } from "./session.ts";
-import { TcpProxy } from "./tcp_proxy.ts";
+import { TcpProxy } from "../tcp_proxy.ts";
 
-const DEFAULT_WAIT_MS = 2000;
 export const LIVE_PATH = "/v1/live/sessions";
-
-interface Waiter {
-  resolve: (session: FakeLiveSession) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
 
 export class FakeLive {
   /** `ws://127.0.0.1:PORT/v1/live/sessions`. */
   readonly url: string;
   /** `http://127.0.0.1:PORT`. */
   readonly origin: string;
-  readonly sessions: FakeLiveSession[] = [];
+  /** Every accepted session, in order (a lean server keeps none). */
+  readonly sessions: FakeLiveSession[];
   /** Requests to /v1/live/sessions (accepted or refused). */
   handshakes = 0;
   /** Handshakes whose client went away during handshakeDelayMs. */
   abandonedHandshakes = 0;
+  /** Error events sent, by code, over every session (lean or not). */
+  readonly errors = new Map<string, number>();
 
   #server: Deno.HttpServer<Deno.NetAddr>;
-  #proxy: TcpProxy;
+  /** The relay clients connect through; none for a lean simulator without latency. */
+  #proxy: TcpProxy | undefined;
   #options: FakeLiveOptions;
-  #taken = 0;
-  #waiters: Waiter[] = [];
+  readonly #sessions: Sessions<FakeLiveSession>;
   #shutdown = new AbortController();
 
   private constructor(options: FakeLiveOptions) {
     this.#options = options;
+    this.#sessions = new Sessions(
+      "GPT-Live",
+      !options.lean,
+      () => this.handshakes,
+    );
+    this.sessions = this.#sessions.all;
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       (req, info) => this.#handle(req, info),
     );
-    this.#proxy = new TcpProxy(
-      this.#server.addr.port,
-      options.handshakeDelayMs ?? 0,
-      () => this.abandonedHandshakes++,
-    );
-    this.origin = `http://127.0.0.1:${this.#proxy.port}`;
-    this.url = `ws://127.0.0.1:${this.#proxy.port}${LIVE_PATH}`;
+    // The relay is what can cut a connection (drop) or delay a handshake;
+    // under load it would double the generator's socket work, so a lean
+    // simulator goes without one unless it must delay handshakes.
+    if (!options.lean || options.handshakeDelayMs) {
+      this.#proxy = new TcpProxy({
+        target: this.#server.addr.port,
+        delayMs: options.handshakeDelayMs ?? 0,
+        onAbandoned: () => this.abandonedHandshakes++,
+      });
+    }
+    const port = this.#proxy?.port ?? this.#server.addr.port;
+    this.origin = `http://127.0.0.1:${port}`;
+    this.url = `ws://127.0.0.1:${port}${LIVE_PATH}`;
   }
 
   static start(options: FakeLiveOptions = {}): Promise<FakeLive> {
@@ -58,43 +68,15 @@ export class FakeLive {
   }
 
   /** The next accepted session not yet returned by an earlier call. */
-  nextSession(timeoutMs = DEFAULT_WAIT_MS): Promise<FakeLiveSession> {
-    if (this.#taken < this.sessions.length) {
-      return Promise.resolve(this.sessions[this.#taken++]);
-    }
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-          reject(
-            new Error(
-              `no GPT-Live session within ${timeoutMs} ms (${this.handshakes} handshakes)`,
-            ),
-          );
-        }, timeoutMs),
-      };
-      this.#waiters.push(waiter);
-    });
+  nextSession(timeoutMs?: number): Promise<FakeLiveSession> {
+    return this.#sessions.next(timeoutMs);
   }
 
   /** Closes every session from the server side, then the server. */
   async close(): Promise<void> {
     this.#shutdown.abort();
-    for (const waiter of this.#waiters.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new Error("FakeLive closed"));
-    }
-    for (const session of this.sessions) session.close(1001, "going away");
-    // Give close handshakes a moment; the relay cuts any that hang.
-    const ac = new AbortController();
-    await Promise.race([
-      Promise.all(this.sessions.map((s) => s.closed)),
-      sleep(1000, ac.signal),
-    ]);
-    ac.abort();
-    await this.#proxy.close();
+    await this.#sessions.close();
+    await this.#proxy?.close();
     await this.#server.shutdown();
   }
 
@@ -106,24 +88,10 @@ export class FakeLive {
     this.handshakes++;
     const options = this.#options;
     if (options.handshakeStatus !== undefined) {
-      return httpError(
-        options.handshakeStatus,
-        `Refused with HTTP ${options.handshakeStatus} (FakeLive handshakeStatus).`,
-        options.handshakeStatus === 429 ? "requests" : "server_error",
-        options.handshakeStatus === 429 ? "rate_limit_exceeded" : null,
-      );
+      return refusedHandshake(options.handshakeStatus, "FakeLive");
     }
-    const auth = req.headers.get("authorization");
-    if (auth !== `Bearer ${options.apiKey ?? "sk-test"}`) {
-      return httpError(
-        401,
-        auth
-          ? "Incorrect API key provided."
-          : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-        "invalid_request_error",
-        auth ? "invalid_api_key" : null,
-      );
-    }
+    const unauthorised = authProblem(req, options.apiKey ?? "sk-test");
+    if (unauthorised) return unauthorised;
     // The docs: connect "with no query parameters"; the model belongs in
     // session.start. Refusing a query is this simulator's strictness.
     const [param] = url.searchParams.keys();
@@ -136,17 +104,8 @@ export class FakeLive {
         param,
       );
     }
-    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return httpError(
-        426,
-        "Expected a WebSocket upgrade.",
-        "invalid_request_error",
-        null,
-      );
-    }
-    if (this.#shutdown.signal.aborted) {
-      return httpError(503, "Shutting down.", "server_error", null);
-    }
+    const refused = upgradeProblem(req, this.#shutdown.signal.aborted);
+    if (refused) return refused;
     // Read the request first: it is closed once upgraded.
     const headers = new Headers(req.headers);
     const remotePort = info.remoteAddr.port;
@@ -156,17 +115,16 @@ export class FakeLive {
       headers,
       req.url,
       options,
-      () => this.#proxy.drop(remotePort),
+      () => {
+        if (!this.#proxy) {
+          throw new Error("a lean GPT-Live simulator cannot cut connections");
+        }
+        this.#proxy.drop((c) => c.targetSidePort === remotePort);
+      },
+      this.errors,
     );
-    socket.addEventListener("open", () => {
-      this.sessions.push(session);
-      const waiter = this.#waiters.shift();
-      if (waiter) {
-        clearTimeout(waiter.timer);
-        this.#taken++;
-        waiter.resolve(session);
-      }
-    });
+    this.#sessions.created(session);
+    socket.addEventListener("open", () => this.#sessions.opened(session));
     return response;
   }
 }

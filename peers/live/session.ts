@@ -13,7 +13,6 @@ import type {
   SessionConfig,
   SessionResource,
 } from "openai/resources/live/live";
-import { concat } from "../../../src/bytes.ts";
 import {
   type AudioSpec,
   audioSpec,
@@ -65,7 +64,9 @@ import {
   Voice,
 } from "./voice.ts";
 import type { Assert } from "./session_schema.ts";
-import { EventLog } from "./event_log.ts";
+import { EventLog } from "../event_log.ts";
+import { SimSocket } from "../sim_socket.ts";
+import { Waiters } from "../waiters.ts";
 
 const DEFAULT_WAIT_MS = 2000;
 /** Fixtures are limited to 30 seconds. */
@@ -94,12 +95,6 @@ export type SessionState =
 
 export type CloseReason = SessionClosedEvent["reason"];
 
-interface StartWaiter {
-  resolve: (session: SessionResource) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 type Handlers = {
   [K in ClientEventType]: (event: ClientEventOf<K>, id: string | null) => void;
 };
@@ -107,7 +102,7 @@ type Handlers = {
 export class FakeLiveSession {
   readonly headers: Headers;
   readonly requestUrl: string;
-  /** Every server event sent, in order (audio deltas included). */
+  /** Every server event sent, in order (audio deltas included; none when lean). */
   readonly emitted: JsonObject[] = [];
   readonly errorsSent: ErrorEvent[] = [];
   readonly instructions: AppendRecord[] = [];
@@ -117,24 +112,23 @@ export class FakeLiveSession {
   /** The effective session (null until session.started). */
   session: SessionResource | null = null;
 
-  readonly #socket: WebSocket;
+  readonly #wire: SimSocket;
   readonly #options: FakeLiveOptions;
   readonly #drop: () => void;
+  /** The server's count of error events sent, by code, over all sessions. */
+  readonly #errors: Map<string, number>;
   readonly #backend: Backend;
   #state: SessionState = "awaiting_start";
   #spec: AudioSpec = audioSpec(DEFAULT_FORMAT);
   #voice: Voice | null = null;
-  #input: Uint8Array[] = [];
   #t0 = 0;
   #lastUsage = 0;
   #muted = false;
   #fixtureActive = false;
   #decisionEventIds = new Set<string>();
   #decisionItems = new Map<string, JsonObject>();
-  #closedByServer = false;
-  #isClosed = false;
-  #log = new EventLog();
-  #startWaiters: StartWaiter[] = [];
+  readonly #log: EventLog;
+  #startWaiters = new Waiters<void, SessionResource>();
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(
@@ -143,12 +137,14 @@ export class FakeLiveSession {
     requestUrl: string,
     options: FakeLiveOptions,
     drop: () => void,
+    errors: Map<string, number>,
   ) {
-    this.#socket = socket;
+    this.#errors = errors;
     this.headers = headers;
     this.requestUrl = requestUrl;
     this.#options = options;
     this.#drop = drop;
+    this.#log = new EventLog(!options.lean);
     this.#backend = new Backend(
       {
         emit: (event) => this.#emit(event),
@@ -160,25 +156,12 @@ export class FakeLiveSession {
       options.responseInputLimits ?? { items: 128, bytes: 32_768 },
       options.queuedResponseDelayMs ?? 150,
     );
-    this.closed = new Promise((resolve) => {
-      socket.addEventListener("close", (ev) => {
-        this.#onClosed();
-        resolve({
-          code: ev.code,
-          reason: ev.reason,
-          byClient: !this.#closedByServer,
-        });
-      });
+    this.#wire = new SimSocket(socket, {
+      message: (data) => this.#onMessage(data),
+      failed: (error) => this.#serverError(error),
+      closed: () => this.#onClosed(),
     });
-    socket.addEventListener("message", (ev) => {
-      try {
-        this.#onMessage(ev.data);
-      } catch (err) {
-        // A bug in the fake (or a throwing test hook) must surface in the
-        // test, not kill the server.
-        this.#serverError(String(err));
-      }
-    });
+    this.closed = this.#wire.closed;
   }
 
   /** Every client event, parsed, in order (refused ones included). */
@@ -216,7 +199,7 @@ export class FakeLiveSession {
 
   /** All audio the client appended, decoded, in order. */
   inputAudio(): Uint8Array {
-    return concat(this.#input);
+    return this.#log.audio();
   }
 
   /** The session timeline: ms since session.started (0 before it). */
@@ -242,20 +225,14 @@ export class FakeLiveSession {
   /** Resolves with the effective session once session.started is sent. */
   waitStarted(timeoutMs = DEFAULT_WAIT_MS): Promise<SessionResource> {
     if (this.session) return Promise.resolve(this.session);
-    if (this.#isClosed || this.#state === "failed") {
+    if (this.#wire.isClosed || this.#state === "failed") {
       return Promise.reject(new Error(`session ${this.#state}, not started`));
     }
-    return new Promise((resolve, reject) => {
-      const waiter: StartWaiter = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#startWaiters.splice(this.#startWaiters.indexOf(waiter), 1);
-          reject(new Error(`no session.started within ${timeoutMs} ms`));
-        }, timeoutMs),
-      };
-      this.#startWaiters.push(waiter);
-    });
+    return this.#startWaiters.add(
+      undefined,
+      timeoutMs,
+      () => new Error(`no session.started within ${timeoutMs} ms`),
+    );
   }
 
   // --- what the Live model does ----------------------------------------------
@@ -352,10 +329,10 @@ export class FakeLiveSession {
 
   /** The TCP connection dies: no session.closed, no close frame. */
   drop(): void {
-    if (this.#isClosed) return;
-    this.#closedByServer = true;
-    this.#voice?.close();
-    this.#drop();
+    this.#wire.serverCloses(() => {
+      this.#voice?.close();
+      this.#drop();
+    });
   }
 
   /** Injects an `error` event (e.g. a server_error). */
@@ -370,20 +347,15 @@ export class FakeLiveSession {
 
   /** Sends a raw server event as given. */
   send(event: JsonObject): void {
-    this.emitted.push(event);
+    this.#record(event);
     this.#sendText(JSON.stringify(event));
   }
 
   /** Closes the socket from the server side, without session.closed. */
   close(code = 1000, reason = ""): void {
-    if (this.#isClosed) return;
-    this.#closedByServer = true;
+    if (this.#wire.isClosed) return;
     this.#voice?.close();
-    try {
-      this.#socket.close(code, reason);
-    } catch {
-      this.#socket.close();
-    }
+    this.#wire.close(code, reason);
   }
 
   // --- client events -----------------------------------------------------------
@@ -553,10 +525,7 @@ export class FakeLiveSession {
       this.#state = "started";
       this.#t0 = performance.now();
       this.#emit({ type: "session.started", session, ...cid(id) });
-      for (const w of this.#startWaiters.splice(0)) {
-        clearTimeout(w.timer);
-        w.resolve(session);
-      }
+      this.#startWaiters.wake(() => session);
       if (this.#options.idleSilence) this.#voice.setIdleSilence(true);
       const every = this.#options.usageEveryMs;
       if (every) this.#tickUsage(every);
@@ -589,7 +558,8 @@ export class FakeLiveSession {
         param: "audio",
       }, id);
     }
-    this.#input.push(bytes);
+    this.#log.pushAudio(bytes);
+    this.#options.onInputAudio?.(this, bytes);
   }
 
   #onFixture(audio: string, id: string | null): void {
@@ -630,7 +600,7 @@ export class FakeLiveSession {
     played.done.then((result) => {
       this.#fixtureActive = false;
       // Not emitted for canceled playback.
-      if (!result.stopped && !this.#isClosed) {
+      if (!result.stopped && !this.#wire.isClosed) {
         this.#emit({ type: "session.output_audio.fixture.played", ...cid(id) });
       }
     });
@@ -715,7 +685,7 @@ export class FakeLiveSession {
 
   /** session.closed with the final session and usage, then the socket closes. */
   #finish(reason: CloseReason, id: string | null): void {
-    if (this.#isClosed || !this.session) return;
+    if (this.#wire.isClosed || !this.session) return;
     this.#voice?.stopAll();
     const elapsed = Math.round(this.timelineMs() / 100) / 10;
     this.#emit({
@@ -752,7 +722,7 @@ export class FakeLiveSession {
     const noId = (NO_EVENT_ID as readonly string[]).includes(event.type);
     const { type, ...rest } = event;
     const body = noId ? event : { type, event_id: newId("event"), ...rest };
-    this.emitted.push(body);
+    this.#record(body);
     this.#sendText(JSON.stringify(body));
   }
 
@@ -770,7 +740,8 @@ export class FakeLiveSession {
       ...cid(id),
     };
     this.errorsSent.push(event);
-    this.emitted.push({ ...event });
+    this.#errors.set(problem.code, (this.#errors.get(problem.code) ?? 0) + 1);
+    this.#record({ ...event });
     this.#sendText(JSON.stringify(event));
   }
 
@@ -778,12 +749,17 @@ export class FakeLiveSession {
     this.#fail({ code: "server_error", message, type: "server_error" }, null);
   }
 
+  /** Keeps a sent event in `emitted`, unless the session is lean. */
+  #record(event: JsonObject): void {
+    if (!this.#options.lean) this.emitted.push(event);
+  }
+
   #sendText(text: string): void {
-    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(text);
+    this.#wire.send(text);
   }
 
   #after(ms: number, fn: () => void): void {
-    if (this.#isClosed) return;
+    if (this.#wire.isClosed) return;
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       try {
@@ -796,16 +772,14 @@ export class FakeLiveSession {
   }
 
   #onClosed(): void {
-    this.#isClosed = true;
     if (this.#state !== "failed") this.#state = "closed";
     this.#voice?.close();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#log.close();
-    for (const w of this.#startWaiters.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(new Error("session closed before session.started"));
-    }
+    this.#startWaiters.failAll(() =>
+      new Error("session closed before session.started")
+    );
   }
 }
 

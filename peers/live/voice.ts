@@ -19,6 +19,12 @@ export interface SpeakOptions {
   realTime?: boolean;
   /** What the model says, streamed as `session.output_transcript.delta`. */
   transcript?: string;
+  /**
+   * The base64 each delta carries, made as it is sent (default: the
+   * chunk's own bytes); it must encode `chunk.length` bytes. The bench
+   * stamps a send-time tag into each delta this way.
+   */
+  payload?: (index: number, chunk: Uint8Array) => string;
 }
 
 export interface SpeakResult {
@@ -49,6 +55,7 @@ interface Utterance {
   chunkMs: number[];
   realTime: boolean;
   pieces: string[];
+  payload: SpeakOptions["payload"];
   stopped: boolean;
   ended: boolean;
   bytesSent: number;
@@ -101,6 +108,7 @@ export class Voice {
       chunkMs: chunks.map((c) => c.length / this.#spec.bytesPerMs),
       realTime: options.realTime ?? true,
       pieces: transcriptPieces(options.transcript ?? ""),
+      payload: options.payload,
       stopped: false,
       ended: false,
       bytesSent: 0,
@@ -170,7 +178,7 @@ export class Voice {
     const n = u.chunks.length;
     if (k < n) {
       const chunk = u.chunks[k];
-      this.#sink.audio(chunk.toBase64());
+      this.#sink.audio(u.payload?.(k, chunk) ?? chunk.toBase64());
       u.bytesSent += chunk.length;
     }
     this.#sendPieces(u, k);

@@ -1,15 +1,31 @@
 /**
- * Shared pieces of the Realtime simulator: JSON helpers, ids, timers, the
- * OpenAI error body, and the typed shape of every server event it emits.
+ * Shared pieces of the Realtime simulator: the typed shape of every server
+ * event it emits, its error types, and what all peers share (../common.ts).
  *
  * @module
  */
-import type { RealtimeServerEvent } from "openai/resources/realtime/realtime";
+import type {
+  RealtimeErrorEvent,
+  RealtimeServerEvent,
+} from "openai/resources/realtime/realtime";
+import {
+  type DistributiveOmit,
+  isObject,
+  type JsonObject,
+  newId,
+} from "../common.ts";
 
-export type JsonObject = Record<string, unknown>;
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
-  : never;
+export {
+  httpError,
+  invalidType,
+  invalidValue,
+  isObject,
+  type JsonObject,
+  missingParameter,
+  newId,
+  sleep,
+  unknownParameter,
+} from "../common.ts";
 
 /**
  * A server event as the simulator writes it, before it stamps `event_id`.
@@ -21,41 +37,27 @@ export type ServerEventBody = DistributiveOmit<RealtimeServerEvent, "event_id">;
 /** The two error types the Realtime API really sends. */
 export type ErrorType = "invalid_request_error" | "server_error";
 
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+/** What the API says when a `server_error` is its own fault. */
+export const SERVER_ERROR_MESSAGE =
+  "The server had an error while processing your request. Sorry about that!";
+
+/** An `error` event as the API sends it (`clientEventId`: the client event it is about). */
+export function errorEvent(
+  type: ErrorType,
+  code: string | null,
+  message: string,
+  param: string | null = null,
+  clientEventId: string | null = null,
+): RealtimeErrorEvent {
+  return {
+    type: "error",
+    event_id: newId("event"),
+    error: { type, code, message, param, event_id: clientEventId },
+  };
 }
 
 export function asObject(value: unknown): JsonObject {
   return isObject(value) ? value : {};
-}
-
-export function newId(prefix: string): string {
-  return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
-}
-
-/** A timer-backed sleep that ends early (resolving) when `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
-
-/** OpenAI's HTTP error body: `{error: {message, type, param, code}}`. */
-export function httpError(
-  status: number,
-  message: string,
-  type: string,
-  code: string | null,
-  param: string | null = null,
-): Response {
-  return Response.json({ error: { message, type, param, code } }, { status });
 }
 
 /** A client mistake, answered with an `invalid_request_error` event. */
@@ -64,46 +66,6 @@ export interface Problem {
   message: string;
   param: string | null;
 }
-
-export const unknownParameter = (param: string): Problem => ({
-  code: "unknown_parameter",
-  message: `Unknown parameter: '${param}'.`,
-  param,
-});
-
-export const missingParameter = (param: string): Problem => ({
-  code: "missing_required_parameter",
-  message: `Missing required parameter: '${param}'.`,
-  param,
-});
-
-export const invalidType = (
-  param: string,
-  expected: string,
-  value: unknown,
-): Problem => ({
-  code: "invalid_type",
-  message: `Invalid type for '${param}': expected ${expected}, but got ${
-    Array.isArray(value)
-      ? "an array"
-      : value === null
-      ? "null"
-      : `a ${typeof value}`
-  } instead.`,
-  param,
-});
-
-export const invalidValue = (
-  param: string,
-  value: unknown,
-  supported: readonly string[],
-): Problem => ({
-  code: "invalid_value",
-  message: `Invalid value: '${String(value)}'. Supported values are: ${
-    supported.map((t) => `'${t}'`).join(", ")
-  }.`,
-  param,
-});
 
 /** Splits a string the way the API streams it: several deltas, in order. */
 export function deltasOf(text: string, size = 32): string[] {

@@ -11,36 +11,36 @@
  * the API never creates by itself. It never throws on bad client input; it
  * answers with `error` events as the real API does.
  *
- * The implementation lives in ./realtime_sim/, split by concern.
+ * The implementation lives beside this file, split by concern. For load
+ * (the bench), `lean: true` keeps no client events or audio and drops
+ * closed sessions; `onInputAudio` and `SpeakOptions.payload` let a load
+ * generator read and stamp the audio as it passes.
  *
  * @module
  */
 export {
   asObject,
+  errorEvent,
   isObject,
   type JsonObject,
+  SERVER_ERROR_MESSAGE,
   type ServerEventBody,
-} from "./realtime_sim/common.ts";
+} from "./common.ts";
 export {
-  AUDIO_INPUT_KEYS,
-  AUDIO_OUTPUT_KEYS,
   CLIENT_EVENTS,
   defaultSession,
   FORMAT_TYPES,
   GA_KEYS,
-  SESSION_KEYS,
   type SimSession,
-} from "./realtime_sim/session_schema.ts";
+} from "./session_schema.ts";
 export {
   DEFAULT_MODEL,
   DEFAULT_MODEL_RECORDS,
   type ModelRecordOptions,
-} from "./realtime_sim/models.ts";
-export type {
-  FakeRealtimeOptions,
-  McpToolSpec,
-} from "./realtime_sim/options.ts";
-export type { McpCallError, ResponseStatus } from "./realtime_sim/responses.ts";
+} from "./models.ts";
+export type { FakeRealtimeOptions, McpToolSpec } from "./options.ts";
+export type { McpCallError, ResponseStatus } from "./responses.ts";
+export type { ResponseBody, ResponsesApiOptions } from "./responses_api.ts";
 export type {
   ApprovalResponse,
   CloseInfo,
@@ -54,6 +54,6 @@ export type {
   SpeakOptions,
   ToolCallOptions,
   Truncation,
-} from "./realtime_sim/scripts.ts";
-export { FakeRealtimeSession } from "./realtime_sim/session.ts";
-export { FakeRealtime } from "./realtime_sim/server.ts";
+} from "./scripts.ts";
+export { FakeRealtimeSession, type SessionTally } from "./session.ts";
+export { FakeRealtime } from "./server.ts";

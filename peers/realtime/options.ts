@@ -5,6 +5,7 @@
  */
 import type { JsonObject } from "./common.ts";
 import type { ModelRecordOptions } from "./models.ts";
+import type { ResponsesApiOptions } from "./responses_api.ts";
 import type { FakeRealtimeSession } from "./session.ts";
 
 /** A tool the simulated MCP server offers (what its `tools/list` returns). */
@@ -40,4 +41,15 @@ export interface FakeRealtimeOptions {
   retiredModels?: string[];
   /** Extra or overriding model records (`GET /v1/models/{id}`). */
   modelRecords?: Record<string, ModelRecordOptions>;
+  /** The `POST /v1/responses` stand-in (call summaries): failures, delay, the model's text. */
+  responses?: ResponsesApiOptions;
+  /**
+   * For load (the bench): sessions keep no client events (`received`,
+   * `waitFor`) and no input audio (`inputAudio`), and leave `sessions` once
+   * closed, so hundreds of calls for minutes cost the load generator
+   * little; the server's tallies still count errors and truncates.
+   */
+  lean?: boolean;
+  /** Called with each caller audio chunk appended, decoded (the bench reads its tags). */
+  onInputAudio?: (session: FakeRealtimeSession, audio: Uint8Array) => void;
 }

@@ -20,11 +20,7 @@ import type {
 import { deltasOf, newId, type ServerEventBody, sleep } from "./common.ts";
 import type { Conversation, ItemWithId } from "./conversation.ts";
 import type { SimSession } from "./session_schema.ts";
-import {
-  itemTokens,
-  responseUsage,
-  type TokenSplit,
-} from "./usage.ts";
+import { itemTokens, responseUsage, type TokenSplit } from "./usage.ts";
 
 export type ResponseStatus =
   | "completed"
@@ -42,6 +38,7 @@ export type Segment =
     chunkBytes: number;
     intervalMs: number;
     transcript: string;
+    payload?: (index: number, chunk: Uint8Array) => string;
   }
   | { kind: "function_call"; name: string; arguments: string; callId: string }
   | {
@@ -237,7 +234,8 @@ export class ResponseRun {
       this.#emit({
         type: "response.output_audio.delta",
         ...part,
-        delta: chunk.toBase64(),
+        delta: segment.payload?.(offset / chunkBytes, chunk) ??
+          chunk.toBase64(),
       });
     }
     if (audio.length === 0) {

@@ -15,6 +15,12 @@ export interface SpeakOptions {
   intervalMs?: number;
   /** Optional transcript, sent as one transcript delta and its done event. */
   transcript?: string;
+  /**
+   * The base64 each delta carries, made as it is sent (default: the
+   * chunk's own bytes); it must encode `chunk.length` bytes. The bench
+   * stamps a send-time tag into each delta this way.
+   */
+  payload?: (index: number, chunk: Uint8Array) => string;
 }
 
 export interface SpeakHandle {
@@ -85,11 +91,7 @@ export interface Truncation {
   accepted: boolean;
 }
 
-export interface CloseInfo {
-  code: number;
-  reason: string;
-  byClient: boolean;
-}
+export type { CloseInfo } from "../sim_socket.ts";
 
 export interface McpListing {
   serverLabel: string;

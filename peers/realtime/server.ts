@@ -1,11 +1,20 @@
 /**
  * The fake Realtime endpoint: a Deno.serve on 127.0.0.1 with a random port,
- * serving `wss …/v1/realtime?model=…` and `GET /v1/models[/{id}]` as OpenAI
- * does (bearer key, OpenAI JSON error bodies).
+ * serving `wss …/v1/realtime?model=…`, `GET /v1/models[/{id}]` and
+ * `POST /v1/responses` (./responses_api.ts) as OpenAI does (bearer key,
+ * OpenAI JSON error bodies).
  *
  * @module
  */
-import { httpError, sleep } from "./common.ts";
+import { Sessions } from "../sessions.ts";
+import { TcpProxy } from "../tcp_proxy.ts";
+import {
+  authProblem,
+  missingParameterResponse,
+  refusedHandshake,
+  upgradeProblem,
+} from "../common.ts";
+import { httpError } from "./common.ts";
 import {
   DEFAULT_MODEL,
   ModelCatalog,
@@ -13,15 +22,8 @@ import {
   serveModels,
 } from "./models.ts";
 import type { FakeRealtimeOptions } from "./options.ts";
-import { FakeRealtimeSession } from "./session.ts";
-
-const DEFAULT_WAIT_MS = 2000;
-
-interface Waiter<T> {
-  resolve: (value: T) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
+import { ResponsesApi } from "./responses_api.ts";
+import { FakeRealtimeSession, type SessionTally } from "./session.ts";
 
 export class FakeRealtime {
   /**
@@ -31,7 +33,14 @@ export class FakeRealtime {
   readonly url: string;
   /** `http://127.0.0.1:PORT` (for `GET /v1/models/{id}`). */
   readonly origin: string;
-  readonly sessions: FakeRealtimeSession[] = [];
+  /** Every accepted session, in order (a lean server keeps none). */
+  readonly sessions: FakeRealtimeSession[];
+  /** Added up over every session, lean or not. */
+  readonly tally: SessionTally = {
+    errors: new Map(),
+    truncatesAccepted: 0,
+    truncatesRefused: 0,
+  };
   /** Requests to /v1/realtime (accepted or refused). */
   handshakes = 0;
 
@@ -39,17 +48,25 @@ export class FakeRealtime {
   abandonedHandshakes = 0;
 
   readonly models: ModelCatalog;
+  /** `POST /v1/responses`: the requests it had and what it answered. */
+  readonly responsesApi: ResponsesApi;
 
   #server: Deno.HttpServer<Deno.NetAddr>;
-  #latency: LatencyProxy | undefined;
+  #latency: TcpProxy | undefined;
   #options: FakeRealtimeOptions;
-  #taken = 0;
-  #sessionWaiters: Array<Waiter<FakeRealtimeSession>> = [];
+  readonly #sessions: Sessions<FakeRealtimeSession>;
   #shutdown = new AbortController();
 
   private constructor(options: FakeRealtimeOptions) {
     this.#options = options;
+    this.#sessions = new Sessions(
+      "Realtime",
+      !options.lean,
+      () => this.handshakes,
+    );
+    this.sessions = this.#sessions.all;
     this.models = new ModelCatalog(options.modelRecords, options.retiredModels);
+    this.responsesApi = new ResponsesApi(options.responses);
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       (req) => this.#handle(req),
@@ -58,11 +75,11 @@ export class FakeRealtime {
     // client that gives up during it really goes away (no half-upgraded
     // socket is left behind, as a delay inside the handler would leave).
     if (options.handshakeDelayMs) {
-      this.#latency = new LatencyProxy(
-        this.#server.addr.port,
-        options.handshakeDelayMs,
-        () => this.abandonedHandshakes++,
-      );
+      this.#latency = new TcpProxy({
+        target: this.#server.addr.port,
+        delayMs: options.handshakeDelayMs,
+        onAbandoned: () => this.abandonedHandshakes++,
+      });
     }
     const port = this.#latency?.port ?? this.#server.addr.port;
     this.origin = `http://127.0.0.1:${port}`;
@@ -79,61 +96,28 @@ export class FakeRealtime {
   }
 
   /** The next accepted session not yet returned by an earlier call. */
-  nextSession(timeoutMs = DEFAULT_WAIT_MS): Promise<FakeRealtimeSession> {
-    if (this.#taken < this.sessions.length) {
-      return Promise.resolve(this.sessions[this.#taken++]);
-    }
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter<FakeRealtimeSession> = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#sessionWaiters.splice(this.#sessionWaiters.indexOf(waiter), 1);
-          reject(
-            new Error(
-              `no Realtime session within ${timeoutMs} ms (${this.handshakes} handshakes)`,
-            ),
-          );
-        }, timeoutMs),
-      };
-      this.#sessionWaiters.push(waiter);
-    });
+  nextSession(timeoutMs?: number): Promise<FakeRealtimeSession> {
+    return this.#sessions.next(timeoutMs);
   }
 
   /** Closes every session from the server side, then the server. */
   async close(): Promise<void> {
     this.#shutdown.abort();
-    for (const waiter of this.#sessionWaiters.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new Error("FakeRealtime closed"));
-    }
-    for (const session of this.sessions) session.close(1001, "going away");
-    // Give close handshakes a moment; shutdown() cuts any that hang.
-    const ac = new AbortController();
-    await Promise.race([
-      Promise.all(this.sessions.map((s) => s.closed)),
-      sleep(1000, ac.signal),
-    ]);
-    ac.abort();
+    await this.#sessions.close();
     await this.#latency?.close();
     await this.#server.shutdown();
   }
 
   #authProblem(req: Request): Response | null {
-    const auth = req.headers.get("authorization");
-    if (auth === `Bearer ${this.#options.apiKey ?? "sk-test"}`) return null;
-    return httpError(
-      401,
-      auth
-        ? "Incorrect API key provided."
-        : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-      "invalid_request_error",
-      auth ? "invalid_api_key" : null,
-    );
+    return authProblem(req, this.#options.apiKey ?? "sk-test");
   }
 
-  #handle(req: Request): Response {
+  #handle(req: Request): Response | Promise<Response> {
     const url = new URL(req.url);
+    if (url.pathname === "/v1/responses") {
+      return this.#authProblem(req) ??
+        this.responsesApi.handle(req, this.#shutdown.signal);
+    }
     if (
       url.pathname === "/v1/models" || url.pathname.startsWith("/v1/models/")
     ) {
@@ -153,12 +137,7 @@ export class FakeRealtime {
     this.handshakes++;
     const options = this.#options;
     if (options.handshakeStatus !== undefined) {
-      return httpError(
-        options.handshakeStatus,
-        `Refused with HTTP ${options.handshakeStatus} (FakeRealtime handshakeStatus).`,
-        options.handshakeStatus === 429 ? "requests" : "server_error",
-        options.handshakeStatus === 429 ? "rate_limit_exceeded" : null,
-      );
+      return refusedHandshake(options.handshakeStatus, "FakeRealtime");
     }
     const unauthorised = this.#authProblem(req);
     if (unauthorised) return unauthorised;
@@ -173,27 +152,12 @@ export class FakeRealtime {
     }
     const model = url.searchParams.get("model");
     if (!model) {
-      return httpError(
-        400,
-        "Missing required parameter: 'model'.",
-        "invalid_request_error",
-        "missing_required_parameter",
-        "model",
-      );
+      return missingParameterResponse("model");
     }
     // Unknown and shut-down models alike: the model no longer exists.
     if (!this.models.available(model)) return modelNotFound(model, null);
-    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return httpError(
-        426,
-        "Expected a WebSocket upgrade.",
-        "invalid_request_error",
-        null,
-      );
-    }
-    if (this.#shutdown.signal.aborted) {
-      return httpError(503, "Shutting down.", "server_error", null);
-    }
+    const refused = upgradeProblem(req, this.#shutdown.signal.aborted);
+    if (refused) return refused;
     // Copy the headers first: the request is closed once upgraded.
     const headers = new Headers(req.headers);
     const { socket, response } = Deno.upgradeWebSocket(req);
@@ -204,130 +168,13 @@ export class FakeRealtime {
       model,
       options,
       this.models,
+      this.tally,
     );
+    this.#sessions.created(session);
     socket.addEventListener("open", () => {
       session.sendSessionCreated();
-      this.sessions.push(session);
-      const waiter = this.#sessionWaiters.shift();
-      if (waiter) {
-        clearTimeout(waiter.timer);
-        this.#taken++;
-        waiter.resolve(session);
-      }
+      this.#sessions.opened(session);
     });
     return response;
-  }
-}
-
-/**
- * TCP latency in front of the fake: holds each new connection's bytes for
- * `delayMs`, then connects through — unless the client closed meanwhile.
- */
-class LatencyProxy {
-  readonly port: number;
-  readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
-  readonly #conns = new Set<Deno.Conn>();
-  readonly #tasks = new Set<Promise<void>>();
-  readonly #accepting: Promise<void>;
-
-  constructor(
-    targetPort: number,
-    delayMs: number,
-    onAbandoned: () => void,
-  ) {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.#listener = listener;
-    this.port = listener.addr.port;
-    this.#accepting = (async () => {
-      try {
-        for await (const client of listener) {
-          const task = this.#relay(client, targetPort, delayMs, onAbandoned);
-          this.#tasks.add(task);
-          task.finally(() => this.#tasks.delete(task));
-        }
-      } catch {
-        // The listener was closed.
-      }
-    })();
-  }
-
-  async #relay(
-    client: Deno.Conn,
-    targetPort: number,
-    delayMs: number,
-    onAbandoned: () => void,
-  ): Promise<void> {
-    this.#conns.add(client);
-    const held: Uint8Array[] = [];
-    const reader = client.readable.getReader();
-    // One read stays pending across the wait, so no byte is lost.
-    let pending = reader.read().catch(() => ({
-      done: true as const,
-      value: undefined,
-    }));
-    let clientClosed = false;
-    const deadline = Date.now() + delayMs;
-    for (let left = delayMs; left > 0; left = deadline - Date.now()) {
-      const timeout = new AbortController();
-      const read = await Promise.race([
-        pending,
-        sleep(left, timeout.signal).then(() => undefined),
-      ]);
-      timeout.abort();
-      if (read === undefined) break;
-      if (read.done) {
-        clientClosed = true;
-        break;
-      }
-      held.push(read.value);
-      pending = reader.read().catch(() => ({
-        done: true as const,
-        value: undefined,
-      }));
-    }
-    if (clientClosed) {
-      onAbandoned();
-      this.#close(client);
-      return;
-    }
-    let target: Deno.Conn;
-    try {
-      target = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
-    } catch {
-      this.#close(client);
-      return;
-    }
-    this.#conns.add(target);
-    const up = (async () => {
-      const writer = target.writable.getWriter();
-      try {
-        for (const chunk of held) await writer.write(chunk);
-        for (let r = await pending; !r.done; r = await reader.read()) {
-          await writer.write(r.value);
-        }
-      } catch {
-        // Either side went away.
-      }
-      this.#close(target);
-    })();
-    const down = target.readable.pipeTo(client.writable).catch(() => {});
-    await Promise.all([up, down]);
-    this.#close(client);
-  }
-
-  #close(conn: Deno.Conn): void {
-    if (!this.#conns.delete(conn)) return;
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  }
-
-  async close(): Promise<void> {
-    this.#listener.close();
-    for (const conn of [...this.#conns]) this.#close(conn);
-    await this.#accepting;
-    await Promise.all(this.#tasks);
   }
 }

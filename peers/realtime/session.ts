@@ -11,10 +11,10 @@ import type {
   RealtimeMcpListTools,
   RealtimeResponseUsage,
 } from "openai/resources/realtime/realtime";
-import { concat } from "../../../src/bytes.ts";
 import { CLIENT_ITEM_TYPES, clientItem } from "./client_items.ts";
 import {
   asObject,
+  errorEvent,
   type ErrorType,
   invalidType,
   invalidValue,
@@ -23,6 +23,7 @@ import {
   missingParameter,
   newId,
   type Problem,
+  SERVER_ERROR_MESSAGE,
   type ServerEventBody,
 } from "./common.ts";
 import {
@@ -31,6 +32,8 @@ import {
   type ItemRecord,
 } from "./conversation.ts";
 import { needsApproval, offeredTools } from "./mcp.ts";
+import { EventLog } from "../event_log.ts";
+import { SimSocket } from "../sim_socket.ts";
 import type { ModelCatalog } from "./models.ts";
 import type { FakeRealtimeOptions } from "./options.ts";
 import { bytesPerMs, ResponseRun, type Segment } from "./responses.ts";
@@ -62,11 +65,12 @@ import {
 
 const DEFAULT_WAIT_MS = 2000;
 
-interface Waiter<T> {
-  matches: (value: T) => boolean;
-  resolve: (value: T) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+/** What the server adds up over all its sessions (sessions of a lean server do not stay). */
+export interface SessionTally {
+  /** Error events sent, by code (the type when there is none). */
+  errors: Map<string, number>;
+  truncatesAccepted: number;
+  truncatesRefused: number;
 }
 
 function jsonText(value: string | JsonObject | undefined): string {
@@ -77,7 +81,6 @@ function jsonText(value: string | JsonObject | undefined): string {
 export class FakeRealtimeSession {
   readonly headers: Headers;
   readonly requestUrl: string;
-  readonly received: JsonObject[] = [];
   readonly errorsSent: RealtimeErrorEvent[] = [];
   /** Client response.create events refused because a response was active. */
   readonly refusedCreates: JsonObject[] = [];
@@ -91,12 +94,15 @@ export class FakeRealtimeSession {
   readonly closed: Promise<CloseInfo>;
   /** The effective session config, as the API reports it in session.updated. */
   session: SimSession;
+  /** performance.now() when the first session.update was accepted. */
+  firstUpdateAt: number | undefined;
 
-  readonly #socket: WebSocket;
+  readonly #wire: SimSocket;
   readonly #options: FakeRealtimeOptions;
   readonly #catalog: ModelCatalog;
+  readonly #tally: SessionTally;
+  readonly #log: EventLog;
   readonly #conversation = new Conversation();
-  #input: Uint8Array[] = [];
   #inputBytes = 0;
   #committedBytes = 0;
   #pendingUserItemId: string | null = null;
@@ -104,10 +110,6 @@ export class FakeRealtimeSession {
   /** The metadata of the `response.create` being handled, for the response it starts. */
   #createMetadata: Record<string, string> | null = null;
   #voiceLocked = false;
-  #closedByServer = false;
-  #isClosed = false;
-  #cursors = new Map<string, number>();
-  #waiters: Array<Waiter<JsonObject> & { type: string }> = [];
   #timers = new Set<ReturnType<typeof setTimeout>>();
   /** server_label → the tool config its current listing was made for. */
   #listedConfigs = new Map<string, string>();
@@ -121,39 +123,27 @@ export class FakeRealtimeSession {
     model: string,
     options: FakeRealtimeOptions,
     catalog: ModelCatalog,
+    tally: SessionTally,
   ) {
-    this.#socket = socket;
     this.#options = options;
     this.#catalog = catalog;
+    this.#tally = tally;
+    this.#log = new EventLog(!options.lean);
     this.headers = headers;
     this.requestUrl = requestUrl;
     this.session = defaultSession(model);
-    this.closed = new Promise((resolve) => {
-      socket.addEventListener("close", (ev) => {
-        this.#isClosed = true;
+    this.#wire = new SimSocket(socket, {
+      message: (data) => this.#onMessage(data),
+      failed: (error) =>
+        this.#sendError("server_error", null, error, null, null),
+      closed: () => {
         this.#active?.stop();
         for (const timer of this.#timers) clearTimeout(timer);
         this.#timers.clear();
-        for (const w of this.#waiters.splice(0)) {
-          clearTimeout(w.timer);
-          w.reject(new Error(`session closed before a '${w.type}' event`));
-        }
-        resolve({
-          code: ev.code,
-          reason: ev.reason,
-          byClient: !this.#closedByServer,
-        });
-      });
+        this.#log.close();
+      },
     });
-    socket.addEventListener("message", (ev) => {
-      try {
-        this.#onMessage(ev.data);
-      } catch (err) {
-        // A bug in the fake (or a throwing test hook) must surface in the
-        // test, not kill the server.
-        this.#sendError("server_error", null, String(err), null, null);
-      }
-    });
+    this.closed = this.#wire.closed;
   }
 
   /** Whether server VAD cancels an in-progress response on speech start. */
@@ -184,9 +174,14 @@ export class FakeRealtimeSession {
     return this.#active?.id ?? null;
   }
 
+  /** Every client event, parsed, in order (none in a lean session). */
+  get received(): JsonObject[] {
+    return this.#log.received;
+  }
+
   /** All audio the client appended, decoded, in order. */
   inputAudio(): Uint8Array {
-    return concat(this.#input);
+    return this.#log.audio();
   }
 
   /**
@@ -199,31 +194,7 @@ export class FakeRealtimeSession {
     predicate: (e: JsonObject) => boolean = () => true,
     timeoutMs = DEFAULT_WAIT_MS,
   ): Promise<JsonObject> {
-    const found = this.#take(type, predicate);
-    if (found) return Promise.resolve(found);
-    if (this.#isClosed) {
-      return Promise.reject(
-        new Error(`session closed before a '${type}' event`),
-      );
-    }
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        type,
-        matches: predicate,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-          const seen = this.received.map((e) => e.type).join(", ");
-          reject(
-            new Error(
-              `no '${type}' client event within ${timeoutMs} ms (received: ${seen})`,
-            ),
-          );
-        }, timeoutMs),
-      };
-      this.#waiters.push(waiter);
-    });
+    return this.#log.waitFor(type, predicate, timeoutMs);
   }
 
   // --- what the model does ---------------------------------------------------
@@ -372,8 +343,7 @@ export class FakeRealtimeSession {
    * `failResponse`, the active response also ends with status "failed".
    */
   serverError(
-    message =
-      "The server had an error while processing your request. Sorry about that!",
+    message = SERVER_ERROR_MESSAGE,
     options: { failResponse?: boolean } = {},
   ): void {
     this.#sendError("server_error", null, message, null, null);
@@ -397,19 +367,13 @@ export class FakeRealtimeSession {
   }
 
   sendText(text: string): void {
-    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(text);
+    this.#wire.send(text);
   }
 
   /** Closes the socket from the server side. */
   close(code = 1000, reason = ""): void {
-    if (this.#isClosed) return;
-    this.#closedByServer = true;
     this.#active?.stop();
-    try {
-      this.#socket.close(code, reason);
-    } catch {
-      this.#socket.close();
-    }
+    this.#wire.close(code, reason);
   }
 
   // --- responses -------------------------------------------------------------
@@ -469,6 +433,7 @@ export class FakeRealtimeSession {
       chunkBytes,
       intervalMs: opts.intervalMs ?? 0,
       transcript: opts.transcript ?? "",
+      payload: opts.payload,
     };
   }
 
@@ -643,9 +608,9 @@ export class FakeRealtimeSession {
         null,
       );
     }
-    this.received.push(event);
+    this.#log.push(event);
     this.#dispatch(event);
-    this.#notifyWaiters();
+    this.#log.notify();
   }
 
   #dispatch(event: JsonObject): void {
@@ -719,6 +684,7 @@ export class FakeRealtimeSession {
     if (problem) return this.#fail(event, problem);
     if (!isCheckedPatch(patch)) return;
     this.session = mergeSession(this.session, patch);
+    this.firstUpdateAt ??= performance.now();
     this.#emit({ type: "session.updated", session: this.session });
     this.#listMcpTools();
   }
@@ -737,8 +703,9 @@ export class FakeRealtimeSession {
         param: "audio",
       });
     }
-    this.#input.push(bytes);
+    this.#log.pushAudio(bytes);
     this.#inputBytes += bytes.length;
+    this.#options.onInputAudio?.(this, bytes);
   }
 
   #onItemCreate(event: JsonObject): void {
@@ -861,6 +828,8 @@ export class FakeRealtimeSession {
       const sentMs = Math.floor(record.audioBytes / record.bytesPerMs);
       const accepted = audioEndMs <= sentMs;
       this.truncations.push({ itemId, audioEndMs, sentMs, accepted });
+      if (accepted) this.#tally.truncatesAccepted++;
+      else this.#tally.truncatesRefused++;
       if (!accepted) {
         return this.#fail(event, {
           code: "invalid_value",
@@ -1025,38 +994,11 @@ export class FakeRealtimeSession {
     param: string | null,
     clientEventId: string | null,
   ): void {
-    const event: RealtimeErrorEvent = {
-      type: "error",
-      event_id: newId("event"),
-      error: { type, code, message, param, event_id: clientEventId },
-    };
+    const event = errorEvent(type, code, message, param, clientEventId);
     this.errorsSent.push(event);
+    const key = code ?? type;
+    this.#tally.errors.set(key, (this.#tally.errors.get(key) ?? 0) + 1);
     this.sendText(JSON.stringify(event));
-  }
-
-  #take(
-    type: string,
-    predicate: (e: JsonObject) => boolean,
-  ): JsonObject | null {
-    const start = this.#cursors.get(type) ?? 0;
-    for (let i = start; i < this.received.length; i++) {
-      const event = this.received[i];
-      if (event.type === type && predicate(event)) {
-        this.#cursors.set(type, i + 1);
-        return event;
-      }
-    }
-    return null;
-  }
-
-  #notifyWaiters(): void {
-    for (const waiter of [...this.#waiters]) {
-      const found = this.#take(waiter.type, waiter.matches);
-      if (!found) continue;
-      clearTimeout(waiter.timer);
-      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-      waiter.resolve(found);
-    }
   }
 }
 

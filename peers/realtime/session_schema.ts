@@ -142,11 +142,8 @@ export const GA_KEYS = {
   transcriptionModels: readonly NonNullable<AudioTranscription["model"]>[];
 };
 
-// Plain string lists (the public names bench/realtime_peer.ts imports).
+// Plain string lists, for membership checks and error messages.
 export const CLIENT_EVENTS: string[] = [...GA_KEYS.clientEvents];
-export const SESSION_KEYS: string[] = [...GA_KEYS.session];
-export const AUDIO_INPUT_KEYS: string[] = [...GA_KEYS.audioInput];
-export const AUDIO_OUTPUT_KEYS: string[] = [...GA_KEYS.audioOutput];
 export const FORMAT_TYPES: string[] = ["audio/pcm", "audio/pcmu", "audio/pcma"];
 
 const list = (keys: readonly string[]): string[] => [...keys];

@@ -4,8 +4,9 @@ import {
   loadConfig,
 } from "../../src/config.ts";
 
-export const TEST_AUTH_TOKEN = "twilio-auth-token-for-tests";
-export const TEST_API_KEY = "sk-test-openai-key";
+import { TEST_API_KEY, TEST_AUTH_TOKEN } from "../../peers/keys.ts";
+
+export { TEST_API_KEY, TEST_AUTH_TOKEN };
 
 /** A valid configuration, as main.ts would read it from these variables. */
 export function testConfig(

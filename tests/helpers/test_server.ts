@@ -4,17 +4,20 @@
  */
 import { type App, type AppOptions, createApp } from "../../src/server.ts";
 import type { ConfigVariable } from "../../src/config.ts";
-import { FakeRealtime, type FakeRealtimeOptions } from "./fake_realtime.ts";
-import { FakeLive, type FakeLiveOptions } from "./live_sim/mod.ts";
-import { TwilioEdge, type TwilioEdgeOptions } from "./twilio_edge.ts";
+import {
+  FakeRealtime,
+  type FakeRealtimeOptions,
+} from "../../peers/realtime/mod.ts";
+import { FakeLive, type FakeLiveOptions } from "../../peers/live/mod.ts";
+import { TwilioEdge, type TwilioEdgeOptions } from "../../peers/twilio_edge.ts";
 import { TEST_AUTH_TOKEN, testConfig } from "./config.ts";
 import { memoryLogger } from "./logs.ts";
 import {
   CALL_PARAMS,
-  signedWebhook,
   streamParametersOf,
   streamUrlOf,
-} from "./twilio_requests.ts";
+  webhookTwiml,
+} from "../../peers/twilio_requests.ts";
 
 export const PUBLIC_ORIGIN = "https://assistant.example.com";
 
@@ -89,16 +92,11 @@ export async function startTestServer(
   const parametersByStream = new Map<string, Record<string, string>>();
 
   const answer = async (params: Record<string, string> = CALL_PARAMS) => {
-    const signed = signedWebhook(`${PUBLIC_ORIGIN}/incoming-call`, params);
-    const response = await fetch(`${origin}/incoming-call`, {
-      method: "POST",
-      headers: signed.headers,
-      body: await signed.text(),
-    });
-    const twiml = await response.text();
-    if (response.status !== 200) {
-      throw new Error(`webhook answered ${response.status}: ${twiml}`);
-    }
+    const twiml = await webhookTwiml(
+      origin,
+      `${PUBLIC_ORIGIN}/incoming-call`,
+      params,
+    );
     const streamUrl = streamUrlOf(twiml);
     parametersByStream.set(streamUrl, streamParametersOf(twiml));
     return streamUrl;

@@ -1,0 +1,437 @@
+/**
+ * Calls the server places, end to end: the real app between the stand-in
+ * for Twilio's REST API (which calls the app back, signed, as Twilio does)
+ * and the Realtime simulator.
+ */
+import assert from "node:assert/strict";
+import type { FakeRealtimeSession } from "../peers/realtime/mod.ts";
+import {
+  ADMIN_TOKEN,
+  isoIn,
+  OWNER_NUMBER,
+  PUBLIC_ORIGIN,
+  startOutboundServer,
+  TWILIO_NUMBER,
+} from "./helpers/outbound_server.ts";
+import { delay, randomAudio } from "./helpers/test_server.ts";
+import { signedWebhook } from "../peers/twilio_requests.ts";
+import { BRIEFING_TOPIC } from "../src/outbound/opening.ts";
+import { FakeLive } from "../peers/live/mod.ts";
+import { TEST_API_KEY } from "./helpers/config.ts";
+
+interface ScheduledView {
+  id: string;
+  state: string;
+  attempt: number;
+  callSids: string[];
+  requestedBy: string;
+  result?: string;
+}
+
+async function schedule(
+  server: Awaited<ReturnType<typeof startOutboundServer>>,
+  body: Record<string, unknown>,
+): Promise<{ call: ScheduledView; understood: string }> {
+  const response = await server.schedule(body);
+  const json = await response.json();
+  assert.equal(response.status, 201, JSON.stringify(json));
+  return json;
+}
+
+async function scheduledCalls(
+  server: Awaited<ReturnType<typeof startOutboundServer>>,
+): Promise<ScheduledView[]> {
+  const response = await fetch(`${server.origin}/api/calls/scheduled`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  return (await response.json()).calls;
+}
+
+function systemNotes(session: FakeRealtimeSession): string[] {
+  return session.received
+    .filter((e) => e.type === "conversation.item.create")
+    .map((e) => e.item as Record<string, unknown>)
+    .filter((item) => item.type === "message" && item.role === "system")
+    .map((item) => (item.content as { text: string }[])[0].text);
+}
+
+/** POSTs a webhook to the app as Twilio would sign it for the public URL. */
+async function postSigned(
+  origin: string,
+  path: string,
+  params: Record<string, string>,
+  signature?: string | null,
+): Promise<Response> {
+  const signed = signedWebhook(`${PUBLIC_ORIGIN}${path}`, params, {
+    signature,
+  });
+  return await fetch(`${origin}${path}`, {
+    method: "POST",
+    headers: signed.headers,
+    body: await signed.text(),
+  });
+}
+
+Deno.test("a scheduled call is dialled through Twilio's REST API at its time and not before", async () => {
+  const server = await startOutboundServer();
+  try {
+    const due = Date.now() + 1500;
+    const { call, understood } = await schedule(server, {
+      when: new Date(due).toISOString(),
+      topic: "the plumber's quote",
+    });
+    assert.match(understood, /^today at \d+:\d\d [ap]m \(in \d+ minutes?\)$/);
+    assert.equal(call.state, "scheduled");
+    await delay(1000);
+    assert.equal(server.rest.calls.length, 0, "dialled early");
+    const placed = await server.rest.call(1, 5000);
+    assert.ok(
+      placed.createdAt >= due - 50,
+      `${due - placed.createdAt} ms early`,
+    );
+    assert.equal(placed.to, OWNER_NUMBER);
+    assert.equal(placed.from, TWILIO_NUMBER);
+    assert.equal(placed.url, `${PUBLIC_ORIGIN}/outbound-call/${call.id}`);
+    assert.equal(
+      placed.statusCallback,
+      `${PUBLIC_ORIGIN}/outbound-status/${call.id}`,
+    );
+    assert.deepEqual(placed.statusCallbackEvents, [
+      "initiated",
+      "ringing",
+      "answered",
+      "completed",
+    ]);
+    assert.equal(placed.machineDetection, "DetectMessageEnd");
+    await delay(100);
+    const [listed] = await scheduledCalls(server);
+    assert.equal(listed.state, "calling");
+    assert.deepEqual(listed.callSids, [placed.sid]);
+    assert.equal(listed.requestedBy, "a script (API)");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a person answers: the stream connects as for /incoming-call and the assistant opens with the topic", async () => {
+  const opening = randomAudio(8 * 300);
+  const server = await startOutboundServer({
+    variables: { GREETING: "Hi boss" },
+    realtimeOptions: {
+      onResponseCreate: (session) => session.speak(opening),
+    },
+  });
+  try {
+    await schedule(server, { when: isoIn(200), topic: "the plumber's quote" });
+    const placed = await server.rest.call(1);
+    const answered = await server.rest.answer(placed.sid, "human");
+    assert.equal(answered.status, 200);
+    assert.match(
+      answered.twiml,
+      /<Connect><Stream url="wss:\/\/assistant\.example\.com\/media-stream\/[^"]+"><Parameter name="caller" value="\+14155550123"\/><\/Stream><\/Connect><Redirect method="POST">https:\/\/assistant\.example\.com\/call-ended<\/Redirect>/,
+    );
+    const session = await server.realtime.nextSession();
+    const create = await session.waitFor("response.create");
+    const [note, ...more] = systemNotes(session);
+    assert.deepEqual(more, [], "one opening: the call's, not GREETING too");
+    assert.match(note, /calling your owner back/);
+    assert.match(note, /the plumber's quote/);
+    assert.equal(
+      (create.response as Record<string, unknown> | undefined)?.instructions,
+      undefined,
+      "the persona stays: a system item, not response.instructions",
+    );
+    const edge = answered.stream!;
+    await edge.waitForPlayed(opening.length, 3000);
+    assert.deepEqual(edge.playedAudio(), opening);
+    server.rest.hangUp(placed.sid, edge);
+    await answered.ended;
+    await delay(200);
+    const journal = await server.app.journal.get(placed.sid);
+    assert.equal(journal?.record.source, "outbound");
+    assert.equal(journal?.record.outbound?.answeredBy, "human");
+    assert.equal(journal?.record.outbound?.result, "talked");
+    assert.equal(journal?.record.outbound?.topic, "the plumber's quote");
+    const page = await fetch(`${server.origin}/calls/${placed.sid}`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    const html = await page.text();
+    assert.match(html, /Outbound call to \+14155550123/);
+    assert.match(html, /Asked for by a script \(API\)/);
+    assert.match(html, /answered by a person/);
+    const list = await fetch(`${server.origin}/calls`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.match(await list.text(), /Outbound to •••0123/);
+    const [done] = await scheduledCalls(server);
+    assert.equal(done.state, "done");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a voicemail answers: one short <Say> after the beep, a hang-up, no upstream session and no retry", async () => {
+  const server = await startOutboundServer({
+    variables: { CALLBACK_RETRY_MINUTES: "0.01" },
+  });
+  try {
+    await schedule(server, { when: isoIn(100), topic: "the dentist at 3." });
+    const placed = await server.rest.call(1);
+    const answered = await server.rest.answer(placed.sid, "machine_end_beep");
+    assert.equal(answered.stream, undefined);
+    assert.match(answered.twiml, /<Say>[^<]+<\/Say><Hangup\/><\/Response>$/);
+    assert.deepEqual(answered.said, [
+      "Hi, it's your assistant, calling about the dentist at 3. Call me back whenever you're free. Bye for now.",
+    ]);
+    await answered.ended;
+    await delay(1000);
+    assert.equal(
+      server.realtime.sessions.length,
+      0,
+      "no session for a machine",
+    );
+    assert.equal(server.rest.calls.length, 1, "a voicemail is not retried");
+    const journal = await server.app.journal.get(placed.sid);
+    assert.equal(journal?.record.source, "outbound");
+    assert.equal(journal?.record.outbound?.answeredBy, "machine_end_beep");
+    assert.equal(journal?.record.outbound?.result, "left a voicemail");
+    const [done] = await scheduledCalls(server);
+    assert.equal(done.state, "done");
+    assert.equal(done.result, "left a voicemail");
+    // A fax gets no message at all.
+    await schedule(server, { when: isoIn(100), topic: "anything" });
+    const fax = await server.rest.answer(
+      (await server.rest.call(2)).sid,
+      "fax",
+    );
+    assert.deepEqual(fax.said, []);
+    assert.match(fax.twiml, /<Response><Hangup\/><\/Response>$/);
+    await fax.ended;
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("no answer is retried once after CALLBACK_RETRY_MINUTES, then given up, and the journal says why", async () => {
+  const server = await startOutboundServer({
+    variables: { CALLBACK_RETRY_MINUTES: "0.02" },
+  });
+  try {
+    const { call } = await schedule(server, {
+      when: isoIn(100),
+      topic: "the car",
+    });
+    const first = await server.rest.call(1);
+    const missedAt = Date.now();
+    await server.rest.unanswered(first.sid, "no-answer");
+    const second = await server.rest.call(2, 5000);
+    assert.ok(
+      second.createdAt - missedAt >= 1100,
+      `retried after ${second.createdAt - missedAt} ms`,
+    );
+    assert.equal(second.to, OWNER_NUMBER);
+    assert.equal(second.url, `${PUBLIC_ORIGIN}/outbound-call/${call.id}`);
+    await server.rest.unanswered(second.sid, "busy");
+    await delay(1800);
+    assert.equal(server.rest.calls.length, 2, "one retry only");
+    const [gaveUp] = await scheduledCalls(server);
+    assert.equal(gaveUp.state, "done");
+    assert.equal(gaveUp.attempt, 2);
+    assert.deepEqual(gaveUp.callSids, [first.sid, second.sid]);
+    assert.equal(gaveUp.result, "busy on all 2 tries: gave up");
+    const one = await server.app.journal.get(first.sid);
+    assert.match(
+      one?.record.outbound?.result ?? "",
+      /^no answer: trying again today at /,
+    );
+    assert.equal(one?.record.outbound?.attempt, 1);
+    const two = await server.app.journal.get(second.sid);
+    assert.equal(two?.record.outbound?.attempt, 2);
+    assert.equal(two?.record.endReason, "busy on all 2 tries: gave up");
+    assert.ok(
+      server.logs.events().some((e) =>
+        e.event === "outbound.gave_up" && e.callSid === second.sid
+      ),
+    );
+    const page = await fetch(`${server.origin}/calls/${second.sid}`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    const html = await page.text();
+    assert.match(html, /try 2 of 2/);
+    assert.match(html, /busy on all 2 tries: gave up/);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a forged or unknown CallSid at the outbound webhooks opens no upstream session", async () => {
+  const server = await startOutboundServer();
+  try {
+    const { call } = await schedule(server, { when: isoIn(100), topic: "x" });
+    const placed = await server.rest.call(1);
+    await delay(100);
+    const params = {
+      AccountSid: placed.resource.account_sid as string,
+      CallSid: placed.sid,
+      From: TWILIO_NUMBER,
+      To: OWNER_NUMBER,
+      CallStatus: "in-progress",
+      Direction: "outbound-api",
+      AnsweredBy: "human",
+    };
+    const path = `/outbound-call/${call.id}`;
+    const unknown = await postSigned(server.origin, path, {
+      ...params,
+      CallSid: "CA" + "9".repeat(32),
+    });
+    assert.equal(unknown.status, 403);
+    await unknown.body?.cancel();
+    const forged = await postSigned(server.origin, path, params, "Zm9yZ2Vk");
+    assert.equal(forged.status, 403);
+    await forged.body?.cancel();
+    const unsigned = await postSigned(server.origin, path, params, null);
+    assert.equal(unsigned.status, 403);
+    await unsigned.body?.cancel();
+    const otherCall = await postSigned(
+      server.origin,
+      "/outbound-call/ffffffff",
+      params,
+    );
+    assert.equal(otherCall.status, 403, "a real sid for another call");
+    await otherCall.body?.cancel();
+    const status = await postSigned(
+      server.origin,
+      `/outbound-status/${call.id}`,
+      { ...params, CallSid: "CA" + "8".repeat(32), CallStatus: "no-answer" },
+    );
+    assert.equal(status.status, 403);
+    await status.body?.cancel();
+    await delay(300);
+    assert.equal(server.realtime.sessions.length, 0, "no upstream session");
+    assert.equal(server.app.calls.load, 0, "nothing pre-warmed");
+    assert.equal(server.rest.calls.length, 1, "no retry from a forged status");
+    // The real one still works.
+    const answered = await server.rest.answer(placed.sid, "human");
+    assert.ok(answered.stream);
+    await server.realtime.nextSession();
+    server.rest.hangUp(placed.sid, answered.stream);
+    await answered.ended;
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a cancelled call is never dialled", async () => {
+  const server = await startOutboundServer();
+  try {
+    const { call } = await schedule(server, { when: isoIn(800), topic: "x" });
+    const cancel = await fetch(
+      `${server.origin}/api/calls/scheduled/${call.id}`,
+      {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      },
+    );
+    assert.equal(cancel.status, 200);
+    assert.equal((await cancel.json()).call.state, "cancelled");
+    await delay(1500);
+    assert.equal(server.rest.calls.length, 0);
+    assert.ok(
+      server.logs.events().some((e) =>
+        e.event === "outbound.not_dialled" && e.state === "cancelled"
+      ),
+    );
+    const again = await fetch(
+      `${server.origin}/api/calls/scheduled/${call.id}`,
+      {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      },
+    );
+    assert.equal(again.status, 409);
+    await again.body?.cancel();
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("the daily briefing: the cron places one call a day, whoever fires it, and the assistant opens with the briefing", async () => {
+  const now = new Date();
+  const at = `${String(now.getUTCHours()).padStart(2, "0")}:${
+    String(now.getUTCMinutes()).padStart(2, "0")
+  }`;
+  const server = await startOutboundServer({
+    variables: { BRIEFING_AT: at, BRIEFING_DAYS: "daily" },
+    realtimeOptions: {
+      onResponseCreate: (session) => session.speak(randomAudio(800)),
+    },
+  });
+  try {
+    await Promise.all([server.fireCron(), server.fireCron()]);
+    await server.fireCron();
+    const placed = await server.rest.call(1);
+    await delay(500);
+    assert.equal(server.rest.calls.length, 1);
+    const [briefing] = await scheduledCalls(server);
+    assert.equal(briefing.requestedBy, "the daily briefing");
+    const answered = await server.rest.answer(placed.sid, "human");
+    const session = await server.realtime.nextSession();
+    await session.waitFor("response.create");
+    assert.match(systemNotes(session)[0], /daily briefing/);
+    assert.match(systemNotes(session)[0], /here is your briefing/);
+    server.rest.hangUp(placed.sid, answered.stream!);
+    await answered.ended;
+    const journal = await server.app.journal.get(placed.sid);
+    assert.equal(journal?.record.outbound?.topic, BRIEFING_TOPIC);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("the daily briefing is not placed outside its half hour", async () => {
+  const past = new Date(Date.now() - 45 * 60_000);
+  const at = `${String(past.getUTCHours()).padStart(2, "0")}:${
+    String(past.getUTCMinutes()).padStart(2, "0")
+  }`;
+  const server = await startOutboundServer({
+    variables: { BRIEFING_AT: at, BRIEFING_DAYS: "daily" },
+  });
+  try {
+    await server.fireCron();
+    await delay(300);
+    assert.equal(server.rest.calls.length, 0);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("GPT-Live: a person answering hears the call's opening, sent as commentary once the session has started", async () => {
+  const live = await FakeLive.start({ apiKey: TEST_API_KEY });
+  const server = await startOutboundServer({
+    variables: {
+      VOICE_ENGINE: "live",
+      OPENAI_LIVE_URL: live.url,
+      GREETING: "Hi boss",
+    },
+  });
+  try {
+    await schedule(server, { when: isoIn(100), topic: "the school run" });
+    const placed = await server.rest.call(1);
+    const answered = await server.rest.answer(placed.sid, "human");
+    const session = await live.nextSession();
+    const commentary = await session.waitFor("session.commentary.append");
+    const text = String(commentary.content);
+    assert.match(text, /calling your owner back/);
+    assert.match(text, /the school run/);
+    assert.doesNotMatch(
+      text,
+      /Hi boss/,
+      "the call's opening wins over GREETING",
+    );
+    server.rest.hangUp(placed.sid, answered.stream!);
+    await answered.ended;
+  } finally {
+    await server.close();
+    await live.close();
+  }
+});
