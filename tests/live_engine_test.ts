@@ -69,6 +69,7 @@ function setUp(
       toolCall: (call) => observed.push({ kind: "tool", value: call }),
       mcpToolsUnavailable: (server) =>
         observed.push({ kind: "tools_unavailable", value: server }),
+      usage: (report) => observed.push({ kind: "usage", value: report }),
       ended: (summary) => observed.push({ kind: "ended", value: summary }),
     },
   });
@@ -444,4 +445,18 @@ Deno.test("live: Zapier's tools and the note that they are unavailable both wait
       fails ? "session.thinking.append" : "session.update",
     ]);
   }
+});
+
+Deno.test("live: a call that ends before session.closed still bills the session's elapsed seconds, before the call's end is recorded", () => {
+  const { twilio, upstream, observed, clock } = setUp({ started: false });
+  clock.advance(500);
+  started(upstream);
+  upstream.emit({ type: "session.usage.updated", usage: { seconds: 30 } });
+  clock.advance(42_000);
+  twilio.hangUp();
+  const kinds = observed.map((o) => o.kind);
+  const usages = observed.filter((o) => o.kind === "usage")
+    .map((o) => (o.value as { seconds?: number }).seconds);
+  assert.deepEqual(usages, [30, 42]);
+  assert.ok(kinds.lastIndexOf("usage") < kinds.indexOf("ended"));
 });

@@ -109,6 +109,9 @@ export class LiveEngine implements VoiceEngine {
     flush?: () => void;
   }[] = [];
   #over = false;
+  /** Clock time of `session.started`, and the seconds reported so far. */
+  #startedAtMs: number | undefined;
+  #billedSeconds = 0;
 
   constructor(upstream: UpstreamPort, options: LiveEngineOptions) {
     this.#upstream = upstream;
@@ -167,6 +170,15 @@ export class LiveEngine implements VoiceEngine {
     if (!this.#over) {
       this.#over = true;
       this.#upstream.send(liveEvents.close());
+      // The final `session.closed` usage comes after the call has ended:
+      // bill what the session has run so far, as the API counts it.
+      if (this.#startedAtMs !== undefined && this.#listener) {
+        const elapsed = (this.#options.clock.now() - this.#startedAtMs) / 1000;
+        this.#seconds(
+          Math.max(this.#billedSeconds, Math.round(elapsed * 1000) / 1000),
+          this.#listener,
+        );
+      }
     }
     this.#flushLines();
     this.#goodbye?.cancel?.();
@@ -198,6 +210,7 @@ export class LiveEngine implements VoiceEngine {
     switch (event.type) {
       case "session.started":
         this.#isStarted = true;
+        this.#startedAtMs = this.#options.clock.now();
         this.#started.resolve(performance.now());
         this.#open();
         return;
@@ -250,6 +263,7 @@ export class LiveEngine implements VoiceEngine {
 
   /** Billed seconds so far: cumulative, so each report replaces the last. */
   #seconds(seconds: number, listener: EngineListener): void {
+    this.#billedSeconds = Math.max(this.#billedSeconds, seconds);
     listener.usage({
       kind: "seconds",
       model: this.#options.model ?? DEFAULT_LIVE_MODEL,
