@@ -10,7 +10,13 @@
 
 import twilio from "twilio";
 import { importTokenKey, mintStreamToken } from "../src/stream_token.ts";
-import { type Harness, headerText, PUBLIC_ORIGIN, sleep } from "./harness.ts";
+import {
+  type Harness,
+  headerText,
+  PUBLIC_ORIGIN,
+  sleep,
+  soakHttp,
+} from "./harness.ts";
 import { tryUpgrade } from "./raw_ws.ts";
 
 export interface FloodFigures {
@@ -268,6 +274,7 @@ export async function runFloods(
       method: "POST",
       headers,
       body,
+      client: soakHttp,
     });
     const text = await response.text();
     h.scan.push({

@@ -22,10 +22,11 @@ import {
 import {
   closedMidCall,
   droppedMidCall,
-  fatalError,
+  expiredError,
   handshakeTimeout,
   nonFatalError,
   refused,
+  serverError,
   sessionExpired,
   truncateRejected,
 } from "./upstream_faults.ts";
@@ -38,7 +39,8 @@ export const KINDS: { spec: KindSpec; count: number }[] = [
   { spec: handshakeTimeout, count: 3 },
   { spec: droppedMidCall, count: 5 },
   { spec: closedMidCall, count: 3 },
-  { spec: fatalError, count: 5 },
+  { spec: expiredError, count: 5 },
+  { spec: serverError, count: 5 },
   { spec: sessionExpired, count: 3 },
   { spec: nonFatalError, count: 5 },
   { spec: truncateRejected, count: 5 },

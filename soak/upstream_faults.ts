@@ -126,9 +126,29 @@ export const closedMidCall: KindSpec = {
   }),
 };
 
-export const fatalError: KindSpec = {
+export const serverError: KindSpec = {
+  kind: "upstream_server_error",
+  description:
+    "OpenAI sends an `error` event of type server_error (documented as recoverable); the call must go on",
+  group: "upstream",
+  expected: "next answer reaches the caller ≤ 3000 ms later; clean hang-up",
+  run: oneCallAtATime("normal", async (h, run) => {
+    const call = await open(h, run);
+    if (!call) return;
+    const { edge, session } = call;
+    await turn(run, edge, session, { waitAll: true });
+    run.fault();
+    session.send(
+      { ...errorEvent("server_error", null, SERVER_ERROR_MESSAGE) },
+    );
+    await continues(h, run, edge, session);
+  }),
+};
+
+export const expiredError: KindSpec = {
   kind: "upstream_error_fatal",
-  description: "OpenAI sends an `error` event of type server_error",
+  description:
+    "OpenAI sends an `error` that ends the session (session_expired) and leaves the socket open",
   group: "upstream",
   expected:
     `both sockets closed, stream ≤ ${SILENCE_BOUND_MS} ms after the error, apology`,
@@ -137,9 +157,13 @@ export const fatalError: KindSpec = {
     if (!call) return;
     await turn(run, call.edge, call.session);
     run.fault();
-    call.session.send(
-      { ...errorEvent("server_error", null, SERVER_ERROR_MESSAGE) },
-    );
+    call.session.send({
+      ...errorEvent(
+        "invalid_request_error",
+        "session_expired",
+        "Your session hit the maximum duration of 60 minutes.",
+      ),
+    });
     await serverEnds(h, run, ["upstream error"]);
     const closed = await call.session.closed;
     run.check(closed.byClient, "the server did not close the upstream");

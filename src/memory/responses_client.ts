@@ -69,8 +69,11 @@ export async function createResponse(
   const stop = () => controller.abort();
   call.signal?.addEventListener("abort", stop, { once: true });
   if (call.signal?.aborted) stop();
+  // One summary per call: no idle keep-alive connection is left behind.
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
   try {
     const response = await fetch(responsesUrl(call.endpoint), {
+      client,
       method: "POST",
       headers: {
         authorization: `Bearer ${call.apiKey}`,
@@ -100,6 +103,7 @@ export async function createResponse(
   } finally {
     clearTimeout(timer);
     call.signal?.removeEventListener("abort", stop);
+    client.close();
   }
 }
 
