@@ -5,8 +5,18 @@
  * active response per conversation; recoverable errors).
  */
 import assert from "node:assert/strict";
-import type { FakeRealtimeSession } from "../peers/realtime/mod.ts";
-import { delay, randomAudio, startTestServer } from "./helpers/test_server.ts";
+import type {
+  FakeRealtimeOptions,
+  FakeRealtimeSession,
+} from "../peers/realtime/mod.ts";
+import type { TwilioEdge } from "../peers/twilio_edge.ts";
+import type { ConfigVariable } from "../src/config.ts";
+import {
+  delay,
+  randomAudio,
+  startTestServer,
+  type TestServer,
+} from "./helpers/test_server.ts";
 import { CALL_PARAMS } from "../peers/twilio_requests.ts";
 import { toolsUnavailableNote } from "../src/realtime/engine.ts";
 import { THINKING_AFTER_MS } from "../src/call/bridge.ts";
@@ -23,6 +33,34 @@ function answersWith(audio: Uint8Array) {
   };
 }
 
+/**
+ * A call with Zapier's MCP tool in the session, once the simulator has
+ * listed its tools: what most tests here start from.
+ */
+async function zapierCall(
+  options: FakeRealtimeOptions,
+  run: (call: {
+    server: TestServer;
+    edge: TwilioEdge;
+    session: FakeRealtimeSession;
+  }) => Promise<void>,
+  variables: Partial<Record<ConfigVariable, string>> = {},
+): Promise<void> {
+  const server = await startTestServer({ ...ZAPIER, ...variables }, {
+    mcpTools: TOOLS,
+    ...options,
+  });
+  try {
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    await session.waitFor("session.update");
+    await delay(50);
+    await run({ server, edge, session });
+  } finally {
+    await server.close();
+  }
+}
+
 function systemNotes(session: FakeRealtimeSession): string[] {
   return session.received
     .filter((e) => e.type === "conversation.item.create")
@@ -33,81 +71,67 @@ function systemNotes(session: FakeRealtimeSession): string[] {
 
 Deno.test("after a completed Zapier MCP call the assistant answers: one response.create, and the caller hears it", async () => {
   const answer = randomAudio(8 * 300);
-  const server = await startTestServer(ZAPIER, {
-    mcpTools: TOOLS,
-    onResponseCreate: answersWith(answer),
-  });
-  try {
-    const edge = await server.call();
-    const session = await server.realtime.nextSession();
-    await session.waitFor("session.update");
-    await delay(50);
-    const preamble = randomAudio(8 * 200);
-    const call = session.mcpCall({
-      name: "todoist_find_tasks",
-      output: '[{"content":"buy milk"}]',
-      preamble: { audio: preamble },
-    });
-    assert.equal(await call.done, "completed");
-    const create = await session.waitFor("response.create");
-    assert.equal(
-      (create.response as Record<string, unknown> | undefined)?.instructions,
-      undefined,
-    );
-    await edge.waitForPlayed(preamble.length + answer.length, 4000);
-    assert.deepEqual(
-      edge.playedAudio().subarray(edge.playedAudio().length - answer.length),
-      answer,
-    );
-    await delay(200);
-    assert.equal(
-      session.received.filter((e) => e.type === "response.create").length,
-      1,
-      "exactly one follow-up",
-    );
-    assert.deepEqual(session.refusedCreates, []);
-    const journal = await server.app.journal.get(CALL_PARAMS.CallSid);
-    const tool = journal?.lines.find((l) => l.kind === "tool");
-    assert.deepEqual(
-      tool && { ...tool, at: 0 },
-      {
-        at: 0,
-        kind: "tool",
+  await zapierCall(
+    { onResponseCreate: answersWith(answer) },
+    async ({ server, edge, session }) => {
+      const preamble = randomAudio(8 * 200);
+      const call = session.mcpCall({
         name: "todoist_find_tasks",
-        server: "zapier",
-        failed: false,
-      },
-    );
-  } finally {
-    await server.close();
-  }
+        output: '[{"content":"buy milk"}]',
+        preamble: { audio: preamble },
+      });
+      assert.equal(await call.done, "completed");
+      const create = await session.waitFor("response.create");
+      assert.equal(
+        (create.response as Record<string, unknown> | undefined)?.instructions,
+        undefined,
+      );
+      await edge.waitForPlayed(preamble.length + answer.length, 4000);
+      assert.deepEqual(
+        edge.playedAudio().subarray(edge.playedAudio().length - answer.length),
+        answer,
+      );
+      await delay(200);
+      assert.equal(
+        session.received.filter((e) => e.type === "response.create").length,
+        1,
+        "exactly one follow-up",
+      );
+      assert.deepEqual(session.refusedCreates, []);
+      const journal = await server.app.journal.get(CALL_PARAMS.CallSid);
+      const tool = journal?.lines.find((l) => l.kind === "tool");
+      assert.deepEqual(
+        tool && { ...tool, at: 0 },
+        {
+          at: 0,
+          kind: "tool",
+          name: "todoist_find_tasks",
+          server: "zapier",
+          failed: false,
+        },
+      );
+    },
+  );
 });
 
 Deno.test("a failed Zapier MCP call is answered too (never silence) and journaled with its error type", async () => {
   const apology = randomAudio(8 * 200);
-  const server = await startTestServer(ZAPIER, {
-    mcpTools: TOOLS,
-    onResponseCreate: answersWith(apology),
-  });
-  try {
-    const edge = await server.call();
-    const session = await server.realtime.nextSession();
-    await session.waitFor("session.update");
-    await delay(50);
-    const call = session.mcpCall({
-      name: "gmail_send_email",
-      error: { type: "http_error", code: 502, message: "Bad gateway" },
-    });
-    await call.done;
-    await session.waitFor("response.create");
-    await edge.waitForPlayed(apology.length, 3000);
-    const journal = await server.app.journal.get(CALL_PARAMS.CallSid);
-    const tool = journal?.lines.find((l) => l.kind === "tool");
-    assert.equal(tool?.kind === "tool" && tool.failed, true);
-    assert.equal(tool?.kind === "tool" && tool.errorType, "http_error");
-  } finally {
-    await server.close();
-  }
+  await zapierCall(
+    { onResponseCreate: answersWith(apology) },
+    async ({ server, edge, session }) => {
+      const call = session.mcpCall({
+        name: "gmail_send_email",
+        error: { type: "http_error", code: 502, message: "Bad gateway" },
+      });
+      await call.done;
+      await session.waitFor("response.create");
+      await edge.waitForPlayed(apology.length, 3000);
+      const journal = await server.app.journal.get(CALL_PARAMS.CallSid);
+      const tool = journal?.lines.find((l) => l.kind === "tool");
+      assert.equal(tool?.kind === "tool" && tool.failed, true);
+      assert.equal(tool?.kind === "tool" && tool.errorType, "http_error");
+    },
+  );
 });
 
 Deno.test("parallel MCP calls in one response get a single follow-up", async () => {
@@ -163,64 +187,48 @@ Deno.test("no follow-up after an MCP call when the caller has started talking: t
 
 Deno.test("while a slow MCP tool runs the caller hears the thinking sound, which stops at the answer's first audio", async () => {
   const answer = randomAudio(8 * 200);
-  const server = await startTestServer(ZAPIER, {
-    mcpTools: TOOLS,
-    onResponseCreate: answersWith(answer),
-  });
-  try {
-    const edge = await server.call();
-    const session = await server.realtime.nextSession();
-    await session.waitFor("session.update");
-    await delay(50);
-    const call = session.mcpCall({
-      name: "todoist_find_tasks",
-      durationMs: THINKING_AFTER_MS + 900,
-    });
-    await delay(THINKING_AFTER_MS + 500);
-    const thinking = edge.receivedAudio().length;
-    assert.ok(thinking > 0, "the thinking sound plays during the tool call");
-    await call.done;
-    await edge.waitFor((m) => m.event === "clear", 3000);
-    // Everything still queued is the answer: it plays out whole after the sound.
-    const deadline = Date.now() + 3000;
-    const endsWithAnswer = () => {
-      const played = edge.playedAudio();
-      return played.length >= answer.length &&
-        played.subarray(played.length - answer.length).every((b, i) =>
-          b === answer[i]
-        );
-    };
-    while (!endsWithAnswer() && Date.now() < deadline) await delay(20);
-    assert.ok(endsWithAnswer(), "the answer is heard whole after the sound");
-    const received = edge.receivedAudio();
-    assert.deepEqual(
-      received.subarray(received.length - answer.length),
-      answer,
-      "no thinking sound after the answer started",
-    );
-  } finally {
-    await server.close();
-  }
+  await zapierCall(
+    { onResponseCreate: answersWith(answer) },
+    async ({ edge, session }) => {
+      const call = session.mcpCall({
+        name: "todoist_find_tasks",
+        durationMs: THINKING_AFTER_MS + 900,
+      });
+      await delay(THINKING_AFTER_MS + 500);
+      const thinking = edge.receivedAudio().length;
+      assert.ok(thinking > 0, "the thinking sound plays during the tool call");
+      await call.done;
+      await edge.waitFor((m) => m.event === "clear", 3000);
+      // Everything still queued is the answer: it plays out whole after the sound.
+      const deadline = Date.now() + 3000;
+      const endsWithAnswer = () => {
+        const played = edge.playedAudio();
+        return played.length >= answer.length &&
+          played.subarray(played.length - answer.length).every((b, i) =>
+            b === answer[i]
+          );
+      };
+      while (!endsWithAnswer() && Date.now() < deadline) await delay(20);
+      assert.ok(endsWithAnswer(), "the answer is heard whole after the sound");
+      const received = edge.receivedAudio();
+      assert.deepEqual(
+        received.subarray(received.length - answer.length),
+        answer,
+        "no thinking sound after the answer started",
+      );
+    },
+  );
 });
 
 Deno.test("THINKING_SOUND=false: nothing plays while a tool runs", async () => {
-  const server = await startTestServer({ ...ZAPIER, THINKING_SOUND: "false" }, {
-    mcpTools: TOOLS,
-  });
-  try {
-    const edge = await server.call();
-    const session = await server.realtime.nextSession();
-    await session.waitFor("session.update");
-    await delay(50);
+  await zapierCall({}, async ({ edge, session }) => {
     const call = session.mcpCall({
       name: "todoist_find_tasks",
       durationMs: THINKING_AFTER_MS + 500,
     });
     await call.done;
     assert.equal(edge.receivedAudio().length, 0);
-  } finally {
-    await server.close();
-  }
+  }, { THINKING_SOUND: "false" });
 });
 
 Deno.test("a failing Zapier tool list is logged (label, never the key), journaled, shown on /calls/<sid>, and told to the assistant", async () => {
@@ -346,38 +354,31 @@ Deno.test("a key press reaches the model as a user item naming the digits, and i
 Deno.test("barge-in truncates every assistant item still queued at the caller, never past what was sent", async () => {
   const first = randomAudio(8 * 600);
   const second = randomAudio(8 * 600);
-  const server = await startTestServer(ZAPIER, {
-    mcpTools: TOOLS,
-    onResponseCreate: (session) => session.speak(second),
-  });
-  try {
-    const edge = await server.call();
-    const session = await server.realtime.nextSession();
-    await session.waitFor("session.update");
-    await delay(50);
-    // A preamble item, then (after the tool) the answer: both queue at Twilio.
-    const call = session.mcpCall({
-      name: "todoist_find_tasks",
-      preamble: { audio: first },
-    });
-    await call.done;
-    await session.waitFor("response.create");
-    while (edge.receivedAudio().length < first.length + second.length) {
-      await delay(10);
-    }
-    await delay(100);
-    session.speechStarted();
-    const truncates = [
-      await session.waitFor("conversation.item.truncate"),
-      await session.waitFor("conversation.item.truncate"),
-    ];
-    assert.equal(truncates[0].item_id, call.preambleItemId);
-    assert.ok(Number(truncates[0].audio_end_ms) > 0);
-    assert.equal(truncates[1].audio_end_ms, 0);
-    await delay(100);
-    assert.ok(session.truncations.every((t) => t.accepted), "none refused");
-    assert.equal(session.truncations.length, 2);
-  } finally {
-    await server.close();
-  }
+  await zapierCall(
+    { onResponseCreate: (session) => session.speak(second) },
+    async ({ edge, session }) => {
+      // A preamble item, then (after the tool) the answer: both queue at Twilio.
+      const call = session.mcpCall({
+        name: "todoist_find_tasks",
+        preamble: { audio: first },
+      });
+      await call.done;
+      await session.waitFor("response.create");
+      while (edge.receivedAudio().length < first.length + second.length) {
+        await delay(10);
+      }
+      await delay(100);
+      session.speechStarted();
+      const truncates = [
+        await session.waitFor("conversation.item.truncate"),
+        await session.waitFor("conversation.item.truncate"),
+      ];
+      assert.equal(truncates[0].item_id, call.preambleItemId);
+      assert.ok(Number(truncates[0].audio_end_ms) > 0);
+      assert.equal(truncates[1].audio_end_ms, 0);
+      await delay(100);
+      assert.ok(session.truncations.every((t) => t.accepted), "none refused");
+      assert.equal(session.truncations.length, 2);
+    },
+  );
 });
