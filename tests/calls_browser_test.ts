@@ -5,9 +5,11 @@
 import assert from "node:assert/strict";
 import {
   artifactsDir,
+  assertReadableOnPhone,
   Chromium,
   missingTools,
   type Page,
+  PHONE,
 } from "./helpers/chromium.ts";
 import { delay, randomAudio, startTestServer } from "./helpers/test_server.ts";
 import {
@@ -19,23 +21,9 @@ import {
 const ADMIN_TOKEN = "calls-pages-admin-token-0123";
 const CALLER_SAID = "What is on my calendar tomorrow?";
 const ASSISTANT_SAID = "You have a dentist appointment at three.";
-const PHONE = { width: 390, height: 844, mobile: true };
 
 const skip = missingTools();
 if (skip) console.warn(`calls_browser_test skipped: ${skip}`);
-
-/** Fails when the page scrolls sideways or its text is small on a phone. */
-async function assertReadableOnPhone(page: Page, what: string): Promise<void> {
-  const layout = await page.evaluate<{ scrollWidth: number; font: number }>(
-    `({ scrollWidth: document.documentElement.scrollWidth,
-        font: parseFloat(getComputedStyle(document.body).fontSize) })`,
-  );
-  assert.ok(
-    layout.scrollWidth <= PHONE.width,
-    `${what}: ${layout.scrollWidth}px wide on a ${PHONE.width}px screen`,
-  );
-  assert.ok(layout.font >= 16, `${what}: ${layout.font}px text`);
-}
 
 function text(page: Page, selector: string): Promise<string> {
   return page.evaluate<string>(

@@ -8,9 +8,11 @@ import assert from "node:assert/strict";
 import { formatSpend, formatUsd } from "../src/cost/pricing.ts";
 import {
   artifactsDir,
+  assertReadableOnPhone,
   Chromium,
   missingTools,
   type Page,
+  PHONE,
 } from "./helpers/chromium.ts";
 import { waitForSummary } from "./helpers/placed_call.ts";
 import { randomAudio, startTestServer } from "./helpers/test_server.ts";
@@ -21,7 +23,6 @@ import {
 } from "../peers/twilio_requests.ts";
 
 const ADMIN_TOKEN = "memory-pages-admin-token-0123";
-const PHONE = { width: 390, height: 844, mobile: true };
 const FACT = "My dentist is Dr. Lee, Tuesdays";
 const SUMMARY = {
   summary: "The owner asked the assistant to remember their dentist.",
@@ -31,18 +32,6 @@ const SUMMARY = {
 
 const skip = missingTools();
 if (skip) console.warn(`memory_browser_test skipped: ${skip}`);
-
-async function assertReadableOnPhone(page: Page, what: string): Promise<void> {
-  const layout = await page.evaluate<{ scrollWidth: number; font: number }>(
-    `({ scrollWidth: document.documentElement.scrollWidth,
-        font: parseFloat(getComputedStyle(document.body).fontSize) })`,
-  );
-  assert.ok(
-    layout.scrollWidth <= PHONE.width,
-    `${what}: ${layout.scrollWidth}px wide on a ${PHONE.width}px screen`,
-  );
-  assert.ok(layout.font >= 16, `${what}: ${layout.font}px text`);
-}
 
 function text(page: Page, selector: string): Promise<string> {
   return page.evaluate<string>(

@@ -491,3 +491,23 @@ async function within<T>(
     clearTimeout(timer);
   }
 }
+
+/** A phone's screen, for the owner's pages. */
+export const PHONE: Viewport = { width: 390, height: 844, mobile: true };
+
+/** Fails when the page scrolls sideways or its text is small on a phone. */
+export async function assertReadableOnPhone(
+  page: Page,
+  what: string,
+): Promise<void> {
+  const layout = await page.evaluate<{ scrollWidth: number; font: number }>(
+    `({ scrollWidth: document.documentElement.scrollWidth,
+        font: parseFloat(getComputedStyle(document.body).fontSize) })`,
+  );
+  if (layout.scrollWidth > PHONE.width) {
+    throw new Error(
+      `${what}: ${layout.scrollWidth}px wide on a ${PHONE.width}px screen`,
+    );
+  }
+  if (layout.font < 16) throw new Error(`${what}: ${layout.font}px text`);
+}
