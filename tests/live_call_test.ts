@@ -127,6 +127,7 @@ Deno.test("live: a Zapier tool is listed, called through the server's MCP client
     assert.equal(byName.get("slow_action").errorType, "timeout");
     await edge.waitForPlayed(answer.length, 5000);
     await delay(100);
+    await server.app.journal.flushed();
     const journal = await server.app.journal.get(CALL_PARAMS.CallSid);
     const tools_ = journal?.lines.filter((l) => l.kind === "tool") ?? [];
     assert.deepEqual(
@@ -187,6 +188,8 @@ Deno.test("live: end_call ends the call after the goodbye has played, with sessi
       "the whole goodbye was heard",
     );
     await session.waitFor("session.close", undefined, 2000);
+    // The journal writes in the background: wait for the call's end to land.
+    await server.app.journal.flushed();
     const journal = await server.app.journal.get(CALL_PARAMS.CallSid);
     assert.equal(journal?.record.outcome, "assistant_ended");
     assert.ok(GOODBYE_QUIET_MS > 0);

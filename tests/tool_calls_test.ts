@@ -98,6 +98,7 @@ Deno.test("after a completed Zapier MCP call the assistant answers: one response
         "exactly one follow-up",
       );
       assert.deepEqual(session.refusedCreates, []);
+      await server.app.journal.flushed();
       const journal = await server.app.journal.get(CALL_PARAMS.CallSid);
       const tool = journal?.lines.find((l) => l.kind === "tool");
       assert.deepEqual(
@@ -126,6 +127,7 @@ Deno.test("a failed Zapier MCP call is answered too (never silence) and journale
       await call.done;
       await session.waitFor("response.create");
       await edge.waitForPlayed(apology.length, 3000);
+      await server.app.journal.flushed();
       const journal = await server.app.journal.get(CALL_PARAMS.CallSid);
       const tool = journal?.lines.find((l) => l.kind === "tool");
       assert.equal(tool?.kind === "tool" && tool.failed, true);
@@ -252,6 +254,7 @@ Deno.test("a failing Zapier tool list is logged (label, never the key), journale
     assert.equal(warning?.server, "zapier");
     assert.ok(!server.logs.lines.join("\n").includes("zap-secret-pw"));
     await delay(100);
+    await server.app.journal.flushed();
     const journal = await server.app.journal.get(CALL_PARAMS.CallSid);
     assert.deepEqual(journal?.record.toolsUnavailable, ["zapier"]);
     const page = await fetch(
