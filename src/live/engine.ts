@@ -81,8 +81,6 @@ export function liveToolsUnavailableNote(server: string): string {
   return `The ${server} tools (Todoist, Gmail and the rest) could not be reached and are unavailable on this call. ` +
     "If the caller asks for something that needs them, say plainly that you cannot reach those tools right now.";
 }
-export const LIVE_END_CALL_GOODBYE =
-  "Say a brief goodbye to the caller now: the call is ending.";
 
 /** The backend response a batch of function calls belongs to. */
 interface Batch {

@@ -7,13 +7,6 @@
 import type { TokenCounts } from "../cost/usage.ts";
 import { isRecord, parseTypedEvent, str } from "../json.ts";
 
-export type LiveCloseReason =
-  | "close_requested"
-  | "expired"
-  | "content"
-  | "remote_hangup"
-  | "connection_lost";
-
 /** A function call the delegation backend made, unwrapped from `response.event`. */
 export interface LiveFunctionCall {
   callId: string;

@@ -6,6 +6,7 @@
  */
 
 import type { TokenCounts } from "../cost/usage.ts";
+import { type RequestFailure, withDeadline } from "../http/deadline.ts";
 import { readLimitedText } from "../http/responses.ts";
 import { isRecord } from "../json.ts";
 import { responsesUsage } from "../live/events.ts";
@@ -59,53 +60,48 @@ export function responsesUrl(endpoint: string): string {
 export async function createResponse(
   call: ResponsesCall,
 ): Promise<ResponsesResult> {
-  const controller = new AbortController();
-  let timedOut = false;
-  // A plain timer, cleared below: AbortSignal.timeout would outlive the request.
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, call.timeoutMs);
-  const stop = () => controller.abort();
-  call.signal?.addEventListener("abort", stop, { once: true });
-  if (call.signal?.aborted) stop();
   // One summary per call: no idle keep-alive connection is left behind.
   const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
   try {
-    const response = await fetch(responsesUrl(call.endpoint), {
-      client,
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${call.apiKey}`,
-        "content-type": "application/json",
+    const result = await withDeadline(
+      call.timeoutMs,
+      call.signal,
+      async (signal): Promise<ResponsesResult> => {
+        const response = await fetch(responsesUrl(call.endpoint), {
+          client,
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${call.apiKey}`,
+            "content-type": "application/json",
+          },
+          body: JSON.stringify(call.request),
+          signal,
+        });
+        const body = await readLimitedText(response, MAX_BODY_BYTES);
+        if (!response.ok) {
+          // The status and OpenAI's error code only: error messages may echo input.
+          return {
+            ok: false,
+            error: `HTTP ${response.status}${errorCode(body)}`,
+          };
+        }
+        return parseResponse(body);
       },
-      body: JSON.stringify(call.request),
-      signal: controller.signal,
-    });
-    const body = await readLimitedText(response, MAX_BODY_BYTES);
-    if (!response.ok) {
-      // The status and OpenAI's error code only: error messages may echo input.
-      return {
-        ok: false,
-        error: `HTTP ${response.status}${errorCode(body)}`,
-      };
-    }
-    return parseResponse(body);
-  } catch (error) {
-    if (timedOut) {
-      return { ok: false, error: `timed out after ${call.timeoutMs} ms` };
-    }
-    if (controller.signal.aborted) return { ok: false, error: "aborted" };
-    if (error instanceof Deno.errors.NotCapable) {
-      return { ok: false, error: "host not allowed by --allow-net" };
-    }
-    return { ok: false, error: "network error" };
+    );
+    return result.ok
+      ? result.value
+      : { ok: false, error: FAILURES[result.failure](call.timeoutMs) };
   } finally {
-    clearTimeout(timer);
-    call.signal?.removeEventListener("abort", stop);
     client.close();
   }
 }
+
+const FAILURES: Record<RequestFailure, (timeoutMs: number) => string> = {
+  timeout: (ms) => `timed out after ${ms} ms`,
+  aborted: () => "aborted",
+  not_allowed: () => "host not allowed by --allow-net",
+  network_error: () => "network error",
+};
 
 function errorCode(body: string | undefined): string {
   try {

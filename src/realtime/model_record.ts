@@ -5,6 +5,7 @@
  * it weeks before, in the log, /healthz and the /calls page.
  */
 
+import { withDeadline } from "../http/deadline.ts";
 import { readLimitedText } from "../http/responses.ts";
 import type { Logger } from "../log.ts";
 
@@ -137,50 +138,32 @@ export interface LookupOptions {
 export async function lookUpModel(
   options: LookupOptions,
 ): Promise<ModelLookup> {
-  const controller = new AbortController();
-  let timedOut = false;
-  // A plain timer, cleared below: AbortSignal.timeout would outlive the call.
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, options.timeoutMs);
-  const stop = () => controller.abort();
-  options.signal?.addEventListener("abort", stop, { once: true });
-  if (options.signal?.aborted) stop();
-  try {
-    const response = await fetch(
-      modelRecordUrl(options.realtimeUrl, options.model),
-      {
-        headers: { authorization: `Bearer ${options.apiKey}` },
-        signal: controller.signal,
-      },
-    );
-    if (!response.ok) {
-      await response.body?.cancel();
-      return { ok: false, status: response.status };
-    }
-    const text = await readLimitedText(response, MAX_RECORD_BYTES);
-    let body: unknown;
-    try {
-      body = text === undefined ? undefined : JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    const record = parseModelRecord(body);
-    return record
-      ? { ok: true, record }
-      : { ok: false, status: "invalid_record" };
-  } catch (error) {
-    if (timedOut) return { ok: false, status: "timeout" };
-    if (controller.signal.aborted) return { ok: false, status: "aborted" };
-    if (error instanceof Deno.errors.NotCapable) {
-      return { ok: false, status: "not_allowed" };
-    }
-    return { ok: false, status: "network_error" };
-  } finally {
-    clearTimeout(timer);
-    options.signal?.removeEventListener("abort", stop);
-  }
+  const result = await withDeadline(
+    options.timeoutMs,
+    options.signal,
+    async (signal): Promise<ModelLookup> => {
+      const response = await fetch(
+        modelRecordUrl(options.realtimeUrl, options.model),
+        { headers: { authorization: `Bearer ${options.apiKey}` }, signal },
+      );
+      if (!response.ok) {
+        await response.body?.cancel();
+        return { ok: false, status: response.status };
+      }
+      const text = await readLimitedText(response, MAX_RECORD_BYTES);
+      let body: unknown;
+      try {
+        body = text === undefined ? undefined : JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      const record = parseModelRecord(body);
+      return record
+        ? { ok: true, record }
+        : { ok: false, status: "invalid_record" };
+    },
+  );
+  return result.ok ? result.value : { ok: false, status: result.failure };
 }
 
 /**
