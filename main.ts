@@ -66,6 +66,8 @@ const app = await createApp({
 // The one KV queue listener (summaries, scheduled calls, digest texts); it
 // ends when KV closes.
 const jobsListening = app.jobs.listen();
+// Other instances learn this one is alive (resumes, handovers).
+await app.startHeartbeat();
 
 const server = Deno.serve({
   port: config.port,

@@ -50,8 +50,14 @@ export interface App {
    */
   modelCheck: Promise<ModelStatus>;
   /**
-   * Stops taking new calls, lets live ones go on for up to `seconds`, then
-   * ends the rest (both sockets closed). Resolves when no call is left.
+   * Announces this instance in KV with a heartbeat (the process that serves
+   * calls starts it), and closes calls whose instance died as interrupted.
+   */
+  startHeartbeat(): Promise<void>;
+  /**
+   * Stops taking new calls and hands live ones over to another instance at
+   * a quiet moment; with none known, lets them go on for up to `seconds`
+   * and hands over what is left. Resolves when no call is left.
    */
   drain(seconds: number): Promise<void>;
   /** Ends every call and closes every upstream socket at once; resolves when they are closed. */
@@ -70,6 +76,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     spend,
     outbound,
     modelCheck: services.modelCheck,
+    startHeartbeat: () => services.startHeartbeat(),
     drain: (seconds) => services.drain(seconds),
     close: () => services.close(),
   };

@@ -6,13 +6,16 @@
 
 import { Admission } from "./admission.ts";
 import { AdminAuth } from "./admin/auth.ts";
+import { CallContexts } from "./call/call_context.ts";
 import { Calls, type CallWatcher } from "./call/calls.ts";
+import { CallLeases } from "./call/lease.ts";
 import type { Config } from "./config.ts";
 import { Budget } from "./cost/budget.ts";
 import { SpendLedger } from "./cost/spend.ts";
 import { JobQueue } from "./jobs/queue.ts";
 import { CallJournal } from "./journal/journal.ts";
 import { type Logger, rateLimited } from "./log.ts";
+import { Instances } from "./instances.ts";
 import { Memory } from "./memory/memory.ts";
 import { Summarizer } from "./memory/summarizer.ts";
 import { checkModel, type ModelStatus } from "./realtime/model_record.ts";
@@ -41,6 +44,9 @@ export interface AppOptions {
   /** How often DIGEST_SMS looks for a call's summary (default 30 s). */
   digestCheckEveryMs?: number;
 }
+
+/** Heartbeats between two sweeps for interrupted calls (about 5 s). */
+const SWEEP_EVERY_BEATS = 12;
 
 /** The model look-up is advice, not a dependency: it gives up soon. */
 const MODEL_LOOKUP_TIMEOUT_MS = 5000;
@@ -118,6 +124,14 @@ export async function startServices(options: AppOptions) {
     digestCheckEveryMs: options.digestCheckEveryMs,
     draining: (): boolean => admission.draining,
   });
+  // One stream per call, resumes on any instance, and handovers.
+  const instances = new Instances(kv);
+  const leases = new CallLeases(
+    kv,
+    instances,
+    config.streamTokenTtlSeconds * 1000,
+  );
+  const contexts = new CallContexts(kv);
   const watchers: CallWatcher[] = [];
   if (budget) watchers.push((call) => budget.watch(call));
   // DIGEST_SMS: each call's summary is texted once the journal has it.
@@ -139,6 +153,8 @@ export async function startServices(options: AppOptions) {
     ],
     memory,
     watchers,
+    leases,
+    contexts,
   });
   const admission = new Admission(() => calls.load, config.maxConcurrentCalls);
   const model = watchModel(
@@ -155,6 +171,8 @@ export async function startServices(options: AppOptions) {
     signingKey,
     tokenKey,
     usedTokens: new KvUsedTokenStore(kv),
+    instances,
+    leases,
     admin,
     journal,
     calls,
@@ -166,10 +184,35 @@ export async function startServices(options: AppOptions) {
     jobs,
     outbound,
     modelCheck: model.done,
-    /** Stops new calls, lets live ones go on for `seconds`, then ends the rest. */
+    /**
+     * Announces this instance and, with each heartbeat, closes calls whose
+     * instance died and that nobody continued (as interrupted).
+     */
+    async startHeartbeat(): Promise<void> {
+      let beats = 0;
+      await instances.start(async () => {
+        if (++beats % SWEEP_EVERY_BEATS !== 0) return;
+        await leases.sweep(async (lease) => {
+          logger.log("warn", "call.interrupted", { callSid: lease.callSid });
+          await journal.finish(lease.callSid, true);
+          await contexts.delete(lease.callSid);
+        });
+      });
+    },
+    /**
+     * Stops new calls. With another live instance known, each live call is
+     * handed over to it at a quiet moment; else live calls go on for up to
+     * `seconds` and what is left is handed over then.
+     */
     async drain(seconds: number): Promise<void> {
       admission.drain();
+      await instances.drain();
+      if (await instances.others() > 0) {
+        logger.log("info", "server.handing_over", { calls: calls.live.size });
+        await calls.handOver();
+      }
       await calls.drain(seconds);
+      await instances.stop();
       // The last calls' summaries are queued; one being made now is left to
       // KV, which delivers it again after the restart.
       await journal.flushed();
@@ -182,6 +225,7 @@ export async function startServices(options: AppOptions) {
       model.stop();
       await model.done;
       await calls.close();
+      await instances.stop();
       await remoteTools?.close();
       await journal.flushed();
       await budget?.settled();

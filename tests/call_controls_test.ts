@@ -5,7 +5,11 @@
  */
 import assert from "node:assert/strict";
 import type { FakeRealtimeSession } from "../peers/realtime/mod.ts";
-import { CALL_PARAMS, signedWebhook } from "../peers/twilio_requests.ts";
+import {
+  CALL_PARAMS,
+  signedWebhook,
+  streamUrlOf,
+} from "../peers/twilio_requests.ts";
 import {
   delay,
   PUBLIC_ORIGIN,
@@ -256,17 +260,32 @@ Deno.test("MAX_CONCURRENT_CALLS: a call beyond the limit hears a polite busy mes
   }
 });
 
-Deno.test("after an upstream failure Twilio continues to an apology", async () => {
+Deno.test("after an upstream failure Twilio's continuation resumes the call, at most 3 times, then apologises", async () => {
   const server = await startTestServer();
   try {
-    const edge = await server.call();
-    const session = await server.realtime.nextSession();
-    await session.waitFor("session.update");
-    session.close(1011, "boom");
-    await edge.closed;
-    const twiml = await continueAfterStream(server);
-    assert.ok(twiml.includes(APOLOGY_MESSAGE.replaceAll("'", "&apos;")), twiml);
-    assert.match(twiml, /<Hangup\/><\/Response>$/);
+    let edge = await server.call();
+    for (let resume = 1; resume <= 4; resume++) {
+      const session = await server.realtime.nextSession();
+      await session.waitFor("session.update");
+      session.close(1011, "boom");
+      await edge.closed;
+      const twiml = await continueAfterStream(server);
+      if (resume === 4) {
+        assert.ok(
+          twiml.includes(APOLOGY_MESSAGE.replaceAll("'", "&apos;")),
+          twiml,
+        );
+        assert.match(twiml, /<Hangup\/><\/Response>$/);
+        break;
+      }
+      assert.match(
+        twiml,
+        /<Connect action="https:\/\/assistant\.example\.com\/call-ended" method="POST"><Stream url="wss:/,
+      );
+      edge = await server.connect(streamUrlOf(twiml));
+    }
+    // The first stream and three resumes: four sessions, no more.
+    assert.equal(server.realtime.handshakes, 4);
   } finally {
     await server.close();
   }

@@ -128,7 +128,7 @@ Deno.test("a person answers: the stream connects as for /incoming-call and the a
     assert.equal(answered.status, 200);
     assert.match(
       answered.twiml,
-      /<Connect><Stream url="wss:\/\/assistant\.example\.com\/media-stream\/[^"]+"><Parameter name="caller" value="\+14155550123"\/><\/Stream><\/Connect><Redirect method="POST">https:\/\/assistant\.example\.com\/call-ended<\/Redirect>/,
+      /<Connect action="https:\/\/assistant\.example\.com\/call-ended" method="POST"><Stream url="wss:\/\/assistant\.example\.com\/media-stream\/[^"]+"><Parameter name="caller" value="\+14155550123"\/><\/Stream><\/Connect>/,
     );
     const session = await server.realtime.nextSession();
     const create = await session.waitFor("response.create");

@@ -75,7 +75,7 @@ Deno.test("POST /incoming-call with a valid signature answers Connect/Stream Twi
     const twiml = await response.text();
     assert.match(
       twiml,
-      /^<\?xml[^>]*\?><Response><Connect><Stream url="[^"]+"><Parameter name="caller" value="\+14155550123"\/><\/Stream><\/Connect><Redirect method="POST">https:\/\/assistant\.example\.com\/call-ended<\/Redirect><\/Response>$/,
+      /^<\?xml[^>]*\?><Response><Connect action="https:\/\/assistant\.example\.com\/call-ended" method="POST"><Stream url="[^"]+"><Parameter name="caller" value="\+14155550123"\/><\/Stream><\/Connect><\/Response>$/,
     );
     const url = new URL(streamUrlOf(twiml));
     assert.equal(url.protocol, "wss:");

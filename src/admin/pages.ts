@@ -7,6 +7,7 @@ import { maskCaller } from "../caller_number.ts";
 import { formatSpend, formatUsd } from "../cost/pricing.ts";
 import { escapeHtml } from "../http/html.ts";
 import type { CallRecord, JournalLine } from "../journal/journal.ts";
+import type { CallOutcome } from "../call/vocabulary.ts";
 import { type ModelStatus, replacementFor } from "../realtime/model_record.ts";
 import { NAV_STYLE, ownerNav } from "./nav.ts";
 import { outboundParty, outboundSection } from "./outbound_lines.ts";
@@ -57,12 +58,14 @@ function duration(ms: number | null): string {
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
 }
 
-const OUTCOME_LABELS: Record<string, string> = {
+const OUTCOME_LABELS: Record<CallOutcome, string> = {
   caller_hung_up: "caller hung up",
   assistant_ended: "assistant ended it",
   limit: "time limit",
   error: "error",
   shutdown: "server restart",
+  handover: "handed over",
+  interrupted: "interrupted (server lost)",
 };
 
 function outcomeLabel(record: CallRecord): string {

@@ -26,6 +26,7 @@ import {
   type CallSummary,
   type EndReason,
   OUTCOMES,
+  type Speaker,
 } from "./vocabulary.ts";
 
 export interface BridgeOptions {
@@ -116,6 +117,10 @@ export class CallBridge {
   #framesOut = 0;
   #bargeIns = 0;
   #ended: CallSummary | undefined;
+  /** Who is speaking, as the observer was last told (a resume needs it). */
+  #speaker: Speaker = "nobody";
+  /** Ending at the next quiet moment, for another instance to resume. */
+  #handingOver = false;
 
   constructor(options: BridgeOptions) {
     this.#twilio = options.twilio;
@@ -138,9 +143,14 @@ export class CallBridge {
         // stream silence); audio held before `start` is replayed regardless.
         if (!this.#hangup?.said) this.#playAudio(itemId, delta);
       },
-      callerStartedSpeaking: () => this.#bargeIn(),
+      callerStartedSpeaking: () => {
+        this.#speak("caller");
+        this.#bargeIn();
+      },
       callerStoppedSpeaking: () => {
         this.#speechStoppedAt = this.#clock.now();
+        this.#speak("nobody");
+        this.#handOverIfQuiet();
       },
       toolStarted: () => this.#startThinking(),
       transcript: (role, text) => this.#observer.transcript?.(role, text),
@@ -183,6 +193,20 @@ export class CallBridge {
   hangUp(reason: EndReason, goodbye: string): void {
     if (!this.#beginHangup(reason)) return;
     this.#engine.sayGoodbye(goodbye);
+  }
+
+  /**
+   * Ends the stream at the next quiet moment (nothing playing, the caller
+   * not speaking), or after `maxWaitMs`, as a handover: Twilio's
+   * continuation then resumes the call on another instance. A goodbye under
+   * way is left to finish.
+   */
+  handOver(maxWaitMs: number): void {
+    if (this.#ended || this.#hangup || this.#handingOver) return;
+    this.#handingOver = true;
+    this.#logger.log("info", "call.handing_over");
+    this.#after(maxWaitMs, () => this.end("handover", "no quiet moment"));
+    this.#handOverIfQuiet();
   }
 
   /** Ends the call now: closes both sides. Safe to call more than once. */
@@ -429,6 +453,7 @@ export class CallBridge {
     );
     this.#twilio.send(encoder.media(delta));
     this.#twilio.send(encoder.mark(mark));
+    if (itemId !== FILLER) this.#speak("assistant");
   }
 
   /** The caller started speaking: stop the assistant where the caller stopped hearing it. */
@@ -461,7 +486,21 @@ export class CallBridge {
 
   /** The goodbye has been said and has played: the call ends. */
   #playbackMoved(): void {
+    if (!this.#playing && this.#speaker === "assistant") this.#speak("nobody");
     if (this.#hangup?.said && !this.#playing) this.end(this.#hangup.reason);
+    this.#handOverIfQuiet();
+  }
+
+  #speak(who: Speaker): void {
+    if (this.#speaker === who || this.#ended) return;
+    this.#speaker = who;
+    this.#observer.speaking?.(who);
+  }
+
+  #handOverIfQuiet(): void {
+    if (this.#handingOver && !this.#playing && this.#speaker !== "caller") {
+      this.end("handover");
+    }
   }
 
   /**

@@ -18,11 +18,22 @@ import type { StreamTokenClaims } from "../stream_token.ts";
 import { endCall } from "../tools/end_call.ts";
 import { type ServerTool, ToolBox } from "../tools/toolbox.ts";
 import { CallBridge } from "./bridge.ts";
+import type { CallContexts } from "./call_context.ts";
 import { realClock } from "./clock.ts";
 import type { VoiceEngine } from "./engine.ts";
 import { combineObservers } from "./observers.ts";
+import type { CallLeases, ResumeCause } from "./lease.ts";
 import { type UpstreamPort, webSocketPort } from "./ports.ts";
-import type { CallObserver, EndReason } from "./vocabulary.ts";
+import {
+  type CallContext,
+  planResume,
+  type ResumePlan,
+} from "./resume_plan.ts";
+import {
+  type CallObserver,
+  endedOnPurpose,
+  type EndReason,
+} from "./vocabulary.ts";
 
 /** Another listener on every call (the budget): it may end the call with a goodbye. */
 export type CallWatcher = (call: {
@@ -30,6 +41,19 @@ export type CallWatcher = (call: {
   startedAt: number;
   hangUp(reason: EndReason, goodbye: string): void;
 }) => CallObserver;
+
+/** One stream of a call Twilio carries (the first, or a resume), from its lease. */
+export interface CallSegment {
+  /** 0 for the first stream, then one more per resume. */
+  number: number;
+  cause?: ResumeCause;
+  /** The conversation so far, and what the new session is given (resumes only). */
+  context?: CallContext;
+  plan?: ResumePlan;
+}
+
+/** How long a stream waits for a quiet moment before it is handed over anyway. */
+export const HANDOVER_WAIT_MS = 4_000;
 
 /** A slow KV read must not hold the call's first words: it starts without memory. */
 const MEMORY_READ_TIMEOUT_MS = 1_000;
@@ -48,10 +72,16 @@ export interface CallsOptions {
   memory?: Memory;
   /** Listeners beside the journal on every call. */
   watchers?: CallWatcher[];
+  /** One stream per call and resumes (src/call/lease.ts); none: neither. */
+  leases?: CallLeases;
+  /** Each call's conversation, for a resume. */
+  contexts?: CallContexts;
 }
 
 export class Calls {
   readonly live = new Set<CallBridge>();
+  /** Each live call's end, once its lease and context are written too. */
+  readonly #recorded = new Map<CallBridge, Promise<void>>();
   readonly #prewarmed = new PrewarmedSessions();
   readonly #options: CallsOptions;
   readonly #tools: ToolBox;
@@ -71,10 +101,14 @@ export class Calls {
    * this token. `opening`: what the assistant says first on this call (a
    * call the server placed); undefined: GREETING, if set.
    */
-  prewarm(claims: StreamTokenClaims, opening?: string): void {
+  prewarm(
+    claims: StreamTokenClaims,
+    opening?: string,
+    resume?: ResumePlan,
+  ): void {
     this.#prewarmed.add(
       claims.nonce,
-      this.#openUpstream(opening),
+      this.#openUpstream(opening, resume),
       claims.expiresAt,
     );
     // GPT-Live: list Zapier's tools now (the MCP client caches them), so the
@@ -82,24 +116,60 @@ export class Calls {
     this.#options.remoteTools?.list().catch(() => {});
   }
 
+  /** What a new session resuming this call is given: the plan from its kept conversation. */
+  async resumePlan(callSid: string): Promise<ResumePlan> {
+    return planResume(await this.#context(callSid));
+  }
+
+  /**
+   * A Twilio stream of this call is starting here: this instance now holds
+   * its lease. The segment (with the conversation so far when it is a
+   * resume); undefined without leases or when the call has none.
+   */
+  async claimStream(callSid: string): Promise<CallSegment | undefined> {
+    const lease = await this.#options.leases?.goLive(callSid);
+    if (!lease) return undefined;
+    if (lease.segment === 0) return { number: 0 };
+    const context = await this.#context(callSid);
+    return {
+      number: lease.segment,
+      cause: lease.cause,
+      context,
+      plan: planResume(context),
+    };
+  }
+
+  async #context(callSid: string): Promise<CallContext> {
+    return await this.#options.contexts?.read(callSid) ??
+      { lines: [], speaking: "nobody" };
+  }
+
   /**
    * Bridges an accepted media-stream socket to its (pre-warmed or new)
-   * upstream session; `opening` as given to `prewarm`.
+   * upstream session; `opening` as given to `prewarm`, `segment` from
+   * `claimStream`.
    */
   start(
     socket: WebSocket,
     claims: StreamTokenClaims,
     opening?: string,
+    segment?: CallSegment,
   ): CallBridge {
-    const { config, logger, journal } = this.#options;
+    const { config, logger, journal, leases, contexts } = this.#options;
     const warm = this.#prewarmed.take(claims.nonce);
+    const resume = segment?.plan;
+    const context = segment && contexts?.recorder(
+      claims.callSid,
+      segment.context,
+    );
     const bridge = new CallBridge({
       twilio: webSocketPort(socket),
       expectedCallSid: claims.callSid,
       engine: this.#engineFor(
-        warm ?? this.#openUpstream(opening),
+        warm ?? this.#openUpstream(opening, resume),
         claims.callSid,
         opening,
+        resume,
       ),
       prewarmed: warm !== undefined,
       thinkingSound: config.thinkingSound,
@@ -109,7 +179,8 @@ export class Calls {
         startTimeoutMs: config.streamStartTimeoutSeconds * 1000,
       },
       observer: combineObservers([
-        journal.observe(claims.callSid, claims.source),
+        journal.observe(claims.callSid, claims.source, segment),
+        ...(context ? [context] : []),
         ...(this.#options.watchers ?? []).map((watch) =>
           watch({
             callSid: claims.callSid,
@@ -120,8 +191,41 @@ export class Calls {
       ]),
     });
     this.live.add(bridge);
-    bridge.done.then(() => this.live.delete(bridge));
+    const recorded = bridge.done.then(async ({ outcome }) => {
+      await context?.flushed();
+      if (segment && leases) {
+        await leases.streamEnded(claims.callSid, segment.number, outcome);
+        // The real end: the conversation is no longer needed.
+        if (endedOnPurpose(outcome)) await contexts?.delete(claims.callSid);
+      }
+    }).catch((error) =>
+      logger.log("error", "lease.write_failed", {
+        callSid: claims.callSid,
+        error: error instanceof Error ? error.message : String(error),
+      })
+    );
+    // Live until its lease says how it ended, so a drain waits for that too.
+    this.#recorded.set(bridge, recorded);
+    recorded.then(() => {
+      this.live.delete(bridge);
+      this.#recorded.delete(bridge);
+    });
     return bridge;
+  }
+
+  /**
+   * Ends every live stream at its next quiet moment as a handover (another
+   * instance resumes it); resolves once they are closed and recorded.
+   */
+  async handOver(maxWaitMs = HANDOVER_WAIT_MS): Promise<void> {
+    const handing = [...this.live];
+    for (const call of handing) call.handOver(maxWaitMs);
+    await Promise.all(handing.map((call) => this.#ended(call)));
+  }
+
+  /** Resolves once the call has ended, its lease is written and its engine closed. */
+  #ended(call: CallBridge): Promise<void> {
+    return Promise.all([this.#recorded.get(call), call.closed]).then(() => {});
   }
 
   /** Lets live calls go on for up to `seconds`, then closes what is left. */
@@ -133,12 +237,17 @@ export class Calls {
     // Calls can still connect during the drain (their webhook came first).
     while (this.live.size > 0) {
       const ended = await Promise.race([
-        Promise.all([...this.live].map((call) => call.done)).then(() => true),
+        Promise.all([...this.live].map((call) => this.#ended(call))).then(
+          () => true,
+        ),
         deadline.then(() => false),
       ]);
       if (!ended) break;
     }
     clearTimeout(timer);
+    // At the deadline what is left is handed over, not cut: a new process
+    // that is up by then resumes it.
+    await this.handOver();
     await this.close();
   }
 
@@ -148,7 +257,7 @@ export class Calls {
     for (const call of ending) call.end("server shutting down");
     await Promise.all([
       this.#prewarmed.closeAll(),
-      ...ending.map((call) => call.closed),
+      ...ending.map((call) => this.#ended(call)),
     ]);
   }
 
@@ -157,6 +266,7 @@ export class Calls {
     upstream: UpstreamPort,
     callSid: string,
     opening: string | undefined,
+    resume: ResumePlan | undefined,
   ): VoiceEngine {
     const { config, logger, remoteTools } = this.#options;
     const callLogger = logger.with({ callSid });
@@ -167,8 +277,9 @@ export class Calls {
         tools: this.#tools,
         callSid,
         remoteTools,
-        greeting: config.greeting,
-        opening,
+        // A resume never greets again; it speaks first only if the plan says so.
+        greeting: resume ? undefined : config.greeting,
+        opening: resume ? resume.speakFirst : opening,
         model: config.liveModel,
         backendModel: config.liveBackendModel,
       });
@@ -177,7 +288,9 @@ export class Calls {
       logger: callLogger,
       tools: this.#tools,
       callSid,
-      greetingRequested: opening !== undefined || config.greeting !== undefined,
+      greetingRequested: resume
+        ? resume.speakFirst !== undefined
+        : opening !== undefined || config.greeting !== undefined,
       model: config.realtimeModel,
     });
   }
@@ -206,7 +319,7 @@ export class Calls {
    * Opens the configured engine's socket: the first events (the session,
    * the greeting's request on Realtime) go as soon as it is open.
    */
-  #openUpstream(opening?: string): RealtimeUpstream {
+  #openUpstream(opening?: string, resume?: ResumePlan): RealtimeUpstream {
     const { config, upstreamConnectTimeoutMs } = this.#options;
     const now = new Date();
     const live = config.voiceEngine === "live";
@@ -214,7 +327,13 @@ export class Calls {
       live
         ? [
           liveEvents.start(
-            liveSessionConfig(config, now, this.#tools.definitions, memory),
+            liveSessionConfig(
+              config,
+              now,
+              this.#tools.definitions,
+              memory,
+              resume?.history,
+            ),
           ),
         ]
         : initialEvents(
@@ -223,6 +342,7 @@ export class Calls {
           this.#tools.definitions,
           memory,
           opening,
+          resume,
         );
     return new RealtimeUpstream({
       url: live ? config.openaiLiveUrl : config.openaiRealtimeUrl,

@@ -18,6 +18,7 @@ export function combineObservers(
       observers.forEach((o) => o.mcpToolsUnavailable?.(server)),
     turnLatency: (ms) => observers.forEach((o) => o.turnLatency?.(ms)),
     usage: (report) => observers.forEach((o) => o.usage?.(report)),
+    speaking: (who) => observers.forEach((o) => o.speaking?.(who)),
     ended: (summary) => observers.forEach((o) => o.ended?.(summary)),
   };
 }

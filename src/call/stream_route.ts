@@ -82,8 +82,12 @@ export function mediaStreamHandler(options: StreamRouteOptions): Handler {
     const opening = source === "twilio"
       ? await options.openingFor?.(callSid)
       : undefined;
+    // This instance now carries the call; a resume comes with its conversation.
+    const segment = source === "twilio"
+      ? await options.calls.claimStream(callSid)
+      : undefined;
     const { socket, response } = Deno.upgradeWebSocket(request);
-    options.calls.start(socket, consumed.claims, opening);
+    options.calls.start(socket, consumed.claims, opening, segment);
     return response;
   };
 }

@@ -18,7 +18,9 @@ export type EndReason =
   | "upstream error"
   | "call sid mismatch"
   | "protocol violation"
-  | "server shutting down";
+  | "server shutting down"
+  /** Ended at a quiet moment so another instance resumes the call (deploys). */
+  | "handover";
 
 /** How a call ended, in the journal's words. */
 export type CallOutcome =
@@ -26,7 +28,10 @@ export type CallOutcome =
   | "assistant_ended"
   | "limit"
   | "error"
-  | "shutdown";
+  | "shutdown"
+  | "handover"
+  /** Its instance died and the call was never continued (see src/call/lease.ts). */
+  | "interrupted";
 
 export const OUTCOMES: Record<EndReason, CallOutcome> = {
   "caller hung up": "caller_hung_up",
@@ -41,7 +46,17 @@ export const OUTCOMES: Record<EndReason, CallOutcome> = {
   "call sid mismatch": "error",
   "protocol violation": "error",
   "server shutting down": "shutdown",
+  "handover": "handover",
 };
+
+/**
+ * Outcomes that end the call on purpose: the goodbye, a limit, the caller
+ * hanging up. Any other end of a stream resumes the call (src/call/lease.ts).
+ */
+export function endedOnPurpose(outcome: CallOutcome): boolean {
+  return outcome === "assistant_ended" || outcome === "limit" ||
+    outcome === "caller_hung_up";
+}
 
 export interface CallSummary {
   reason: EndReason;
@@ -62,6 +77,8 @@ export interface ToolCallRecord {
   failed: boolean;
   /** For a failed MCP call: protocol_error, tool_execution_error or http_error. */
   errorType: string | undefined;
+  /** What the tool returned, when the engine sees it (kept for a resume, not journaled). */
+  result?: string;
 }
 
 /** What a call reports as it goes (the call journal listens). */
@@ -75,8 +92,12 @@ export interface CallObserver {
   turnLatency?(ms: number): void;
   /** What the voice session consumed (tokens of a response, or seconds so far). */
   usage?(report: UsageReport): void;
+  /** Who is speaking now, for a resume: the assistant (audio playing), the caller, or nobody. */
+  speaking?(who: Speaker): void;
   ended?(summary: CallSummary): void;
 }
+
+export type Speaker = "assistant" | "caller" | "nobody";
 
 export interface CallLimits {
   /** The assistant says goodbye and the call ends after this long. */

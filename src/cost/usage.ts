@@ -83,3 +83,18 @@ function sumTokens(a: TokenCounts, b: TokenCounts): TokenCounts {
 function wholeCount(value: number): number {
   return Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
 }
+
+/** Two usages added together (segments of one call: their seconds add too). */
+export function mergeUsage(a: UsageTotals, b: UsageTotals): UsageTotals {
+  const merged: UsageTotals = { ...a };
+  for (const [model, usage] of Object.entries(b)) {
+    const current = merged[model];
+    merged[model] = current
+      ? {
+        tokens: sumTokens(current.tokens, usage.tokens),
+        seconds: current.seconds + usage.seconds,
+      }
+      : usage;
+  }
+  return merged;
+}

@@ -4,15 +4,22 @@
  * limited to 64 KiB and a long call's transcript is not.
  */
 
-import type {
-  CallObserver,
-  CallOutcome,
-  CallSummary,
+import type { ResumeCause } from "../call/lease.ts";
+import {
+  type CallObserver,
+  type CallOutcome,
+  type CallSummary,
+  endedOnPurpose,
 } from "../call/vocabulary.ts";
 import type { PriceTable } from "../cost/prices.ts";
 import { priceUsage } from "../cost/pricing.ts";
 import type { SpendLedger } from "../cost/spend.ts";
-import { addUsage, type UsageReport, type UsageTotals } from "../cost/usage.ts";
+import {
+  addUsage,
+  mergeUsage,
+  type UsageReport,
+  type UsageTotals,
+} from "../cost/usage.ts";
 import type { Logger } from "../log.ts";
 import { type OutboundCall, outboundCallKey } from "./outbound_calls.ts";
 
@@ -44,6 +51,25 @@ export interface CallRecord {
   unpricedModels?: string[];
   /** The summary made after the call (MEMORY on). */
   summary?: SummaryState;
+  /** A call resumed on a new stream: each stream, with its cause and usage. */
+  segments?: SegmentRecord[];
+  /** The real end was reached (the summary job was started once). */
+  finished?: boolean;
+}
+
+/** One stream of a call that was resumed. */
+export interface SegmentRecord {
+  startedAt: number;
+  /** Why this stream exists: absent for the first. */
+  cause?: ResumeCause;
+  outcome: CallOutcome | null;
+  usage?: UsageTotals;
+}
+
+/** The stream of a call an observer records: its number and why it exists. */
+export interface SegmentInfo {
+  number: number;
+  cause?: ResumeCause;
 }
 
 /** Where a call's summary stands, and the summary once made. */
@@ -90,6 +116,8 @@ export interface JournalOptions {
 const DAY_MS = 86_400_000;
 /** Turn latencies kept per call: enough for statistics, bounded in size. */
 const MAX_TURN_LATENCIES = 500;
+/** Line numbers of each stream of a call start this far apart. */
+const LINES_PER_SEGMENT = 100_000;
 
 export class CallJournal {
   readonly #kv: Deno.Kv;
@@ -108,11 +136,24 @@ export class CallJournal {
     return this.#options.retentionDays * DAY_MS;
   }
 
-  /** An observer that records one call; writes are queued in order and never block the call. */
+  /**
+   * An observer that records one call; writes are queued in order and never
+   * block the call. `segment`: a call Twilio may continue (it has a lease):
+   * a stream after the first adds to the call's one record, and the summary
+   * waits for the real end (an end on purpose, or `finish`).
+   */
   observe(
     callSid: string,
     source: string,
+    segment?: SegmentInfo,
   ): CallObserver & { flushed(): Promise<void> } {
+    // A resumed call's record as its earlier streams left it.
+    const prior: Promise<CallRecord | undefined> = segment && segment.number > 0
+      ? this.#kv.get<CallRecord>(["calls", callSid]).then((e) =>
+        e.value ?? undefined
+      )
+      : Promise.resolve(undefined);
+    const segmentStartedAt = this.#now();
     let record: CallRecord = {
       callSid,
       caller: "",
@@ -125,7 +166,7 @@ export class CallJournal {
       turnLatenciesMs: [],
       toolCalls: 0,
     };
-    let lineNumber = 0;
+    let lineNumber = (segment?.number ?? 0) * LINES_PER_SEGMENT;
     let queue = Promise.resolve();
     const write = (task: () => Promise<unknown>) => {
       this.#queues.delete(queue);
@@ -143,7 +184,18 @@ export class CallJournal {
     };
     const saveRecord = () => {
       const snapshot = structuredClone(record);
-      write(() => this.#saveRecord(snapshot));
+      write(async () =>
+        this.#saveRecord(
+          segment
+            ? this.#withSegment(
+              await prior,
+              snapshot,
+              segment,
+              segmentStartedAt,
+            )
+            : snapshot,
+        )
+      );
     };
     const addLine = (line: JournalLine) => {
       const key = ["call_lines", callSid, ++lineNumber];
@@ -202,14 +254,89 @@ export class CallJournal {
           endReason: summary.reason,
         };
         saveRecord();
-        const afterEnd = this.#options.afterEnd;
-        if (afterEnd) {
-          const ended = structuredClone(record);
-          write(() => afterEnd(ended));
+        // A stream that ended without the call ending may be resumed: the
+        // summary waits for the real end.
+        if (!segment || endedOnPurpose(summary.outcome)) {
+          write(() => this.finish(callSid));
         }
       },
       flushed: () => queue,
     };
+  }
+
+  /**
+   * The call's real end: runs `afterEnd` (the summary job) once. With
+   * `interrupted`, a call whose stream nobody continued is closed as such.
+   */
+  async finish(callSid: string, interrupted = false): Promise<void> {
+    for (;;) {
+      const current = await this.#kv.get<CallRecord>(["calls", callSid]);
+      if (!current.value || current.value.finished) return;
+      const now = this.#now();
+      const record: CallRecord = { ...current.value, finished: true };
+      if (interrupted) {
+        record.outcome = "interrupted";
+        record.endReason = "server lost";
+        record.endedAt ??= now;
+        record.durationMs = record.endedAt - record.startedAt;
+      }
+      const committed = await this.#recordWrite(
+        this.#kv.atomic().check(current),
+        record,
+      ).commit();
+      if (!committed.ok) continue;
+      await this.#options.afterEnd?.(record);
+      return;
+    }
+  }
+
+  /**
+   * One stream's record folded into the call's (`prior`: as its earlier
+   * streams left it): one record, each stream's usage kept apart and added.
+   */
+  #withSegment(
+    prior: CallRecord | undefined,
+    current: CallRecord,
+    segment: SegmentInfo,
+    startedAt: number,
+  ): CallRecord {
+    const earlier = (prior?.segments ?? [{
+      startedAt: prior?.startedAt ?? current.startedAt,
+      outcome: prior?.outcome ?? null,
+      usage: prior?.usage,
+    }]).slice(0, segment.number);
+    const segments: SegmentRecord[] = [...earlier, {
+      startedAt,
+      ...(segment.cause ? { cause: segment.cause } : {}),
+      outcome: current.outcome,
+      usage: current.usage,
+    }];
+    if (!prior) return { ...current, segments };
+    const usage = segments.reduce<UsageTotals>(
+      (sum, s) => mergeUsage(sum, s.usage ?? {}),
+      {},
+    );
+    const merged: CallRecord = {
+      ...current,
+      caller: prior.caller || current.caller,
+      startedAt: prior.startedAt,
+      durationMs: current.endedAt === null
+        ? null
+        : current.endedAt - prior.startedAt,
+      turnLatenciesMs: [...prior.turnLatenciesMs, ...current.turnLatenciesMs]
+        .slice(0, MAX_TURN_LATENCIES),
+      toolCalls: prior.toolCalls + current.toolCalls,
+      segments,
+      usage,
+    };
+    const toolsUnavailable = [
+      ...new Set([
+        ...prior.toolsUnavailable ?? [],
+        ...current.toolsUnavailable ?? [],
+      ]),
+    ];
+    if (toolsUnavailable.length > 0) merged.toolsUnavailable = toolsUnavailable;
+    return this.#priced(merged);
   }
 
   /** Resolves once every queued write has landed (before closing KV). */
@@ -250,9 +377,17 @@ export class CallJournal {
 
   /** The record with `report` added to its usage and its cost priced again. */
   #withUsage(record: CallRecord, report: UsageReport): CallRecord {
-    const usage = addUsage(record.usage ?? {}, report);
+    return this.#priced({
+      ...record,
+      usage: addUsage(record.usage ?? {}, report),
+    });
+  }
+
+  /** The record with its cost priced from its usage. */
+  #priced(record: CallRecord): CallRecord {
+    const usage = record.usage ?? {};
     const prices = this.#options.prices;
-    if (!prices) return { ...record, usage };
+    if (!prices) return record;
     const cost = priceUsage(usage, prices);
     for (const model of cost.unpriced) {
       if (!record.unpricedModels?.includes(model)) {

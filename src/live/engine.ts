@@ -335,6 +335,7 @@ export class LiveEngine implements VoiceEngine {
           server: this.#options.remoteLabel ?? "zapier",
           failed,
           errorType,
+          result: JSON.stringify(outcome.output),
         });
       }
       this.#answer(call, outcome, batch);

@@ -193,9 +193,24 @@ export type LiveFunctionTool = {
 };
 
 /** The `session` of `session.start`, exactly as sent. */
+/** A text message of `session.start`'s initial history (openai-node `InitialItem`). */
+export type LiveInitialItem =
+  | {
+    type: "message";
+    role: "user" | "developer";
+    content: [{ type: "input_text"; text: string }];
+  }
+  | {
+    type: "message";
+    role: "assistant";
+    content: [{ type: "output_text"; text: string }];
+  };
+
 export type LiveSessionConfig = {
   model: string;
   instructions: string;
+  /** A resumed call's conversation so far. */
+  input?: LiveInitialItem[];
   audio: {
     format: { type: "audio/pcmu"; rate: 8000 };
     output: { voice: string };

@@ -2,8 +2,13 @@
 
 import { assistantInstructions } from "../call/instructions.ts";
 import type { Config } from "../config.ts";
+import type { HistoryMessage } from "../call/resume_plan.ts";
 import type { MemoryContext } from "../memory/memory.ts";
-import type { LiveFunctionTool, LiveSessionConfig } from "./events.ts";
+import type {
+  LiveFunctionTool,
+  LiveInitialItem,
+  LiveSessionConfig,
+} from "./events.ts";
 
 export type LiveSettings = Pick<
   Config,
@@ -31,11 +36,14 @@ export function liveSessionConfig(
   now: Date,
   tools: readonly LiveFunctionTool[],
   memory?: MemoryContext,
+  history?: readonly HistoryMessage[],
 ): LiveSessionConfig {
   const instructions = assistantInstructions(settings, now, memory);
   return {
     model: settings.liveModel,
     instructions,
+    // A resumed call: the conversation so far, as text history (at most 128).
+    ...(history ? { input: history.map(initialItem) } : {}),
     audio: {
       format: { type: "audio/pcmu", rate: 8000 },
       output: { voice: settings.voice },
@@ -51,4 +59,11 @@ export function liveSessionConfig(
       },
     },
   };
+}
+
+/** One history message as `session.start` takes it: one text part. */
+function initialItem({ role, text }: HistoryMessage): LiveInitialItem {
+  return role === "assistant"
+    ? { type: "message", role, content: [{ type: "output_text", text }] }
+    : { type: "message", role, content: [{ type: "input_text", text }] };
 }

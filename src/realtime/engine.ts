@@ -211,6 +211,7 @@ export class RealtimeEngine implements VoiceEngine {
           server: event.server,
           failed: event.failed,
           errorType: event.errorType,
+          ...(event.result === undefined ? {} : { result: event.result }),
         });
         return;
       case "mcp_list_tools.item":

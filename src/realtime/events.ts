@@ -69,6 +69,8 @@ export type ServerEvent =
     failed: boolean;
     /** For a failed MCP call: protocol_error, tool_execution_error or http_error. */
     errorType: string | undefined;
+    /** What an MCP call returned (a resumed call's context). */
+    result?: string;
   }
   | {
     type: "mcp_list_tools.completed" | "mcp_list_tools.failed";
@@ -244,6 +246,7 @@ export function parseServerEvent(data: unknown): ServerParseResult {
           server: str(item.server_label),
           failed: error !== undefined,
           errorType: error ? str(error.type) : undefined,
+          ...(typeof item.output === "string" ? { result: item.output } : {}),
         },
       };
     }
@@ -310,6 +313,11 @@ export type ClientEvent =
       | { type: "function_call_output"; call_id: string; output: string }
       | { type: "message"; role: "system" | "user"; content: [InputText] }
       | {
+        type: "message";
+        role: "assistant";
+        content: [{ type: "output_text"; text: string }];
+      }
+      | {
         type: "mcp_approval_response";
         id: string;
         approval_request_id: string;
@@ -372,6 +380,17 @@ export const clientEvents = {
         type: "message",
         role: "user",
         content: [{ type: "input_text", text }],
+      },
+    });
+  },
+  /** What the assistant said earlier in the call (a resumed call's history). */
+  assistantMessage(text: string): string {
+    return encode({
+      type: "conversation.item.create",
+      item: {
+        type: "message",
+        role: "assistant",
+        content: [{ type: "output_text", text }],
       },
     });
   },

@@ -5,6 +5,7 @@ import {
   assistantInstructions,
   greetingInstruction,
 } from "../call/instructions.ts";
+import type { ResumePlan } from "../call/resume_plan.ts";
 import type { MemoryContext } from "../memory/memory.ts";
 import { endCall } from "../tools/end_call.ts";
 import type { FunctionTool } from "../tools/toolbox.ts";
@@ -139,7 +140,9 @@ export function sessionConfig(
 /**
  * What a new upstream socket sends on open: the session, then the opening's
  * response (the call's `opening` instruction, else GREETING's), so the first
- * words are being generated before the stream even starts.
+ * words are being generated before the stream even starts. A resumed call
+ * (`resume`) gets its conversation so far as items before any response, and
+ * no greeting: it speaks first only when the plan says so.
  */
 export function initialEvents(
   settings: SessionSettings,
@@ -147,14 +150,25 @@ export function initialEvents(
   functionTools?: readonly FunctionTool[],
   memory?: MemoryContext,
   opening?: string,
+  resume?: ResumePlan,
 ): string[] {
   const events = [
     clientEvents.sessionUpdate(
       sessionConfig(settings, now, functionTools, memory),
     ),
   ];
-  // This call's own opening (a call the server placed), else GREETING.
-  const first = opening ??
+  for (const { role, text } of resume?.history ?? []) {
+    events.push(
+      role === "user"
+        ? clientEvents.userMessage(text)
+        : role === "assistant"
+        ? clientEvents.assistantMessage(text)
+        : clientEvents.systemMessage(text),
+    );
+  }
+  // A resume's own first words, else this call's opening (a call the
+  // server placed), else GREETING.
+  const first = resume ? resume.speakFirst : opening ??
     (settings.greeting === undefined
       ? undefined
       : greetingInstruction(settings.greeting));

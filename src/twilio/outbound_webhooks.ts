@@ -14,6 +14,7 @@
 
 import type { Admission } from "../admission.ts";
 import type { Calls } from "../call/calls.ts";
+import type { CallLeases } from "../call/lease.ts";
 import { text } from "../http/responses.ts";
 import type { Handler } from "../http/router.ts";
 import type { OutboundCall } from "../journal/outbound_calls.ts";
@@ -22,6 +23,7 @@ import { type Dialler, isMachine } from "../outbound/dialler.ts";
 import { outboundOpening, voicemailMessage } from "../outbound/opening.ts";
 import { publicOrigin, websocketOrigin } from "../public_url.ts";
 import { mintStreamToken } from "../stream_token.ts";
+import { claimOneStream } from "./one_stream.ts";
 import { readSignedForm } from "./signed_form.ts";
 import {
   connectStreamTwiml,
@@ -43,6 +45,8 @@ export interface OutboundWebhookOptions {
   calls: Calls;
   admission: Admission;
   dialler: Dialler;
+  /** One stream per call, and resumes. */
+  leases: CallLeases;
 }
 
 /**
@@ -109,6 +113,12 @@ export function outboundWebhookHandlers(options: OutboundWebhookOptions): {
       logger.log("warn", "outbound.refused", { ...callLog, reason: refused });
       return twimlResponse(sayAndHangUpTwiml(OUTBOUND_BUSY_MESSAGE));
     }
+    const duplicate = await claimOneStream(
+      options.leases,
+      call.callSid,
+      options.refusal,
+    );
+    if (duplicate) return duplicate;
     const { token, claims } = await mintStreamToken(
       options.tokenKey,
       call.callSid,

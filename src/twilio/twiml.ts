@@ -15,9 +15,10 @@ export function escapeXml(text: string): string {
 const PROLOG = '<?xml version="1.0" encoding="UTF-8"?>';
 
 /**
- * `<Connect><Stream>`: the call's audio goes to `streamUrl` (wss://, no query
- * string). When the server closes the stream, Twilio goes on to `continueUrl`
- * (a fresh signed POST), which decides between a plain hang-up and an apology.
+ * `<Connect action><Stream>`: the call's audio goes to `streamUrl` (wss://,
+ * no query string). However the stream's socket closes (the server closed
+ * it, or the server died), Twilio requests `continueUrl` (a fresh signed
+ * POST), which hangs up, resumes the call or apologises.
  */
 export function connectStreamTwiml(
   streamUrl: string,
@@ -29,18 +30,25 @@ export function connectStreamTwiml(
       `<Parameter name="${escapeXml(name)}" value="${escapeXml(value)}"/>`
     )
     .join("");
-  const next = continueUrl === undefined
+  const action = continueUrl === undefined
     ? ""
-    : `<Redirect method="POST">${escapeXml(continueUrl)}</Redirect>`;
-  return `${PROLOG}<Response><Connect><Stream url="${
+    : ` action="${escapeXml(continueUrl)}" method="POST"`;
+  return `${PROLOG}<Response><Connect${action}><Stream url="${
     escapeXml(streamUrl)
-  }">${params}</Stream></Connect>${next}</Response>`;
+  }">${params}</Stream></Connect></Response>`;
 }
 
 /** Speaks `message` (if any), then hangs up. */
 export function sayAndHangUpTwiml(message?: string): string {
   const say = message === undefined ? "" : `<Say>${escapeXml(message)}</Say>`;
   return `${PROLOG}<Response>${say}<Hangup/></Response>`;
+}
+
+/** A second of silence, then Twilio requests `url` again (signed, POST). */
+export function pauseAndRedirectTwiml(url: string): string {
+  return `${PROLOG}<Response><Pause length="1"/><Redirect method="POST">${
+    escapeXml(url)
+  }</Redirect></Response>`;
 }
 
 export function twimlResponse(body: string, status = 200): Response {

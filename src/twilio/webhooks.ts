@@ -1,12 +1,14 @@
 /**
  * Twilio's signed form webhooks: `POST /incoming-call` mints the stream
  * token (security layer 3 starts here, and only for a signed request) and
- * `POST /call-ended` decides how a call whose stream closed ends.
+ * `POST /call-ended` (the `<Connect action>`) decides how a call whose
+ * stream closed goes on: hang up, resume it here, or apologise.
  */
 
 import type { Admission } from "../admission.ts";
 import { maskCaller } from "../caller_number.ts";
 import type { Calls } from "../call/calls.ts";
+import type { CallLeases } from "../call/lease.ts";
 import type { Config } from "../config.ts";
 import { type Budget, BUDGET_MESSAGE } from "../cost/budget.ts";
 import { text } from "../http/responses.ts";
@@ -15,9 +17,11 @@ import type { CallJournal } from "../journal/journal.ts";
 import type { Logger, LogLine } from "../log.ts";
 import { publicOrigin, websocketOrigin } from "../public_url.ts";
 import { mintStreamToken } from "../stream_token.ts";
+import { alreadyStreaming, claimOneStream } from "./one_stream.ts";
 import { readSignedForm } from "./signed_form.ts";
 import {
   connectStreamTwiml,
+  pauseAndRedirectTwiml,
   sayAndHangUpTwiml,
   twimlResponse,
 } from "./twiml.ts";
@@ -41,10 +45,15 @@ export interface WebhookOptions {
   admission: Admission;
   /** DAILY_BUDGET_USD; undefined: no budget. */
   budget?: Budget;
+  /** One stream per call, and resumes. */
+  leases: CallLeases;
 }
 
-/** How long /call-ended waits for the journal to learn how the stream ended. */
-const CALL_END_WAIT_MS = 2000;
+/**
+ * How long /call-ended waits for a live holder to record how its stream
+ * ended; a dead holder's heartbeat goes stale sooner (src/instances.ts).
+ */
+const CONTINUE_WAIT_MS = 2500;
 
 export function webhookHandlers(options: WebhookOptions): {
   incomingCall: Handler;
@@ -79,6 +88,12 @@ export function webhookHandlers(options: WebhookOptions): {
       logger.log("warn", "webhook.refused", { callSid, reason: "budget" });
       return twimlResponse(sayAndHangUpTwiml(BUDGET_MESSAGE));
     }
+    const duplicate = await claimOneStream(
+      options.leases,
+      callSid,
+      options.refusal,
+    );
+    if (duplicate) return duplicate;
     const { token, claims } = await mintStreamToken(
       options.tokenKey,
       callSid,
@@ -107,21 +122,48 @@ export function webhookHandlers(options: WebhookOptions): {
     const params = await signedForm(request);
     if (params instanceof Response) return params;
     const callSid = params.get("CallSid") ?? "";
-    const deadline = Date.now() + CALL_END_WAIT_MS;
-    let outcome = (await journal.get(callSid))?.record.outcome;
-    while (!outcome && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      outcome = (await journal.get(callSid))?.record.outcome;
-    }
-    const clean = outcome === "assistant_ended" || outcome === "limit" ||
-      outcome === "caller_hung_up";
-    logger.log("info", "call.continued", {
+    const decision = await options.leases.continueCall(
       callSid,
-      outcome: outcome ?? "unknown",
-    });
-    return twimlResponse(
-      clean ? sayAndHangUpTwiml() : sayAndHangUpTwiml(APOLOGY_MESSAGE),
+      CONTINUE_WAIT_MS,
+      !options.admission.draining,
     );
+    logger.log("info", "call.continued", { callSid, decision: decision.kind });
+    const origin = publicOrigin(request, config.publicUrl);
+    switch (decision.kind) {
+      case "hang_up":
+        return twimlResponse(sayAndHangUpTwiml());
+      case "held":
+        options.refusal("warn", "webhook.duplicate", { callSid });
+        return alreadyStreaming();
+      case "elsewhere":
+        // Stopping: Twilio asks again in a moment, and a live instance answers.
+        return twimlResponse(pauseAndRedirectTwiml(`${origin}/call-ended`));
+      case "give_up":
+        // The real end: the summary is made now, once.
+        await journal.finish(callSid);
+        logger.log("warn", "call.not_resumed", { callSid, why: decision.why });
+        return twimlResponse(sayAndHangUpTwiml(APOLOGY_MESSAGE));
+      case "resume": {
+        const { token, claims } = await mintStreamToken(
+          options.tokenKey,
+          callSid,
+          config.streamTokenTtlSeconds,
+        );
+        calls.prewarm(claims, undefined, await calls.resumePlan(callSid));
+        logger.log("info", "call.resuming", {
+          callSid,
+          cause: decision.cause,
+          segment: decision.segment,
+        });
+        return twimlResponse(
+          connectStreamTwiml(
+            `${websocketOrigin(origin)}/media-stream/${token}`,
+            { caller: params.get("From") ?? "" },
+            `${origin}/call-ended`,
+          ),
+        );
+      }
+    }
   };
 
   return { incomingCall, callEnded };

@@ -1,0 +1,293 @@
+/**
+ * One stream per call, across instances: a per-CallSid lease in Deno KV.
+ *
+ * The first signed webhook of a call claims it with an insert-if-absent, so
+ * a repeated or replayed webhook mints nothing and opens no upstream
+ * session. The instance whose stream carries the call holds the lease while
+ * its heartbeat (src/instances.ts) is fresh; when the stream ends it records
+ * how. Twilio's `<Connect action>` then reads the lease: an end on purpose
+ * hangs up; any other end (a crash, a handover, a lost upstream) resumes the
+ * call on whichever instance got the request, at most MAX_RESUMES times,
+ * and never while another instance still holds a live stream for it.
+ */
+
+import type { Instances } from "../instances.ts";
+import type { CallOutcome } from "./vocabulary.ts";
+import { endedOnPurpose } from "./vocabulary.ts";
+
+/** Why a call was resumed: its instance died, it was handed over, or its stream dropped. */
+export type ResumeCause = "crash" | "handover" | "dropped";
+
+export type LeaseState =
+  /** A stream token is minted; the stream has not started. */
+  | "pending"
+  /** A stream carries the call on `instance`. */
+  | "live"
+  /** The stream ended on purpose: the call is over. */
+  | "ended"
+  /** The stream ended without the call ending: Twilio's continuation resumes it. */
+  | "dropped"
+  | "handover"
+  /** Nobody continued the call before the lease ran out. */
+  | "interrupted";
+
+export interface CallLease {
+  callSid: string;
+  state: LeaseState;
+  /** The instance that minted the token or carries the stream. */
+  instance: string;
+  /** 0 for the call's first stream, then one more per resume. */
+  segment: number;
+  /** Why this segment exists (resumed segments only). */
+  cause?: ResumeCause;
+  /** Epoch ms of the last change. */
+  changedAt: number;
+}
+
+/** Resumes per call; after that the caller hears the apology. */
+export const MAX_RESUMES = 3;
+/** How long a finished call's lease is kept: replays of its webhooks stay refused. */
+const FINISHED_LEASE_MS = 24 * 3_600_000;
+/**
+ * A stream that ended without the call ending is resumed by Twilio's
+ * continuation within seconds; past this with no resume it is interrupted.
+ */
+export const LEASE_GRACE_MS = 15_000;
+/** How often a waiting continuation reads the lease again. */
+const POLL_MS = 50;
+
+const leaseKey = (callSid: string) => ["call_lease", callSid];
+/** Leases not yet finished, for the sweep. */
+const openKey = (callSid: string) => ["call_lease_open", callSid];
+
+export type ContinueDecision =
+  /** The call ended on purpose: hang up. */
+  | { kind: "hang_up" }
+  /** Resume it: this instance now holds segment `segment`. */
+  | { kind: "resume"; cause: ResumeCause; segment: number }
+  /** MAX_RESUMES reached, or nothing known of the call: the apology. */
+  | { kind: "give_up"; why: "limit" | "unknown" | "interrupted" }
+  /** Another live instance holds a stream for it (a replay): nothing is minted. */
+  | { kind: "held" }
+  /** Resumable, but this instance is stopping: another one should take it. */
+  | { kind: "elsewhere" };
+
+export class CallLeases {
+  readonly #kv: Deno.Kv;
+  readonly #instances: Instances;
+  readonly #now: () => number;
+  /** A pending stream older than this never connected (the stream token's TTL). */
+  readonly #pendingMs: number;
+
+  constructor(
+    kv: Deno.Kv,
+    instances: Instances,
+    pendingMs: number,
+    now = Date.now,
+  ) {
+    this.#kv = kv;
+    this.#instances = instances;
+    this.#pendingMs = pendingMs;
+    this.#now = now;
+  }
+
+  get instanceId(): string {
+    return this.#instances.id;
+  }
+
+  /** Claims a new call's first stream; false when the CallSid already has a lease. */
+  async claim(callSid: string): Promise<boolean> {
+    const lease: CallLease = {
+      callSid,
+      state: "pending",
+      instance: this.#instances.id,
+      segment: 0,
+      changedAt: this.#now(),
+    };
+    const result = await this.#write(
+      this.#kv.atomic().check({ key: leaseKey(callSid), versionstamp: null }),
+      lease,
+    ).commit();
+    return result.ok;
+  }
+
+  async get(callSid: string): Promise<CallLease | undefined> {
+    return (await this.#kv.get<CallLease>(leaseKey(callSid))).value ??
+      undefined;
+  }
+
+  /**
+   * Twilio's continuation: how the call goes on. Waits up to `waitMs` for a
+   * holder that is still alive to record how its stream ended; a holder
+   * whose heartbeat stopped has crashed, and its call is taken over.
+   */
+  async continueCall(
+    callSid: string,
+    waitMs: number,
+    mayResume = true,
+  ): Promise<ContinueDecision> {
+    const deadline = this.#now() + waitMs;
+    for (;;) {
+      const entry = await this.#kv.get<CallLease>(leaseKey(callSid));
+      const lease = entry.value;
+      if (!lease) return { kind: "give_up", why: "unknown" };
+      if (lease.state === "ended") return { kind: "hang_up" };
+      if (lease.state === "interrupted") {
+        return { kind: "give_up", why: "interrupted" };
+      }
+      let cause: ResumeCause | undefined;
+      if (lease.state === "dropped" || lease.state === "handover") {
+        cause = lease.state;
+      } else if (this.#neverConnected(lease)) {
+        cause = "dropped";
+      } else if (!await this.#instances.alive(lease.instance)) {
+        cause = "crash";
+      } else if (this.#now() >= deadline) {
+        // A live instance still holds the stream: this is a replay.
+        return { kind: "held" };
+      }
+      if (!cause) {
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        continue;
+      }
+      if (lease.segment >= MAX_RESUMES) {
+        await this.finish(callSid, "ended", entry);
+        return { kind: "give_up", why: "limit" };
+      }
+      if (!mayResume) return { kind: "elsewhere" };
+      const next: CallLease = {
+        callSid,
+        state: "pending",
+        instance: this.#instances.id,
+        segment: lease.segment + 1,
+        cause,
+        changedAt: this.#now(),
+      };
+      const claimed = await this.#write(this.#kv.atomic().check(entry), next)
+        .commit();
+      // Another instance took the same continuation first.
+      if (!claimed.ok) return { kind: "held" };
+      return { kind: "resume", cause, segment: next.segment };
+    }
+  }
+
+  /**
+   * The stream of this call started here: this instance holds it now. The
+   * lease as it was (segment and cause), or undefined if the call has none
+   * (a softphone stream).
+   */
+  async goLive(callSid: string): Promise<CallLease | undefined> {
+    for (;;) {
+      const entry = await this.#kv.get<CallLease>(leaseKey(callSid));
+      if (!entry.value) return undefined;
+      const lease: CallLease = {
+        ...entry.value,
+        state: "live",
+        instance: this.#instances.id,
+        changedAt: this.#now(),
+      };
+      if (
+        (await this.#write(this.#kv.atomic().check(entry), lease).commit()).ok
+      ) {
+        return lease;
+      }
+    }
+  }
+
+  /**
+   * This instance's stream of `segment` ended: on purpose (the call is
+   * over), a handover, or dropped. Ignored when the lease has moved on.
+   */
+  async streamEnded(
+    callSid: string,
+    segment: number,
+    outcome: CallOutcome,
+  ): Promise<void> {
+    const state: LeaseState = endedOnPurpose(outcome)
+      ? "ended"
+      : outcome === "handover"
+      ? "handover"
+      : "dropped";
+    for (;;) {
+      const entry = await this.#kv.get<CallLease>(leaseKey(callSid));
+      const lease = entry.value;
+      if (
+        !lease || lease.segment !== segment ||
+        lease.instance !== this.#instances.id || lease.state !== "live"
+      ) return;
+      const next = { ...lease, state, changedAt: this.#now() };
+      if (
+        (await this.#write(this.#kv.atomic().check(entry), next).commit()).ok
+      ) {
+        return;
+      }
+    }
+  }
+
+  /** Marks the call finished (its apology was given, or it was interrupted). */
+  async finish(
+    callSid: string,
+    state: "ended" | "interrupted",
+    entry?: Deno.KvEntryMaybe<CallLease>,
+  ): Promise<void> {
+    const current = entry ?? await this.#kv.get<CallLease>(leaseKey(callSid));
+    if (!current.value) return;
+    await this.#write(this.#kv.atomic().check(current), {
+      ...current.value,
+      state,
+      changedAt: this.#now(),
+    }).commit();
+  }
+
+  /**
+   * Leases nobody will continue: a holder that died, or a dropped or handed
+   * over stream that no continuation resumed, past LEASE_GRACE_MS. Each is
+   * marked interrupted (once, atomically) and passed to `closed`.
+   */
+  async sweep(closed: (lease: CallLease) => Promise<void>): Promise<number> {
+    let count = 0;
+    const now = this.#now();
+    for await (const open of this.#kv.list({ prefix: ["call_lease_open"] })) {
+      const callSid = open.key[1] as string;
+      const entry = await this.#kv.get<CallLease>(leaseKey(callSid));
+      const lease = entry.value;
+      if (!lease) {
+        await this.#kv.delete(open.key);
+        continue;
+      }
+      if (now - lease.changedAt < LEASE_GRACE_MS) continue;
+      const holderGone = lease.state === "dropped" ||
+        lease.state === "handover" || this.#neverConnected(lease) ||
+        !await this.#instances.alive(lease.instance);
+      if (!holderGone) continue;
+      const interrupted: CallLease = {
+        ...lease,
+        state: "interrupted",
+        changedAt: now,
+      };
+      const result = await this.#write(
+        this.#kv.atomic().check(entry),
+        interrupted,
+      ).commit();
+      if (!result.ok) continue;
+      count++;
+      await closed(interrupted);
+    }
+    return count;
+  }
+
+  #neverConnected(lease: CallLease): boolean {
+    return lease.state === "pending" &&
+      this.#now() - lease.changedAt > this.#pendingMs;
+  }
+
+  /** The lease, and its entry in the open index while it is not finished. */
+  #write(atomic: Deno.AtomicOperation, lease: CallLease): Deno.AtomicOperation {
+    atomic.set(leaseKey(lease.callSid), lease, { expireIn: FINISHED_LEASE_MS });
+    return lease.state === "ended" || lease.state === "interrupted"
+      ? atomic.delete(openKey(lease.callSid))
+      : atomic.set(openKey(lease.callSid), lease.changedAt, {
+        expireIn: FINISHED_LEASE_MS,
+      });
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * What a resumed call's new session is given, and whether the assistant
+ * speaks first: pure, from the conversation kept in KV
+ * (./call_context.ts). No second greeting; if the assistant was
+ * mid-answer it says briefly that the line dropped and goes on; if the
+ * caller was speaking, it listens; if the caller's last words were not
+ * answered yet, it answers them.
+ */
+
+import type { Speaker } from "./vocabulary.ts";
+
+/** One line of the conversation so far. */
+export type ContextLine =
+  | { kind: "caller" | "assistant"; text: string }
+  | {
+    kind: "tool";
+    name: string;
+    server: string;
+    failed: boolean;
+    result?: string;
+  };
+
+/** The conversation so far, as kept per call. */
+export interface CallContext {
+  lines: ContextLine[];
+  /** Who was speaking when the context was last written. */
+  speaking: Speaker;
+}
+
+/** A text message of the new session's history (developer: a note for the model). */
+export interface HistoryMessage {
+  role: "user" | "assistant" | "developer";
+  text: string;
+}
+
+export interface ResumePlan {
+  history: HistoryMessage[];
+  /** What the assistant is asked to say first; undefined: it listens. */
+  speakFirst?: string;
+}
+
+/** GPT-Live takes at most 128 initial messages; one is the note. */
+export const MAX_HISTORY_MESSAGES = 127;
+/** Characters of history carried (about 4,000 tokens, well inside Live's 8,192). */
+export const MAX_HISTORY_CHARS = 16_000;
+/** One line's characters at most. */
+export const MAX_LINE_CHARS = 1_000;
+const MAX_TOOL_RESULT_CHARS = 400;
+
+export const RESUMED_NOTE =
+  "The phone line dropped and has just been reconnected: this is the same call, continued. " +
+  "Do not greet the caller again or start over.";
+export const LINE_DROPPED_INSTRUCTION =
+  "You were in the middle of answering when the line dropped. Say in a few words that the line dropped, " +
+  "then go on with your answer from where you were, without repeating all of it.";
+export const ANSWER_PENDING_INSTRUCTION =
+  "The line dropped just after the caller spoke, before you answered. Answer what they last said.";
+
+/** A line shortened to MAX_LINE_CHARS. */
+export function boundedLine(line: ContextLine): ContextLine {
+  if (line.kind === "tool") {
+    return line.result === undefined
+      ? line
+      : { ...line, result: clip(line.result, MAX_TOOL_RESULT_CHARS) };
+  }
+  return { ...line, text: clip(line.text, MAX_LINE_CHARS) };
+}
+
+/** The context with `line` added, the oldest lines dropped past the bounds. */
+export function withLine(context: CallContext, line: ContextLine): CallContext {
+  const lines = [...context.lines, boundedLine(line)];
+  let chars = lines.reduce((sum, l) => sum + lineChars(l), 0);
+  while (
+    lines.length > MAX_HISTORY_MESSAGES ||
+    (chars > MAX_HISTORY_CHARS && lines.length > 1)
+  ) {
+    chars -= lineChars(lines.shift()!);
+  }
+  return { ...context, lines };
+}
+
+export function planResume(context: CallContext): ResumePlan {
+  const history: HistoryMessage[] = context.lines.map(toMessage);
+  history.push({ role: "developer", text: RESUMED_NOTE });
+  const last = context.lines.at(-1);
+  let speakFirst: string | undefined;
+  if (context.speaking === "assistant") speakFirst = LINE_DROPPED_INSTRUCTION;
+  else if (context.speaking === "nobody" && last?.kind === "caller") {
+    speakFirst = ANSWER_PENDING_INSTRUCTION;
+  }
+  return speakFirst ? { history, speakFirst } : { history };
+}
+
+function toMessage(line: ContextLine): HistoryMessage {
+  switch (line.kind) {
+    case "caller":
+      return { role: "user", text: line.text };
+    case "assistant":
+      return { role: "assistant", text: line.text };
+    case "tool": {
+      const tool = line.server ? `${line.server} tool ${line.name}` : line.name;
+      const outcome = line.failed ? "failed" : "succeeded";
+      const result = line.result ? `: ${line.result}` : "";
+      return {
+        role: "developer",
+        text: `(Earlier in this call, ${tool} ${outcome}${result})`,
+      };
+    }
+  }
+}
+
+function lineChars(line: ContextLine): number {
+  return line.kind === "tool"
+    ? line.name.length + (line.result?.length ?? 0)
+    : line.text.length;
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
