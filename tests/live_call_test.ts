@@ -244,7 +244,10 @@ Deno.test("live: no session outlives its call (short call, abrupt hang-up, no st
     const closed = await first.closed;
     assert.equal(closed.byClient, true);
     // A call whose stream never comes: the pre-warmed session is closed at token expiry.
-    await server.answer();
+    await server.answer({
+      ...CALL_PARAMS,
+      CallSid: "CA00000000000000000000000000000002",
+    });
     const second = await server.live!.nextSession();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const info = await Promise.race([

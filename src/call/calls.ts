@@ -80,8 +80,8 @@ export interface CallsOptions {
 
 export class Calls {
   readonly live = new Set<CallBridge>();
-  /** Each live call's end, once its lease and context are written too. */
-  readonly #recorded = new Map<CallBridge, Promise<void>>();
+  /** Ended calls whose lease and context are still being written. */
+  readonly #recording = new Set<Promise<void>>();
   readonly #prewarmed = new PrewarmedSessions();
   readonly #options: CallsOptions;
   readonly #tools: ToolBox;
@@ -204,12 +204,10 @@ export class Calls {
         error: error instanceof Error ? error.message : String(error),
       })
     );
-    // Live until its lease says how it ended, so a drain waits for that too.
-    this.#recorded.set(bridge, recorded);
-    recorded.then(() => {
-      this.live.delete(bridge);
-      this.#recorded.delete(bridge);
-    });
+    bridge.done.then(() => this.live.delete(bridge));
+    // A drain waits for these writes too: the next instance reads them.
+    this.#recording.add(recorded);
+    recorded.then(() => this.#recording.delete(recorded));
     return bridge;
   }
 
@@ -220,12 +218,13 @@ export class Calls {
   async handOver(maxWaitMs = HANDOVER_WAIT_MS): Promise<void> {
     const handing = [...this.live];
     for (const call of handing) call.handOver(maxWaitMs);
-    await Promise.all(handing.map((call) => this.#ended(call)));
+    await Promise.all(handing.map((call) => call.closed));
+    await this.#recorded();
   }
 
-  /** Resolves once the call has ended, its lease is written and its engine closed. */
-  #ended(call: CallBridge): Promise<void> {
-    return Promise.all([this.#recorded.get(call), call.closed]).then(() => {});
+  /** Resolves once every ended call's lease and context are written. */
+  async #recorded(): Promise<void> {
+    while (this.#recording.size > 0) await Promise.all([...this.#recording]);
   }
 
   /** Lets live calls go on for up to `seconds`, then closes what is left. */
@@ -237,9 +236,7 @@ export class Calls {
     // Calls can still connect during the drain (their webhook came first).
     while (this.live.size > 0) {
       const ended = await Promise.race([
-        Promise.all([...this.live].map((call) => this.#ended(call))).then(
-          () => true,
-        ),
+        Promise.all([...this.live].map((call) => call.done)).then(() => true),
         deadline.then(() => false),
       ]);
       if (!ended) break;
@@ -257,8 +254,9 @@ export class Calls {
     for (const call of ending) call.end("server shutting down");
     await Promise.all([
       this.#prewarmed.closeAll(),
-      ...ending.map((call) => this.#ended(call)),
+      ...ending.map((call) => call.closed),
     ]);
+    await this.#recorded();
   }
 
   /** The configured voice engine, over a (pre-warmed or new) socket. */

@@ -15,7 +15,7 @@
  * X-Twilio-Signature like any webhook, with `AnsweredBy` as synchronous
  * answering machine detection gives it) and acts on it: `<Connect><Stream>`
  * opens a media stream (a TwilioEdge) and, when the server closes it,
- * follows the `<Redirect>`; `<Say>` is recorded; `<Hangup/>` ends the call.
+ * requests the `<Connect action>` (else follows a `<Redirect>`); `<Say>` is recorded; `<Hangup/>` ends the call.
  * The final status (`completed`, `no-answer`, `busy`, `failed`) goes to
  * `StatusCallback`, signed. Webhooks addressed to the server's public URL
  * are delivered to the local server given to `forward()`.
@@ -239,9 +239,10 @@ export class TwilioRest {
     const ended = this.#track((async () => {
       await edge.closed;
       this.#edges.delete(edge);
-      // The server closed the stream with the call still up: Twilio goes on
-      // with the TwiML after </Connect>. A callee who hung up ends it here.
-      const redirect = redirectOf(response.body);
+      // The server closed the stream with the call still up: Twilio requests
+      // the <Connect action>, or goes on with the TwiML after </Connect>. A
+      // callee who hung up ends it here.
+      const redirect = stream.action ?? redirectOf(response.body);
       if (redirect && !this.#hungUp.has(call.sid)) {
         const next = await this.#webhook(redirect, {
           ...this.#callParams(call),
@@ -672,19 +673,28 @@ function sayings(twiml: string): string[] {
 
 function streamOf(
   twiml: string,
-): { url: string; parameters: Record<string, string> } | undefined {
-  const match = /<Connect><Stream url="([^"]+)">(.*?)<\/Stream><\/Connect>/
-    .exec(twiml);
+): {
+  url: string;
+  parameters: Record<string, string>;
+  action: string | undefined;
+} | undefined {
+  const match =
+    /<Connect(?: action="([^"]+)" method="POST")?><Stream url="([^"]+)">(.*?)<\/Stream><\/Connect>/
+      .exec(twiml);
   if (!match) return undefined;
   const parameters: Record<string, string> = {};
   for (
-    const [, name, value] of match[2].matchAll(
+    const [, name, value] of match[3].matchAll(
       /<Parameter name="([^"]*)" value="([^"]*)"\/>/g,
     )
   ) {
     parameters[unescapeXml(name)] = unescapeXml(value);
   }
-  return { url: unescapeXml(match[1]), parameters };
+  return {
+    url: unescapeXml(match[2]),
+    parameters,
+    action: match[1] === undefined ? undefined : unescapeXml(match[1]),
+  };
 }
 
 function redirectOf(twiml: string): string | undefined {
