@@ -123,7 +123,7 @@ Deno.test("SIGTERM: new calls hear 'restarting', the live call goes on until it 
   }
 });
 
-Deno.test("SIGTERM: a call still live after DRAIN_SECONDS is closed on both sides and the process exits 0", async () => {
+Deno.test("SIGTERM with no other instance: a call still live after DRAIN_SECONDS is handed over (both sides closed, for the next process to resume) and the process exits 0", async () => {
   const dir = await Deno.makeTempDir();
   const realtime = await FakeRealtime.start({ apiKey: TEST_API_KEY });
   const server = await startServerProcess(
@@ -146,7 +146,7 @@ Deno.test("SIGTERM: a call still live after DRAIN_SECONDS is closed on both side
     const ended = server.lines.map((l) => JSON.parse(l)).find((e) =>
       e.event === "call.ended"
     );
-    assert.equal(ended.reason, "server shutting down");
+    assert.equal(ended.reason, "handover");
   } finally {
     await stop(server);
     await realtime.close();

@@ -12,7 +12,10 @@ import {
   startOutboundServer,
   startTwilioRest,
 } from "./helpers/outbound_server.ts";
-import { startServerProcess } from "../peers/server_process.ts";
+import {
+  type ServerProcess,
+  startServerProcess,
+} from "../peers/server_process.ts";
 import { FakeRealtime } from "../peers/realtime/mod.ts";
 import { TEST_API_KEY, TEST_AUTH_TOKEN } from "./helpers/config.ts";
 import { delay } from "./helpers/test_server.ts";
@@ -144,8 +147,8 @@ Deno.test("a shutting-down instance leaves a due call in the queue for the next 
   }
 });
 
-Deno.test("server processes as deployed: a call scheduled on one is dialled by the next after SIGTERM, with the briefing cron running", async () => {
-  const shared = await peers();
+/** The server processes' environment: outbound on, a briefing cron that is not due. */
+function processEnv(shared: Awaited<ReturnType<typeof peers>>) {
   const past = new Date(Date.now() - 45 * 60_000);
   const env: Record<string, string> = {
     OPENAI_API_KEY: TEST_API_KEY,
@@ -163,23 +166,32 @@ Deno.test("server processes as deployed: a call scheduled on one is dialled by t
   ) {
     if (value !== undefined) env[name] = value;
   }
-  const dir = shared.kvPath.slice(0, shared.kvPath.lastIndexOf("/"));
+  return { env, dir: shared.kvPath.slice(0, shared.kvPath.lastIndexOf("/")) };
+}
+
+async function scheduleOver(server: ServerProcess, due: number) {
+  const response = await fetch(`${server.origin}/api/calls/scheduled`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify({
+      when: new Date(due).toISOString(),
+      topic: "after the restart",
+    }),
+  });
+  assert.equal(response.status, 201);
+  await response.body?.cancel();
+}
+
+Deno.test("server processes as deployed: a call scheduled on one is dialled by the next after SIGTERM, with the briefing cron running", async () => {
+  const shared = await peers();
+  const { env, dir } = processEnv(shared);
   try {
     const first = await startServerProcess(env, dir);
     const due = Date.now() + 2500;
-    const response = await fetch(`${first.origin}/api/calls/scheduled`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${ADMIN_TOKEN}`,
-        "content-type": "application/json",
-      },
-      body: JSON.stringify({
-        when: new Date(due).toISOString(),
-        topic: "after the restart",
-      }),
-    });
-    assert.equal(response.status, 201);
-    await response.body?.cancel();
+    await scheduleOver(first, due);
     first.kill("SIGTERM");
     assert.equal(await first.exited, 0);
     assert.equal(shared.rest.calls.length, 0);
@@ -202,6 +214,33 @@ Deno.test("server processes as deployed: a call scheduled on one is dialled by t
       ),
       "no secret (auth token, Basic header) in the logs",
     );
+  } finally {
+    await shared.close();
+  }
+});
+
+Deno.test("SIGKILL between scheduling and dialling: the next process dials the call once, at its time", async () => {
+  const shared = await peers();
+  const { env, dir } = processEnv(shared);
+  try {
+    const first = await startServerProcess(env, dir);
+    const due = Date.now() + 2500;
+    await scheduleOver(first, due);
+    first.kill("SIGKILL");
+    assert.notEqual(await first.exited, 0);
+    assert.equal(shared.rest.calls.length, 0);
+
+    const second = await startServerProcess(env, dir);
+    try {
+      const placed = await shared.rest.call(1, 10_000);
+      assert.ok(placed.createdAt >= due - 50, "not before its time");
+      assert.equal(placed.to, OWNER_NUMBER);
+      await delay(1000);
+      assert.equal(shared.rest.calls.length, 1, "dialled once");
+    } finally {
+      second.kill("SIGTERM");
+      assert.equal(await second.exited, 0);
+    }
   } finally {
     await shared.close();
   }

@@ -42,7 +42,9 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function messages(received: Record<string, unknown>[]) {
   return received
     .filter((e) => e.type === "conversation.item.create")
-    .map((e) => e.item as { type: string; role?: string; content?: { text: string }[] })
+    .map((e) =>
+      e.item as { type: string; role?: string; content?: { text: string }[] }
+    )
     .filter((item) => item.type === "message")
     .map((item) => ({ role: item.role, text: item.content?.[0]?.text }));
 }
@@ -91,7 +93,9 @@ Deno.test("Realtime: a call whose stream dropped mid-answer resumes with its con
     const second = await server.realtime.nextSession();
     await second.waitFor("response.create");
     const received = second.received;
-    const firstResponse = received.findIndex((e) => e.type === "response.create");
+    const firstResponse = received.findIndex((e) =>
+      e.type === "response.create"
+    );
     assert.deepEqual(messages(received.slice(0, firstResponse)), [
       { role: "user", text: "What's on my list today?" },
       { role: "assistant", text: "You have one task." },

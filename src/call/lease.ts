@@ -104,10 +104,12 @@ export class CallLeases {
       segment: 0,
       changedAt: this.#now(),
     };
-    const result = await this.#write(
-      this.#kv.atomic().check({ key: leaseKey(callSid), versionstamp: null }),
-      lease,
-    ).commit();
+    const result = await commit(() =>
+      this.#write(
+        this.#kv.atomic().check({ key: leaseKey(callSid), versionstamp: null }),
+        lease,
+      )
+    );
     return result.ok;
   }
 
@@ -163,8 +165,9 @@ export class CallLeases {
         cause,
         changedAt: this.#now(),
       };
-      const claimed = await this.#write(this.#kv.atomic().check(entry), next)
-        .commit();
+      const claimed = await commit(() =>
+        this.#write(this.#kv.atomic().check(entry), next)
+      );
       // Another instance took the same continuation first.
       if (!claimed.ok) return { kind: "held" };
       return { kind: "resume", cause, segment: next.segment };
@@ -187,7 +190,8 @@ export class CallLeases {
         changedAt: this.#now(),
       };
       if (
-        (await this.#write(this.#kv.atomic().check(entry), lease).commit()).ok
+        (await commit(() => this.#write(this.#kv.atomic().check(entry), lease)))
+          .ok
       ) {
         return lease;
       }
@@ -217,7 +221,8 @@ export class CallLeases {
       ) return;
       const next = { ...lease, state, changedAt: this.#now() };
       if (
-        (await this.#write(this.#kv.atomic().check(entry), next).commit()).ok
+        (await commit(() => this.#write(this.#kv.atomic().check(entry), next)))
+          .ok
       ) {
         return;
       }
@@ -232,11 +237,13 @@ export class CallLeases {
   ): Promise<void> {
     const current = entry ?? await this.#kv.get<CallLease>(leaseKey(callSid));
     if (!current.value) return;
-    await this.#write(this.#kv.atomic().check(current), {
-      ...current.value,
-      state,
-      changedAt: this.#now(),
-    }).commit();
+    await commit(() =>
+      this.#write(this.#kv.atomic().check(current), {
+        ...current.value!,
+        state,
+        changedAt: this.#now(),
+      })
+    );
   }
 
   /**
@@ -265,10 +272,9 @@ export class CallLeases {
         state: "interrupted",
         changedAt: now,
       };
-      const result = await this.#write(
-        this.#kv.atomic().check(entry),
-        interrupted,
-      ).commit();
+      const result = await commit(() =>
+        this.#write(this.#kv.atomic().check(entry), interrupted)
+      );
       if (!result.ok) continue;
       count++;
       await closed(interrupted);
@@ -289,5 +295,27 @@ export class CallLeases {
       : atomic.set(openKey(lease.callSid), lease.changedAt, {
         expireIn: FINISHED_LEASE_MS,
       });
+  }
+}
+
+/** Attempts at a commit the KV file refuses because another process holds its lock. */
+const LOCKED_ATTEMPTS = 20;
+
+/**
+ * Commits the operation `build` makes. Several processes sharing one KV
+ * file (SQLite) can find it locked for a moment: that commit is tried
+ * again, as a new operation; any other failure is thrown.
+ */
+async function commit(
+  build: () => Deno.AtomicOperation,
+): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await build().commit();
+    } catch (error) {
+      const locked = error instanceof Error && /locked/i.test(error.message);
+      if (!locked || attempt >= LOCKED_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
+    }
   }
 }
