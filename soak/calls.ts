@@ -194,7 +194,7 @@ function checkRelayed(run: CallRun, session: FakeRealtimeSession): void {
   );
 }
 
-/** A call the server ends after a fault: stream closed fast, upstream closed, apology next. */
+/** A call the server ends after a fault: stream closed fast, upstream closed, resumed next. */
 export async function serverEnds(
   h: Harness,
   run: CallRun,
@@ -204,7 +204,7 @@ export async function serverEnds(
   await h.expectServerClose(run, boundMs);
   await h.expectUpstreamClosed(run, 2000);
   await h.expectEnded(run, reasons);
-  await h.afterStream(run, true);
+  await h.afterStream(run, "resume");
 }
 
 export async function place(

@@ -1,5 +1,6 @@
 /**
- * The drain: SIGTERM while a call is live. The call must end within
+ * The drain: SIGTERM while a call is live and no other instance is up. The
+ * call must be handed over (ended for the next process to resume) within
  * DRAIN_SECONDS, a webhook during the drain must hear "restarting" and open
  * no upstream, and the process must exit 0.
  *
@@ -63,7 +64,7 @@ export async function drainPhase(h: Harness): Promise<DrainFigures> {
       await h.expectServerClose(run, h.settings.drainSeconds * 1000 + 2000);
       callClosedMs = run.silenceMs;
       await h.expectUpstreamClosed(run, 2000);
-      await h.expectEnded(run, ["server shutting down"]);
+      await h.expectEnded(run, ["handover"]);
     } else {
       edge?.close();
     }

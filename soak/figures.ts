@@ -8,6 +8,7 @@
 import type { KindFigures } from "./calls.ts";
 import { SILENCE_BOUND_MS } from "./calls.ts";
 import type { DrainFigures } from "./drain.ts";
+import { percentile, type ResumeFigures } from "./resume.ts";
 import type { FloodReport } from "./floods.ts";
 import {
   type CallResult,
@@ -50,6 +51,7 @@ export interface Measured {
   crashedBeforeEnd: boolean;
   floods: FloodReport;
   drain: DrainFigures;
+  resume: ResumeFigures;
   secrets: SecretFigures;
 }
 
@@ -152,6 +154,7 @@ export function assess(run: SoakRun): Assessment {
   const floodRequests = floods.kinds.reduce((s, k) => s + k.requests, 0);
   const floodUnexpected = floods.kinds.reduce((s, k) => s + k.unexpected, 0);
   const floodGrowth = floods.after.rssKiB - floods.before.rssKiB;
+  const replays = floods.kinds.find((k) => k.kind === "webhook_replayed");
   const floodHeapGrowth = floods.after.heapKiB !== undefined &&
       floods.before.heapKiB !== undefined
     ? floods.after.heapKiB - floods.before.heapKiB
@@ -196,7 +199,7 @@ export function assess(run: SoakRun): Assessment {
       name: "Calls that ended as defined",
       value: `${cleanCount}/${results.length}`,
       requirement:
-        "all (both sockets closed, expected reason, apology after faults)",
+        "all (both sockets closed, expected reason, resumed after faults)",
       pass: cleanCount === results.length,
     },
     {
@@ -318,8 +321,18 @@ export function assess(run: SoakRun): Assessment {
           `${k.kind.replace(/^(upgrade|webhook)_/, "")} ${k.requests}`
         ).join(", ")
       })`,
-      requirement: "all 401/403 (404 no token, 413 oversized)",
+      requirement:
+        "all 401/403 (404 no token, 413 oversized, 409 replayed webhook)",
       pass: floodUnexpected === 0,
+    },
+    {
+      name: "Log lines for replayed webhooks",
+      value: `${floods.replayLogLines} for ${
+        replays?.requests ?? 0
+      } replays in ${replays?.durationMs ?? 0} ms`,
+      requirement: "bounded: ≤ 6 a second (refusals are rate-limited)",
+      pass: floods.replayLogLines <=
+        6 * Math.ceil((replays?.durationMs ?? 0) / 1000 + 1),
     },
     {
       name: "Upstream sessions opened by floods",
@@ -368,7 +381,7 @@ export function assess(run: SoakRun): Assessment {
       pass: options.timeLimit ? timeLimit?.clean === true : undefined,
     },
     {
-      name: "Drain on SIGTERM (DRAIN_SECONDS=1)",
+      name: "Drain on SIGTERM (DRAIN_SECONDS=1, no other instance)",
       value: `live call closed after ${
         m.drain.callClosedMs === undefined
           ? "-"
@@ -376,8 +389,25 @@ export function assess(run: SoakRun): Assessment {
       }, restarting TwiML: ${m.drain.restartingTwiml ? "yes" : "no"}, exit ${
         m.drain.exitCode ?? "none"
       } after ${m.drain.exitMs ?? "-"} ms`,
-      requirement: "call ended ≤ 3 s, exit 0",
+      requirement: "call handed over ≤ 3 s, exit 0",
       pass: m.drain.run?.clean === true && m.drain.exitCode === 0,
+    },
+    {
+      name: `Resume after SIGKILL (${m.resume.live} live calls, restart)`,
+      value:
+        `resumed ${m.resume.resumed}/${m.resume.live}, context present ${m.resume.contextPresent}/${m.resume.live}, ` +
+        `request → upstream ready p50 ${
+          msOf(percentile(m.resume.readyMs, 0.5))
+        } p99 ${msOf(percentile(m.resume.readyMs, 0.99))}, ` +
+        `duplicate sessions ${m.resume.duplicateSessions}, replayed continuations refused ${m.resume.replaysRefused}/${m.resume.resumed}, ` +
+        `sessions leaked ${m.resume.leakedSessions}`,
+      requirement:
+        "every call resumed once with its conversation, 0 duplicates, 0 leaked",
+      pass: m.resume.live > 0 && m.resume.resumed === m.resume.live &&
+        m.resume.contextPresent === m.resume.live &&
+        m.resume.duplicateSessions === 0 &&
+        m.resume.replaysRefused === m.resume.resumed &&
+        m.resume.leakedSessions === 0,
     },
     {
       name: "Bad inputs tried",
@@ -439,10 +469,14 @@ function kindExpectation(kind: string): string {
     case "call_time_limit":
       return "goodbye played, stream closed, plain <Hangup/> next";
     case "drain_live_call":
-      return "stream closed ≤ DRAIN_SECONDS + 2 s, upstream closed";
+      return "handed over: stream closed ≤ DRAIN_SECONDS + 2 s, upstream closed";
     case "drain_refused_webhook":
       return "<Say>restarting</Say><Hangup/>, no upstream";
     default:
       return "";
   }
+}
+
+function msOf(value: number | undefined): string {
+  return value === undefined ? "-" : `${Math.round(value)} ms`;
 }

@@ -47,6 +47,8 @@ export interface FloodReport {
   fdsBefore: number;
   fdsAfter: number;
   upstreamOpened: number;
+  /** Log lines the server wrote while refusing the replayed webhooks. */
+  replayLogLines: number;
 }
 
 const CONCURRENCY = 16;
@@ -317,6 +319,32 @@ export async function runFloods(
       return webhook("/incoming-call", body, signature);
     },
   );
+  // One stream per call: finished calls' signed /incoming-call, replayed.
+  const finished = h.results.filter((r) => r.kind === "flood_replay_source")
+    .map((r) => r.callSid);
+  const linesBefore = h.server.lines.length;
+  await flood(
+    "webhook_replayed",
+    "a finished call's genuine signed POST /incoming-call, replayed (one stream per call)",
+    [409],
+    finished.length > 0 ? perKind : 0,
+    (i) => {
+      const body = new URLSearchParams(
+        h.webhookParams(finished[i % finished.length]),
+      ).toString();
+      return webhook(
+        "/incoming-call",
+        body,
+        twilio.getExpectedTwilioSignature(
+          h.secrets.twilioAuthToken,
+          `${PUBLIC_ORIGIN}/incoming-call`,
+          Object.fromEntries(new URLSearchParams(body)),
+        ),
+      );
+    },
+  );
+  const replayLogLines = h.server.lines.length - linesBefore;
+
   await flood(
     "webhook_oversized",
     "POST /incoming-call with a 1 MB body",
@@ -336,5 +364,6 @@ export async function runFloods(
     fdsBefore,
     fdsAfter: h.server.openFds() ?? 0,
     upstreamOpened: kinds.reduce((sum, k) => sum + k.upstreamOpened, 0),
+    replayLogLines,
   };
 }

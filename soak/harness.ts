@@ -131,13 +131,18 @@ export class Harness {
   #nextId = 0;
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
+  /** Server processes that were replaced (the resume phase's restarts). */
+  readonly pastServers: ServerProcess[] = [];
+
   private constructor(
-    readonly server: ServerProcess,
+    /** The server process requests go to; the resume phase replaces it. */
+    public server: ServerProcess,
     readonly front: UpstreamFront,
     readonly backends: Map<BackendMode, FakeRealtime>,
     readonly secrets: Secrets,
     readonly settings: ServerSettings,
     readonly kvDir: string,
+    readonly launch: { root: string; env: Record<string, string> },
   ) {}
 
   static async start(
@@ -225,11 +230,32 @@ export class Harness {
       secrets,
       settings,
       kvDir,
+      { root: projectRoot, env },
     );
     const inspectorUrl = server.inspectorUrl();
     if (inspectorUrl) harness.inspector = await Inspector.connect(inspectorUrl);
     harness.#startWatchdog();
     return harness;
+  }
+
+  /**
+   * A new server process on the same KV store (as a restart or a second
+   * instance), without the inspector; `replace`: requests go to it from now on.
+   */
+  async startServer(
+    replace: boolean,
+    env: Record<string, string> = {},
+  ): Promise<ServerProcess> {
+    const server = await ServerProcess.start({
+      root: this.launch.root,
+      env: { ...this.launch.env, ...env },
+      permissions: "broad",
+    });
+    if (replace) {
+      this.pastServers.push(this.server);
+      this.server = server;
+    }
+    return server;
   }
 
   backend(mode: BackendMode): FakeRealtime {
@@ -379,21 +405,58 @@ export class Harness {
     return true;
   }
 
-  /** Twilio's request after the stream closed (the TwiML after <Connect>). */
-  async afterStream(run: CallRun, expectApology: boolean): Promise<void> {
-    const response = await this.post(
+  /** Twilio's `<Connect action>` request after the stream closed. */
+  continueCall(callSid: string): Promise<HttpResult> {
+    return this.post(
       "/call-ended",
-      { ...this.webhookParams(run.callSid), CallStatus: "in-progress" },
+      { ...this.webhookParams(callSid), CallStatus: "in-progress" },
     );
-    const apology = /<Say>[^<]+<\/Say>/.test(response.body);
-    const hangsUp = response.body.includes("<Hangup/>");
-    run.check(
-      response.status === 200 && hangsUp && apology === expectApology,
-      expectApology
-        ? `no spoken apology after the stream closed: ${
+  }
+
+  /**
+   * Twilio's request after the stream closed. After an end on purpose: a
+   * plain `<Hangup/>`. After a fault: the call is resumed on a new stream;
+   * the caller then hangs up on it, and the next request hangs up.
+   */
+  async afterStream(
+    run: CallRun,
+    expected: "hang_up" | "resume",
+  ): Promise<void> {
+    const hangsUpPlainly = (body: string) =>
+      /<Response><Hangup\/><\/Response>$/.test(body);
+    const response = await this.continueCall(run.callSid);
+    if (expected === "hang_up") {
+      run.check(
+        response.status === 200 && hangsUpPlainly(response.body),
+        `unexpected TwiML after a clean end: ${response.body.slice(0, 160)}`,
+      );
+      return;
+    }
+    const resumed =
+      /<Connect action="[^"]+" method="POST"><Stream url="([^"]+)"/
+        .exec(response.body);
+    if (
+      !run.check(
+        response.status === 200 && resumed !== null,
+        `the call was not resumed after the stream dropped: ${
           response.body.slice(0, 160)
-        }`
-        : `unexpected TwiML after a clean end: ${response.body.slice(0, 160)}`,
+        }`,
+      )
+    ) return;
+    run.streamUrl = resumed![1].replaceAll("&amp;", "&");
+    // The resumed session comes from the normal upstream, labelled apart.
+    this.front.mode = "normal";
+    this.front.label = `${run.label}/resumed`;
+    const edge = await this.connect(run);
+    if (!edge) return;
+    edge.sendStop();
+    await within(edge.closed, 5000);
+    const last = await this.continueCall(run.callSid);
+    run.check(
+      last.status === 200 && hangsUpPlainly(last.body),
+      `the caller hung up on the resumed stream, then: ${
+        last.body.slice(0, 160)
+      }`,
     );
   }
 

@@ -148,7 +148,7 @@ export async function startTimeLimitCall(
     );
     await h.expectUpstreamClosed(run, 2000);
     await h.expectEnded(run, ["call time limit"]);
-    await h.afterStream(run, false);
+    await h.afterStream(run, "hang_up");
   });
   await Promise.race([started.promise, done]);
   return { done };

@@ -59,7 +59,10 @@ export function scanSecrets(h: Harness): SecretFigures {
       }
     }
   };
-  const logs = [...h.server.lines, ...h.server.errorLines];
+  const logs = [...h.pastServers, h.server].flatMap((server) => [
+    ...server.lines,
+    ...server.errorLines,
+  ]);
   for (const line of logs) check("server log", line);
   for (const item of h.scan) check(item.source, item.text, item.ownToken);
   return {

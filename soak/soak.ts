@@ -21,6 +21,7 @@ import { KINDS } from "./kinds.ts";
 import { startTimeLimitCall } from "./limits.ts";
 import { HELP, type Options, parseOptions } from "./options.ts";
 import { mib, printAndWrite } from "./report.ts";
+import { resumePhase } from "./resume.ts";
 import { scanSecrets } from "./secrets.ts";
 
 async function main(): Promise<number> {
@@ -93,6 +94,9 @@ async function main(): Promise<number> {
     watchdog.terminate();
   }
 }
+
+/** Live calls when the resume phase kills the server. */
+const RESUMED_CALLS = 20;
 
 /** The phases, in order; what they measured. */
 async function soak(
@@ -188,7 +192,11 @@ async function soak(
   progress("drain (SIGTERM)");
   const drain = await drainPhase(h);
 
-  // 9. Secrets.
+  // 9. A call outlives its process: SIGKILL under live calls, restart, resume.
+  progress(`resume: ${RESUMED_CALLS} live calls, SIGKILL, restart, continue`);
+  const resume = await resumePhase(h, RESUMED_CALLS);
+
+  // 10. Secrets, in everything every server process said.
   await h.server.drained();
   const secrets = scanSecrets(h);
 
@@ -213,6 +221,7 @@ async function soak(
     crashedBeforeEnd,
     floods,
     drain,
+    resume,
     secrets,
   };
   return { kindFigures, measured };
