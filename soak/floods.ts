@@ -343,6 +343,8 @@ export async function runFloods(
       );
     },
   );
+  // The server's output is read through a pipe: let it catch up first.
+  await sleep(500);
   const replayLogLines = h.server.lines.length - linesBefore;
 
   await flood(

@@ -424,6 +424,12 @@ export class Harness {
   ): Promise<void> {
     const hangsUpPlainly = (body: string) =>
       /<Response><Hangup\/><\/Response>$/.test(body);
+    if (expected === "resume") {
+      // The resumed session comes from the normal upstream, labelled apart.
+      this.front.mode = "normal";
+      this.front.label = `${run.label}/resumed`;
+    }
+    const earlier = new Set(this.server.eventsFor(run.callSid));
     const response = await this.continueCall(run.callSid);
     if (expected === "hang_up") {
       run.check(
@@ -444,11 +450,18 @@ export class Harness {
       )
     ) return;
     run.streamUrl = resumed![1].replaceAll("&amp;", "&");
-    // The resumed session comes from the normal upstream, labelled apart.
-    this.front.mode = "normal";
-    this.front.label = `${run.label}/resumed`;
     const edge = await this.connect(run);
     if (!edge) return;
+    // The resumed call is up (its session ready), then the caller hangs up.
+    run.check(
+      await this.server.waitFor(
+        (e) =>
+          e.event === "upstream.ready" && e.callSid === run.callSid &&
+          !earlier.has(e),
+        5000,
+      ) !== undefined,
+      "the resumed session never became ready",
+    );
     edge.sendStop();
     await within(edge.closed, 5000);
     const last = await this.continueCall(run.callSid);

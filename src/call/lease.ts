@@ -128,7 +128,8 @@ export class CallLeases {
     waitMs: number,
     mayResume = true,
   ): Promise<ContinueDecision> {
-    const deadline = this.#now() + waitMs;
+    // Waiting is real time; lease times come from the clock.
+    const deadline = performance.now() + waitMs;
     for (;;) {
       const entry = await this.#kv.get<CallLease>(leaseKey(callSid));
       const lease = entry.value;
@@ -144,7 +145,7 @@ export class CallLeases {
         cause = "dropped";
       } else if (!await this.#instances.alive(lease.instance)) {
         cause = "crash";
-      } else if (this.#now() >= deadline) {
+      } else if (performance.now() >= deadline) {
         // A live instance still holds the stream: this is a replay.
         return { kind: "held" };
       }
