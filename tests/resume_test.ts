@@ -65,6 +65,11 @@ Deno.test("a replayed signed /incoming-call for a CallSid with a pending or live
     assert.equal(continued.status, 409);
     await delay(100);
     assert.equal(server.realtime.handshakes, 1);
+    const refused = server.logs.events().filter((e) =>
+      e.event === "webhook.duplicate"
+    );
+    assert.equal(refused.length, 3);
+    assert.equal(refused[0].callSid, CALL_PARAMS.CallSid);
   } finally {
     await server.close();
   }
