@@ -23,7 +23,7 @@ const DEFAULT_DRAIN_SECONDS =
     >)[
       name
     ]
-  ).drainSeconds;
+  ).server.drainSeconds;
 
 // ---------------------------------------------------------------- deno.json
 

@@ -55,7 +55,7 @@ export function webhookHandlers(options: WebhookOptions): {
   /** Reads a form webhook and checks Twilio's signature; a Response when it fails. */
   const signedForm = (request: Request) =>
     readSignedForm(request, {
-      publicUrl: config.publicUrl,
+      publicUrl: config.server.publicUrl,
       signingKey: options.signingKey,
       refusal: options.refusal,
     });
@@ -82,7 +82,7 @@ export function webhookHandlers(options: WebhookOptions): {
     const { token, claims } = await mintStreamToken(
       options.tokenKey,
       callSid,
-      config.streamTokenTtlSeconds,
+      config.calls.streamTokenTtlSeconds,
     );
     // Open the Realtime session now, while Twilio fetches the TwiML and
     // connects the stream, so the caller's first words do not wait for it.
@@ -92,7 +92,7 @@ export function webhookHandlers(options: WebhookOptions): {
       callSid,
       caller: maskCaller(caller),
     });
-    const origin = publicOrigin(request, config.publicUrl);
+    const origin = publicOrigin(request, config.server.publicUrl);
     return twimlResponse(
       connectStreamTwiml(
         `${websocketOrigin(origin)}/media-stream/${token}`,

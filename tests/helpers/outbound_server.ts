@@ -83,7 +83,7 @@ export async function startOutboundServer(
     ...outboundVariables(rest, realtime),
     ...options.variables,
   });
-  const logs = memoryLogger([config.openaiApiKey, config.twilioAuthToken]);
+  const logs = memoryLogger([config.openai.apiKey, config.twilio.authToken]);
   const kv = await Deno.openKv(options.kvPath ?? ":memory:");
   let cronHandler: (() => Promise<void>) | undefined;
   const app = await createApp({
