@@ -796,3 +796,96 @@ Deno.test("deno task setup runs with its own flags: sets up, then says already s
     );
   });
 });
+
+// ------------------------------------------ the stand-in answers as Twilio does
+
+Deno.test("the Twilio stand-ins answer 401 and 404 with Twilio's error JSON, and take code only on the upload host", async () => {
+  await withRest(async (rest) => {
+    const basic = { authorization: `Basic ${btoa(`${ACCOUNT}:${TOKEN}`)}` };
+    const unauthorised = await fetch(`${rest.serverlessUrl}/v1/Services`);
+    assert.equal(unauthorised.status, 401);
+    assert.deepEqual(await unauthorised.json(), {
+      code: 20003,
+      message: "Authenticate",
+      more_info: "https://www.twilio.com/docs/errors/20003",
+      status: 401,
+    });
+    const wrongAccount = await fetch(
+      `${rest.url}/2010-04-01/Accounts/${ACCOUNT}/IncomingPhoneNumbers.json`,
+      { headers: { authorization: `Basic ${btoa(`${ACCOUNT}:nope`)}` } },
+    );
+    assert.equal(wrongAccount.status, 401);
+    assert.equal((await wrongAccount.json()).code, 20003);
+
+    const missing = await fetch(
+      `${rest.serverlessUrl}/v1/Services/ZS${"0".repeat(32)}/Functions`,
+      { headers: basic },
+    );
+    assert.equal(missing.status, 404);
+    assert.deepEqual(await missing.json(), {
+      code: 20404,
+      message: `The requested resource /Services/ZS${
+        "0".repeat(32)
+      } was not found`,
+      more_info: "https://www.twilio.com/docs/errors/20404",
+      status: 404,
+    });
+
+    const account = accountOn(rest);
+    const service = await account.createService("peer-check", "Peer check");
+    const fn = await account.createFunction(service.sid, "/incoming-call");
+    const versions = `/v1/Services/${service.sid}/Functions/${fn.sid}/Versions`;
+    const form = new FormData();
+    form.append("Path", "/incoming-call");
+    form.append("Visibility", "protected");
+    form.append(
+      "Content",
+      new Blob(["exports.handler = () => {};"], {
+        type: "application/javascript",
+      }),
+      "f.js",
+    );
+    const onMainHost = await fetch(`${rest.serverlessUrl}${versions}`, {
+      method: "POST",
+      headers: basic,
+      body: form,
+    });
+    assert.equal(onMainHost.status, 404);
+    assert.equal((await onMainHost.json()).code, 20404);
+    const formEncoded = await fetch(`${rest.uploadUrl}${versions}`, {
+      method: "POST",
+      headers: {
+        ...basic,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "Path=/incoming-call&Visibility=protected",
+    });
+    assert.equal(formEncoded.status, 400);
+    assert.equal((await formEncoded.json()).status, 400);
+    const badVisibility = new FormData();
+    badVisibility.append("Path", "incoming-call");
+    badVisibility.append("Visibility", "secret");
+    badVisibility.append("Content", new Blob(["x"]), "f.js");
+    const refused = await fetch(`${rest.uploadUrl}${versions}`, {
+      method: "POST",
+      headers: basic,
+      body: badVisibility,
+    });
+    assert.equal(refused.status, 400);
+    await refused.body?.cancel();
+    const uploaded = await fetch(`${rest.uploadUrl}${versions}`, {
+      method: "POST",
+      headers: basic,
+      body: form,
+    });
+    assert.equal(uploaded.status, 201);
+    const version = await uploaded.json();
+    assert.match(version.sid, /^ZN[0-9a-f]{32}$/);
+    assert.equal(version.visibility, "protected");
+    const onUploadHost = await fetch(`${rest.uploadUrl}/v1/Services`, {
+      headers: basic,
+    });
+    assert.equal(onUploadHost.status, 404);
+    await onUploadHost.body?.cancel();
+  });
+});
