@@ -449,3 +449,60 @@ Deno.test("deno task doctor may read the variables the server reads, and reaches
   assert.deepEqual(list(tasks.doctor, "allow-write"), ["./data"]);
   assert.doesNotMatch(tasks.doctor, /--allow-(all|run)|\s-A\s/);
 });
+
+Deno.test("deno task doctor runs with its own flags and exits 1 when a line failed", async () => {
+  await withPeers(async (peers) => {
+    await setUpTwilio(peers);
+    const tasks = JSON.parse(
+      await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+    ).tasks;
+    const command = (tasks.doctor as string)
+      .replace(/--allow-net=\S+/, "--allow-net=127.0.0.1")
+      .replace(/--env-file=\S+ /, "")
+      .split(" ");
+    const inherited = Object.fromEntries(
+      ["PATH", "HOME", "DENO_DIR"].flatMap((name) => {
+        const value = Deno.env.get(name);
+        return value === undefined ? [] : [[name, value]];
+      }),
+    );
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: command.slice(1),
+      cwd: new URL("..", import.meta.url),
+      clearEnv: true,
+      stdin: "null",
+      env: {
+        ...inherited,
+        NO_COLOR: "1",
+        ...env(peers) as Record<string, string>,
+      },
+    }).output();
+    const stdout = new TextDecoder().decode(output.stdout);
+    const lines = stdout.trim().split("\n");
+    assert.equal(
+      lines[0],
+      "Doctor: checking every connection this configuration implies.",
+    );
+    const verdicts = Object.fromEntries(
+      lines.slice(1, -1).map((
+        line,
+      ) => [line.slice(9, line.indexOf(":")), line.slice(0, 8).trim()]),
+    );
+    assert.deepEqual(verdicts, {
+      "configuration": "ok",
+      "OpenAI key": "ok",
+      "model gpt-realtime-2.1 (OPENAI_REALTIME_MODEL)": "ok",
+      "model gpt-5.4-mini (SUMMARY_MODEL)": "ok",
+      "Zapier MCP": "ok",
+      "Twilio account": "ok",
+      [`Twilio number ${NUMBER}`]: "ok",
+      // Not granted and no terminal to ask at: not checked.
+      "PUBLIC_URL": "warning",
+      "KV_PATH": "ok",
+      // deno.json's start task does not grant the local peers' port.
+      "permissions": "failed",
+    }, stdout);
+    assert.equal(output.code, 1);
+    assert.equal(new TextDecoder().decode(output.stderr), "");
+  });
+});

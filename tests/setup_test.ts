@@ -727,6 +727,16 @@ Deno.test("deno task setup grants exactly Twilio's three hosts and the variables
   assert.doesNotMatch(TASKS.setup, /--allow-(all|write|run)|\s-A\s/);
 });
 
+/** The named variables of this process's environment that are set. */
+function inherited(...names: string[]): Record<string, string> {
+  return Object.fromEntries(
+    names.flatMap((name) => {
+      const value = Deno.env.get(name);
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
+}
+
 /** The task's command with its own flags, --allow-net pointed at the stand-ins. */
 async function runTask(
   rest: TwilioRest,
@@ -742,9 +752,7 @@ async function runTask(
     cwd: new URL("..", import.meta.url),
     clearEnv: true,
     env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
+      ...inherited("PATH", "HOME", "DENO_DIR"),
       NO_COLOR: "1",
       TWILIO_ACCOUNT_SID: ACCOUNT,
       TWILIO_AUTH_TOKEN: TOKEN,
