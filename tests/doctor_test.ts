@@ -232,6 +232,31 @@ Deno.test("runDoctor() warns of a model's announced shutdown and fails one alrea
   });
 });
 
+Deno.test("runDoctor() on GPT-Live checks the voice and backend models at the Live endpoint's host", async () => {
+  await withPeers(async (peers) => {
+    await setUpTwilio(peers);
+    const lines = await doctor(peers, {
+      VOICE_ENGINE: "live",
+      OPENAI_LIVE_URL: peers.openai.url.replace(
+        "/v1/realtime",
+        "/v1/live/sessions",
+      ),
+      LIVE_BACKEND_MODEL: "gpt-5.4-nano",
+    });
+    assert.deepEqual(
+      lines.filter((l) => l.subject.startsWith("model ")).map((
+        l,
+      ) => [l.verdict, l.subject]),
+      [
+        ["ok", "model gpt-live-1 (LIVE_MODEL)"],
+        ["failed", "model gpt-5.4-nano (LIVE_BACKEND_MODEL)"],
+        ["ok", "model gpt-5.4-mini (SUMMARY_MODEL)"],
+      ],
+    );
+    assert.equal(exitCode(lines), 1);
+  }, { modelRecords: { "gpt-live-1": { shutdown_date: null } } });
+});
+
 Deno.test("runDoctor() with a wrong OpenAI key fails once and names the variable", async () => {
   await withPeers(async (peers) => {
     const lines = await doctor(peers, { OPENAI_API_KEY: "sk-wrong-key-000" });
