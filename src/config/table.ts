@@ -532,6 +532,19 @@ export const DENO_VARIABLES = [
   },
 ] as const;
 
+/** Read only by `deno task setup` (src/setup/settings.ts), never by the server. */
+export const SETUP_VARIABLES = [
+  {
+    name: "ALLOWED_NUMBERS",
+    doc:
+      "who may call the assistant, E.164, comma-separated (unset: `OWNER_NUMBERS`); setup also reads `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_FROM_NUMBER` and `PUBLIC_URL`",
+  },
+  {
+    name: "REJECT_REASON",
+    doc: "what every other caller hears: `rejected` (default) or `busy`",
+  },
+] as const;
+
 type Table = typeof CONFIG_TABLE;
 type ValueOf<V> = V extends Variable<string, infer T> ? T : never;
 
