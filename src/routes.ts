@@ -19,12 +19,12 @@ export function routeTable(parts: Services): Route[] {
   const owner = ownerGuard(admin);
   const pages = ownerHandlers(parts);
   const memoryPages = memoryHandlers(parts);
-  const scheduled = scheduledCallHandlers(outbound, config.publicUrl);
+  const scheduled = scheduledCallHandlers(outbound, config.server.publicUrl);
   const placed = outbound &&
     outboundWebhookHandlers({
       ...parts,
-      publicUrl: config.publicUrl,
-      streamTokenTtlSeconds: config.streamTokenTtlSeconds,
+      publicUrl: config.server.publicUrl,
+      streamTokenTtlSeconds: config.calls.streamTokenTtlSeconds,
       dialler: outbound.dialler,
     });
 

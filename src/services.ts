@@ -55,22 +55,24 @@ export type Services = Awaited<ReturnType<typeof startServices>>;
 
 export async function startServices(options: AppOptions) {
   const { config, logger, kv } = options;
-  const signingKey = await importSigningKey(config.twilioAuthToken);
-  const tokenKey = await importTokenKey(config.twilioAuthToken);
-  const admin = config.adminToken === undefined
+  const signingKey = await importSigningKey(config.twilio.authToken);
+  const tokenKey = await importTokenKey(config.twilio.authToken);
+  const admin = config.admin.token === undefined
     ? undefined
-    : await AdminAuth.create(config.adminToken);
+    : await AdminAuth.create(config.admin.token);
   const jobs = new JobQueue(kv, logger);
-  const spend = new SpendLedger(kv, config.assistantTimezone);
-  const memory = config.memory ? new Memory(kv, config.memoryDays) : undefined;
+  const spend = new SpendLedger(kv, config.assistant.timeZone);
+  const memory = config.memory.enabled
+    ? new Memory(kv, config.memory.days)
+    : undefined;
   // A summary is made from the journal's transcript: none without one.
-  const summarize = memory !== undefined && config.journalTranscripts;
+  const summarize = memory !== undefined && config.journal.transcripts;
   let summarizer: Summarizer | undefined;
   const journal = new CallJournal(kv, {
-    retentionDays: config.journalRetentionDays,
-    transcripts: config.journalTranscripts,
+    retentionDays: config.journal.retentionDays,
+    transcripts: config.journal.transcripts,
     logger,
-    prices: config.prices,
+    prices: config.cost.prices,
     spend,
     afterEnd: summarize
       ? (record) => summarizer?.schedule(record) ?? Promise.resolve()
@@ -84,38 +86,38 @@ export async function startServices(options: AppOptions) {
       memory,
       logger,
       // The Responses API lives beside the Realtime API, whichever engine talks.
-      endpoint: config.openaiRealtimeUrl,
-      apiKey: config.openaiApiKey,
-      model: config.summaryModel,
-      timeZone: config.assistantTimezone,
+      endpoint: config.realtime.url,
+      apiKey: config.openai.apiKey,
+      model: config.memory.summaryModel,
+      timeZone: config.assistant.timeZone,
       ...options.summary,
     });
   }
-  const budget = config.dailyBudgetMicroUsd === undefined
+  const budget = config.cost.dailyBudgetMicroUsd === undefined
     ? undefined
     : new Budget({
       ledger: spend,
-      limitMicroUsd: config.dailyBudgetMicroUsd,
-      prices: config.prices,
+      limitMicroUsd: config.cost.dailyBudgetMicroUsd,
+      prices: config.cost.prices,
       logger,
     });
   // GPT-Live cannot call remote MCP servers: the server is Zapier's client.
   const remoteTools =
-    config.voiceEngine === "live" && config.zapierMcpPassword !== undefined
+    config.assistant.engine === "live" && config.zapier.password !== undefined
       ? zapierToolSource({
-        url: config.zapierMcpUrl,
-        password: config.zapierMcpPassword,
-        allowedTools: config.zapierMcpAllowedTools,
-        timeoutMs: config.zapierMcpTimeoutSeconds * 1000,
+        url: config.zapier.url,
+        password: config.zapier.password,
+        allowedTools: config.zapier.allowedTools,
+        timeoutMs: config.zapier.timeoutSeconds * 1000,
         logger,
       })
       : undefined;
   // Call-backs, the briefing and digest texts: only when configured.
   const outbound: Outbound | undefined = config.outbound && new Outbound({
     settings: config.outbound,
-    twilioAuthToken: config.twilioAuthToken,
-    timeZone: config.assistantTimezone,
-    journalRetentionDays: config.journalRetentionDays,
+    twilioAuthToken: config.twilio.authToken,
+    timeZone: config.assistant.timeZone,
+    journalRetentionDays: config.journal.retentionDays,
     kv,
     jobs,
     journal,
@@ -129,7 +131,7 @@ export async function startServices(options: AppOptions) {
   const leases = new CallLeases(
     kv,
     instances,
-    config.streamTokenTtlSeconds * 1000,
+    config.calls.streamTokenTtlSeconds * 1000,
   );
   const contexts = new CallContexts(kv);
   const watchers: CallWatcher[] = [];
@@ -156,7 +158,7 @@ export async function startServices(options: AppOptions) {
     leases,
     contexts,
   });
-  const admission = new Admission(() => calls.load, config.maxConcurrentCalls);
+  const admission = new Admission(() => calls.load, config.calls.maxConcurrent);
   const model = watchModel(
     config,
     logger,
@@ -237,14 +239,14 @@ export async function startServices(options: AppOptions) {
 
 function watchModel(config: Config, logger: Logger, timeoutMs: number) {
   // The engine in use: its model and its endpoint's host.
-  const live = config.voiceEngine === "live";
-  const id = live ? config.liveModel : config.realtimeModel;
+  const live = config.assistant.engine === "live";
+  const id = live ? config.live.model : config.realtime.model;
   let status: ModelStatus = { id, lookup: "pending", shutdownDate: null };
   const cancel = new AbortController();
   const done = checkModel({
-    realtimeUrl: live ? config.openaiLiveUrl : config.openaiRealtimeUrl,
+    realtimeUrl: live ? config.live.url : config.realtime.url,
     model: id,
-    apiKey: config.openaiApiKey,
+    apiKey: config.openai.apiKey,
     timeoutMs,
     signal: cancel.signal,
     logger,

@@ -33,11 +33,11 @@ export function memoryHandlers(options: MemoryRouteOptions) {
   const view = async (error?: string) =>
     memoryPage({
       enabled: memory !== undefined,
-      memoryDays: config.memoryDays,
+      memoryDays: config.memory.days,
       notes: memory ? await memory.notes.list() : [],
       calls: memory ? await memory.summaries.recent() : [],
       error,
-      timeZone: config.assistantTimezone,
+      timeZone: config.assistant.timeZone,
     });
 
   /**
@@ -48,7 +48,7 @@ export function memoryHandlers(options: MemoryRouteOptions) {
     request: Request,
     kind: "html" | "json",
   ): Memory | Response => {
-    if (!isSameOrigin(request, config.publicUrl)) {
+    if (!isSameOrigin(request, config.server.publicUrl)) {
       logger.log("warn", "memory.cross_origin_refused");
       return kind === "json"
         ? privateJson({ error: "cross-origin request" }, 403)
@@ -110,7 +110,7 @@ export function memoryHandlers(options: MemoryRouteOptions) {
   const memoryJson: Handler = async () =>
     privateJson({
       enabled: memory !== undefined,
-      memoryDays: config.memoryDays,
+      memoryDays: config.memory.days,
       notes: memory ? await memory.notes.list() : [],
       summaries: memory ? await memory.summaries.recent() : [],
     });

@@ -80,7 +80,9 @@ export function ownerHandlers(options: OwnerOptions) {
       logger.log("warn", "admin.login_failed");
       return privateHtml(loginPage(next, "That token is not right."), 401);
     }
-    const secure = publicOrigin(request, config.publicUrl).startsWith("https:");
+    const secure = publicOrigin(request, config.server.publicUrl).startsWith(
+      "https:",
+    );
     return new Response(null, {
       status: 303,
       headers: {
@@ -106,7 +108,7 @@ export function ownerHandlers(options: OwnerOptions) {
     return {
       todayMicroUsd,
       monthToDateMicroUsd,
-      budgetMicroUsd: config.dailyBudgetMicroUsd,
+      budgetMicroUsd: config.cost.dailyBudgetMicroUsd,
     };
   };
 
@@ -154,13 +156,15 @@ export function ownerHandlers(options: OwnerOptions) {
     const { token, claims } = await mintStreamToken(
       options.tokenKey,
       callSid,
-      config.streamTokenTtlSeconds,
+      config.calls.streamTokenTtlSeconds,
       Date.now(),
       "browser",
     );
     options.calls.prewarm(claims);
     logger.log("info", "phone.token", { callSid });
-    const origin = websocketOrigin(publicOrigin(request, config.publicUrl));
+    const origin = websocketOrigin(
+      publicOrigin(request, config.server.publicUrl),
+    );
     return privateJson({
       callSid,
       streamUrl: `${origin}/media-stream/${token}`,

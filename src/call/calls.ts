@@ -172,11 +172,11 @@ export class Calls {
         resume,
       ),
       prewarmed: warm !== undefined,
-      thinkingSound: config.thinkingSound,
+      thinkingSound: config.assistant.thinkingSound,
       logger,
       limits: {
-        maxCallMs: config.maxCallMinutes * 60_000,
-        startTimeoutMs: config.streamStartTimeoutSeconds * 1000,
+        maxCallMs: config.calls.maxMinutes * 60_000,
+        startTimeoutMs: config.calls.streamStartTimeoutSeconds * 1000,
       },
       observer: combineObservers([
         journal.observe(claims.callSid, claims.source, segment),
@@ -268,7 +268,7 @@ export class Calls {
   ): VoiceEngine {
     const { config, logger, remoteTools } = this.#options;
     const callLogger = logger.with({ callSid });
-    if (config.voiceEngine === "live") {
+    if (config.assistant.engine === "live") {
       return new LiveEngine(upstream, {
         logger: callLogger,
         clock: realClock,
@@ -276,10 +276,10 @@ export class Calls {
         callSid,
         remoteTools,
         // A resume never greets again; it speaks first only if the plan says so.
-        greeting: resume ? undefined : config.greeting,
+        greeting: resume ? undefined : config.assistant.greeting,
         opening: resume ? resume.speakFirst : opening,
-        model: config.liveModel,
-        backendModel: config.liveBackendModel,
+        model: config.live.model,
+        backendModel: config.live.backendModel,
       });
     }
     return new RealtimeEngine(upstream, {
@@ -288,8 +288,8 @@ export class Calls {
       callSid,
       greetingRequested: resume
         ? resume.speakFirst !== undefined
-        : opening !== undefined || config.greeting !== undefined,
-      model: config.realtimeModel,
+        : opening !== undefined || config.assistant.greeting !== undefined,
+      model: config.realtime.model,
     });
   }
 
@@ -320,7 +320,7 @@ export class Calls {
   #openUpstream(opening?: string, resume?: ResumePlan): RealtimeUpstream {
     const { config, upstreamConnectTimeoutMs } = this.#options;
     const now = new Date();
-    const live = config.voiceEngine === "live";
+    const live = config.assistant.engine === "live";
     const events = (memory?: MemoryContext) =>
       live
         ? [
@@ -343,8 +343,8 @@ export class Calls {
           resume,
         );
     return new RealtimeUpstream({
-      url: live ? config.openaiLiveUrl : config.openaiRealtimeUrl,
-      apiKey: config.openaiApiKey,
+      url: live ? config.live.url : config.realtime.url,
+      apiKey: config.openai.apiKey,
       // The memory is read while the handshake runs; the session waits for it.
       initialEvents: this.#options.memory
         ? this.#memory(this.#options.memory).then(events)

@@ -64,7 +64,7 @@ export function webhookHandlers(options: WebhookOptions): {
   /** Reads a form webhook and checks Twilio's signature; a Response when it fails. */
   const signedForm = (request: Request) =>
     readSignedForm(request, {
-      publicUrl: config.publicUrl,
+      publicUrl: config.server.publicUrl,
       signingKey: options.signingKey,
       refusal: options.refusal,
     });
@@ -97,7 +97,7 @@ export function webhookHandlers(options: WebhookOptions): {
     const { token, claims } = await mintStreamToken(
       options.tokenKey,
       callSid,
-      config.streamTokenTtlSeconds,
+      config.calls.streamTokenTtlSeconds,
     );
     // Open the Realtime session now, while Twilio fetches the TwiML and
     // connects the stream, so the caller's first words do not wait for it.
@@ -107,7 +107,7 @@ export function webhookHandlers(options: WebhookOptions): {
       callSid,
       caller: maskCaller(caller),
     });
-    const origin = publicOrigin(request, config.publicUrl);
+    const origin = publicOrigin(request, config.server.publicUrl);
     return twimlResponse(
       connectStreamTwiml(
         `${websocketOrigin(origin)}/media-stream/${token}`,
@@ -128,7 +128,7 @@ export function webhookHandlers(options: WebhookOptions): {
       !options.admission.draining,
     );
     logger.log("info", "call.continued", { callSid, decision: decision.kind });
-    const origin = publicOrigin(request, config.publicUrl);
+    const origin = publicOrigin(request, config.server.publicUrl);
     switch (decision.kind) {
       case "hang_up":
         return twimlResponse(sayAndHangUpTwiml());
@@ -147,7 +147,7 @@ export function webhookHandlers(options: WebhookOptions): {
         const { token, claims } = await mintStreamToken(
           options.tokenKey,
           callSid,
-          config.streamTokenTtlSeconds,
+          config.calls.streamTokenTtlSeconds,
         );
         calls.prewarm(claims, undefined, await calls.resumePlan(callSid));
         logger.log("info", "call.resuming", {
