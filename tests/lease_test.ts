@@ -110,7 +110,7 @@ Deno.test("sweep(): a call whose instance died and was never continued is closed
     await t.instances.a.stop();
     const closed: string[] = [];
     const sweep = () =>
-      t.b.sweep(async (lease) => void closed.push(lease.callSid));
+      t.b.sweep((lease) => Promise.resolve(void closed.push(lease.callSid)));
     assert.equal(await sweep(), 0, "not before the lease runs out");
     t.advance(LEASE_GRACE_MS + 1);
     assert.equal(await sweep(), 1);
@@ -133,7 +133,7 @@ Deno.test("CallJournal: one record across a call's streams, usage per stream, th
     retentionDays: 1,
     transcripts: true,
     logger: memoryLogger(),
-    afterEnd: async (record) => void summaries.push(record.callSid),
+    afterEnd: (record) => Promise.resolve(void summaries.push(record.callSid)),
   });
   try {
     const model = "gpt-realtime";

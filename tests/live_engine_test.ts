@@ -249,6 +249,12 @@ Deno.test("live: a failing tool's error is the function output and is journaled 
     server: "zapier",
     failed: true,
     errorType: "timeout",
+    // Kept for a resumed session's context, not journaled.
+    result: JSON.stringify({
+      ok: false,
+      error: "timed out after 15000 ms",
+      errorType: "timeout",
+    }),
   });
 });
 

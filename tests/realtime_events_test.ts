@@ -373,6 +373,7 @@ Deno.test("parseServerEvent() reports finished MCP and function calls from respo
       server: "zapier",
       failed: false,
       errorType: undefined,
+      result: "[]",
     },
   );
   assert.deepEqual(

@@ -222,7 +222,7 @@ export const CONFIG_TABLE = {
         "DRAIN_SECONDS",
         number({ min: 0, max: 3600, integer: true }),
         20,
-        "on SIGTERM/SIGINT, how long live calls may go on before they are closed",
+        "on SIGTERM/SIGINT with no other live instance, how long live calls may go on before they are handed over (with one, they are handed over at once)",
       ),
     },
   },
