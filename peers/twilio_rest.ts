@@ -118,6 +118,11 @@ export interface AnsweredCall {
   twiml: string;
   /** The media stream, when the TwiML connected one. */
   stream: TwilioEdge | undefined;
+  /**
+   * Every stream of the call in order: the first, then each one the
+   * `<Connect action>`'s answer connected (a resumed call).
+   */
+  streams: TwilioEdge[];
   /** Every <Say> Twilio read out on this call, in order. */
   said: string[];
   /** Resolves once the call is over and its final status callback sent. */
@@ -242,41 +247,76 @@ export class TwilioRest {
       // Twilio reads its "application error" message and hangs up.
       const ended = this.#track(finish());
       const { status, body } = response;
-      return { status, twiml: body, stream: undefined, said, ended };
+      return {
+        status,
+        twiml: body,
+        stream: undefined,
+        streams: [],
+        said,
+        ended,
+      };
     }
     said.push(...sayings(response.body));
     const stream = streamOf(response.body);
     if (!stream) {
       const ended = this.#track(finish());
       const twiml = response.body;
-      return { status: 200, twiml, stream: undefined, said, ended };
+      return {
+        status: 200,
+        twiml,
+        stream: undefined,
+        streams: [],
+        said,
+        ended,
+      };
     }
-    const edge = await TwilioEdge.connect({
-      url: this.#local(stream.url).replace(/^http/, "ws"),
-      signedUrl: stream.url,
-      authToken: this.#options.authToken,
-      callSid: call.sid,
-      accountSid: this.#options.accountSid,
-      customParameters: stream.parameters,
-    });
-    this.#edges.add(edge);
+    const connect = async (to: NonNullable<ReturnType<typeof streamOf>>) => {
+      const edge = await TwilioEdge.connect({
+        url: this.#local(to.url).replace(/^http/, "ws"),
+        signedUrl: to.url,
+        authToken: this.#options.authToken,
+        callSid: call.sid,
+        accountSid: this.#options.accountSid,
+        customParameters: to.parameters,
+      });
+      this.#edges.add(edge);
+      streams.push(edge);
+      return edge;
+    };
+    const streams: TwilioEdge[] = [];
+    const first = await connect(stream);
     const ended = this.#track((async () => {
-      await edge.closed;
-      this.#edges.delete(edge);
-      // The server closed the stream with the call still up: Twilio requests
-      // the <Connect action>, or goes on with the TwiML after </Connect>. A
-      // callee who hung up ends it here.
-      const redirect = stream.action ?? redirectOf(response.body);
-      if (redirect && !this.#hungUp.has(call.sid)) {
+      let edge = first;
+      let current = { twiml: response.body, stream };
+      for (;;) {
+        await edge.closed;
+        this.#edges.delete(edge);
+        // The stream closed with the call still up: Twilio requests the
+        // <Connect action>, or goes on with the TwiML after </Connect>, and
+        // runs what it gets (a <Connect> again: a resumed call). A callee who
+        // hung up ends it here.
+        const redirect = current.stream.action ?? redirectOf(current.twiml);
+        if (!redirect || this.#hungUp.has(call.sid)) break;
         const next = await this.#webhook(redirect, {
           ...this.#callParams(call),
           CallStatus: "in-progress",
         });
         said.push(...sayings(next.body));
+        const again = next.status === 200 ? streamOf(next.body) : undefined;
+        if (!again) break;
+        edge = await connect(again);
+        current = { twiml: next.body, stream: again };
       }
       await finish();
     })());
-    return { status: 200, twiml: response.body, stream: edge, said, ended };
+    return {
+      status: 200,
+      twiml: response.body,
+      stream: first,
+      streams,
+      said,
+      ended,
+    };
   }
 
   /** The callee hangs up a connected call: `stop` on the stream, then it ends. */

@@ -170,6 +170,54 @@ Deno.test("a person answers: the stream connects as for /incoming-call and the a
   }
 });
 
+Deno.test("a call the server placed resumes the same way: its stream drops, Twilio's continuation resumes it with the conversation and no second opening", async () => {
+  const opening = randomAudio(8 * 300);
+  const server = await startOutboundServer({
+    realtimeOptions: {
+      onResponseCreate: (session) =>
+        session.speak(opening, {
+          transcript: "Calling you back about the plumber's quote.",
+        }),
+    },
+  });
+  try {
+    await schedule(server, { when: isoIn(200), topic: "the plumber's quote" });
+    const placed = await server.rest.call(1);
+    const answered = await server.rest.answer(placed.sid, "human");
+    const first = await server.realtime.nextSession();
+    await answered.stream!.waitForPlayed(opening.length, 3000);
+    await delay(100);
+    first.close(1011, "upstream lost");
+    const second = await server.realtime.nextSession();
+    await second.waitFor("session.update");
+    await delay(100);
+    const texts = second.received
+      .filter((e) => e.type === "conversation.item.create")
+      .map((e) => (e.item as { content?: { text: string }[] }).content?.[0]);
+    assert.ok(
+      texts.some((c) =>
+        c?.text === "Calling you back about the plumber's quote."
+      ),
+      "the opening the caller heard is in the new session",
+    );
+    assert.deepEqual(
+      systemNotes(second).filter((n) => /calling your owner back/.test(n)),
+      [],
+      "no second opening",
+    );
+    assert.equal(answered.streams.length, 2);
+    server.rest.hangUp(placed.sid, answered.streams[1]);
+    await answered.ended;
+    await server.app.journal.flushed();
+    const record = (await server.app.journal.get(placed.sid))!.record;
+    assert.equal(record.segments?.length, 2);
+    assert.equal(record.segments?.[1].cause, "dropped");
+    assert.equal(record.outcome, "caller_hung_up");
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("a voicemail answers: one short <Say> after the beep, a hang-up, no upstream session and no retry", async () => {
   const server = await startOutboundServer({
     variables: { CALLBACK_RETRY_MINUTES: "0.01" },

@@ -117,7 +117,7 @@ export class Calls {
   }
 
   /** What a new session resuming this call is given: the plan from its kept conversation. */
-  async resumePlan(callSid: string): Promise<ResumePlan> {
+  async resumePlan(callSid: string): Promise<ResumePlan | undefined> {
     return planResume(await this.#context(callSid));
   }
 

@@ -4,7 +4,8 @@
  * (./call_context.ts). No second greeting; if the assistant was
  * mid-answer it says briefly that the line dropped and goes on; if the
  * caller was speaking, it listens; if the caller's last words were not
- * answered yet, it answers them.
+ * answered yet, it answers them. A call in which nothing was said yet starts
+ * over.
  */
 
 import type { Speaker } from "./vocabulary.ts";
@@ -79,7 +80,13 @@ export function withLine(context: CallContext, line: ContextLine): CallContext {
   return { ...context, lines };
 }
 
-export function planResume(context: CallContext): ResumePlan {
+/**
+ * The plan; undefined when nothing was said yet (not even the whole
+ * greeting): the new session then starts as a new call would, greeting
+ * included.
+ */
+export function planResume(context: CallContext): ResumePlan | undefined {
+  if (context.lines.length === 0) return undefined;
   const history: HistoryMessage[] = context.lines.map(toMessage);
   history.push({ role: "developer", text: RESUMED_NOTE });
   const last = context.lines.at(-1);

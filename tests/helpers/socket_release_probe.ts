@@ -3,6 +3,7 @@
  * closes mid-flood (bad frames) or after a `stop`, then prints how many of
  * the server's media-stream sockets are still reachable after a full GC.
  */
+import { CALL_PARAMS } from "../../peers/twilio_requests.ts";
 import { delay, startTestServer } from "./test_server.ts";
 
 const released: WeakRef<WebSocket>[] = [];
@@ -17,7 +18,12 @@ Deno.upgradeWebSocket = (request, options) => {
 
 const server = await startTestServer();
 for (let i = 0; i < 3; i++) {
-  const edge = await server.call();
+  // One stream per call: each call has its own CallSid.
+  const callSid = `CA${String(i).padStart(32, "0")}`;
+  const edge = await server.connect(
+    await server.answer({ ...CALL_PARAMS, CallSid: callSid }),
+    { callSid },
+  );
   const session = await server.realtime.nextSession();
   await session.waitFor("session.update");
   // More bad frames than tolerated: the server closes while more are queued.
