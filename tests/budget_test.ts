@@ -83,6 +83,45 @@ Deno.test("a live call that takes the day over DAILY_BUDGET_USD gets a polite go
   }
 });
 
+Deno.test("a call whose stream drops once the day's budget is spent is not resumed: Twilio's continuation hears one sentence and no session opens", async () => {
+  const server = await startTestServer({
+    DAILY_BUDGET_USD: "0.01",
+    ASSISTANT_INSTRUCTIONS: LONG_INSTRUCTIONS,
+    MEMORY: "false",
+  });
+  try {
+    const call = await placeCall(server, 1);
+    await call.session.speak(randomAudio(8 * 100)).done;
+    // The budget asks for a goodbye; the upstream drops before it is said.
+    await call.session.waitFor("response.create");
+    assert.ok(
+      server.logs.events().some((e) => e.event === "budget.reached"),
+    );
+    call.session.close(1011, "upstream lost");
+    await call.edge.closed;
+    const continued = signedWebhook(`${PUBLIC_ORIGIN}/call-ended`, {
+      ...CALL_PARAMS,
+      CallSid: call.callSid,
+    });
+    const response = await fetch(`${server.origin}/call-ended`, {
+      method: "POST",
+      headers: continued.headers,
+      body: await continued.text(),
+    });
+    const twiml = await response.text();
+    assert.ok(
+      twiml.includes(
+        `<Say>${BUDGET_MESSAGE.replace("'", "&apos;")}</Say><Hangup/>`,
+      ),
+      twiml,
+    );
+    assert.ok(!twiml.includes("<Stream"));
+    assert.equal(server.realtime.handshakes, 1, "no session was opened");
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("under DAILY_BUDGET_USD calls go on as usual", async () => {
   const server = await startTestServer({
     DAILY_BUDGET_USD: "5",

@@ -25,6 +25,7 @@ import {
 } from "./helpers/test_server.ts";
 
 const GREETING = "Hello, it's your assistant.";
+const ADMIN_TOKEN = "owner-admin-token-0123456789";
 
 async function post(server: TestServer, path: string) {
   const signed = signedWebhook(`${PUBLIC_ORIGIN}${path}`, CALL_PARAMS);
@@ -76,7 +77,7 @@ Deno.test("a replayed signed /incoming-call for a CallSid with a pending or live
 });
 
 Deno.test("Realtime: a call whose stream dropped mid-answer resumes with its conversation as items before any response, no second greeting, and says the line dropped", async () => {
-  const server = await startTestServer({ GREETING });
+  const server = await startTestServer({ GREETING, ADMIN_TOKEN });
   try {
     const edge = await server.call();
     const first = await server.realtime.nextSession();
@@ -117,6 +118,10 @@ Deno.test("Realtime: a call whose stream dropped mid-answer resumes with its con
     assert.equal(record.segments?.length, 2);
     assert.equal(record.segments?.[0].outcome, "error");
     assert.equal(record.segments?.[1].cause, "dropped");
+    const page = await fetch(`${server.origin}/calls/${CALL_PARAMS.CallSid}`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.match(await page.text(), /resumed 1× \(dropped\)/);
   } finally {
     await server.close();
   }

@@ -68,6 +68,14 @@ const OUTCOME_LABELS: Record<CallOutcome, string> = {
   interrupted: "interrupted (server lost)",
 };
 
+/** " · resumed 2× (crash, handover)": the call outlived a server process. */
+function resumes(record: CallRecord): string {
+  const causes = (record.segments ?? []).slice(1).map((s) => s.cause ?? "?");
+  return causes.length === 0
+    ? ""
+    : ` · resumed ${causes.length}× (${causes.join(", ")})`;
+}
+
 function outcomeLabel(record: CallRecord): string {
   if (record.outcome) return OUTCOME_LABELS[record.outcome];
   // A call the server placed that never reached the assistant (voicemail, no answer).
@@ -247,7 +255,9 @@ export function callPage(record: CallRecord, lines: JournalLine[]): string {
         latency === undefined ? "" : ` · median answer ${latency} ms`
       } · ${record.toolCalls} tool call${
         record.toolCalls === 1 ? "" : "s"
-      } · cost <span class="cost">${escapeHtml(callCost(record))}</span></p>` +
+      } · cost <span class="cost">${escapeHtml(callCost(record))}</span>${
+        escapeHtml(resumes(record))
+      }</p>` +
       unavailable +
       (transcript || `<p>No transcript.</p>`),
   );

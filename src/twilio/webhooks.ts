@@ -144,6 +144,13 @@ export function webhookHandlers(options: WebhookOptions): {
         logger.log("warn", "call.not_resumed", { callSid, why: decision.why });
         return twimlResponse(sayAndHangUpTwiml(APOLOGY_MESSAGE));
       case "resume": {
+        // A spent budget opens no new session, resumed or not.
+        if (await options.budget?.reached()) {
+          await options.leases.finish(callSid, "ended");
+          await journal.finish(callSid);
+          logger.log("warn", "call.not_resumed", { callSid, why: "budget" });
+          return twimlResponse(sayAndHangUpTwiml(BUDGET_MESSAGE));
+        }
         const { token, claims } = await mintStreamToken(
           options.tokenKey,
           callSid,
