@@ -139,6 +139,11 @@ export class Calls {
     };
   }
 
+  /** The call is over without a stream of its own to say so: its conversation goes. */
+  async forget(callSid: string): Promise<void> {
+    await this.#options.contexts?.delete(callSid);
+  }
+
   async #context(callSid: string): Promise<CallContext> {
     return await this.#options.contexts?.read(callSid) ??
       { lines: [], speaking: "nobody" };

@@ -141,6 +141,7 @@ export function webhookHandlers(options: WebhookOptions): {
       case "give_up":
         // The real end: the summary is made now, once.
         await journal.finish(callSid);
+        await calls.forget(callSid);
         logger.log("warn", "call.not_resumed", { callSid, why: decision.why });
         return twimlResponse(sayAndHangUpTwiml(APOLOGY_MESSAGE));
       case "resume": {
@@ -148,6 +149,7 @@ export function webhookHandlers(options: WebhookOptions): {
         if (await options.budget?.reached()) {
           await options.leases.finish(callSid, "ended");
           await journal.finish(callSid);
+          await calls.forget(callSid);
           logger.log("warn", "call.not_resumed", { callSid, why: "budget" });
           return twimlResponse(sayAndHangUpTwiml(BUDGET_MESSAGE));
         }
