@@ -77,6 +77,10 @@ export interface Config {
   dailyBudgetMicroUsd: number | undefined;
   /** Call-backs, the daily briefing and digest texts; undefined: outbound is off. */
   outbound: OutboundSettings | undefined;
+  /** CALLER_PIN: 4 to 12 digits keyed in before a call reaches the assistant; undefined: no PIN. */
+  callerPin: string | undefined;
+  /** A call whose STIR/SHAKEN verdict is TN-Validation-Passed-A skips the PIN. */
+  callerPinSkipVerified: boolean;
 }
 
 const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
@@ -131,6 +135,8 @@ export const CONFIG_VARIABLES = [
   "SUMMARY_MODEL",
   "PRICES_JSON",
   "DAILY_BUDGET_USD",
+  "CALLER_PIN",
+  "CALLER_PIN_SKIP_VERIFIED",
   ...OUTBOUND_VARIABLES,
 ] as const;
 
@@ -377,6 +383,18 @@ export function loadConfig(read: EnvReader): Config {
       integer: false,
     });
 
+  const callerPin = read("CALLER_PIN");
+  if (callerPin !== undefined && !/^\d{4,12}$/.test(callerPin)) {
+    // The value itself is a secret: never echoed.
+    problems.push(
+      `CALLER_PIN must be 4 to 12 digits (got ${callerPin.length} characters)`,
+    );
+  }
+  const callerPinSkipVerified = flag("CALLER_PIN_SKIP_VERIFIED", false);
+  if (callerPinSkipVerified && callerPin === undefined) {
+    problems.push("CALLER_PIN_SKIP_VERIFIED needs CALLER_PIN");
+  }
+
   const config: Config = {
     openaiApiKey,
     twilioAuthToken,
@@ -462,6 +480,8 @@ export function loadConfig(read: EnvReader): Config {
       ? undefined
       : Math.round(budgetDollars * 1_000_000),
     outbound: outboundSettings(read, publicUrl, problems),
+    callerPin,
+    callerPinSkipVerified,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -31,6 +31,7 @@ export function routeTable(parts: Services): Route[] {
   return [
     route("GET", "/healthz", healthHandler(parts)),
     route("POST", "/incoming-call", twilio.incomingCall),
+    route("POST", "/incoming-call/pin", twilio.pinEntered),
     route("POST", "/call-ended", twilio.callEnded),
     route(
       "GET",

@@ -21,6 +21,7 @@ import { zapierToolSource } from "./mcp/zapier_client.ts";
 import { endCall } from "./tools/end_call.ts";
 import { forgetTool } from "./tools/forget.ts";
 import { rememberTool } from "./tools/remember.ts";
+import { CallerPin } from "./twilio/caller_pin.ts";
 import { importSigningKey } from "./twilio/signature.ts";
 import { Outbound } from "./outbound/outbound.ts";
 import type { CronRegistrar } from "./outbound/outbound.ts";
@@ -141,6 +142,15 @@ export async function startServices(options: AppOptions) {
     watchers,
   });
   const admission = new Admission(() => calls.load, config.maxConcurrentCalls);
+  const callerPin = config.callerPin === undefined
+    ? undefined
+    : new CallerPin(config.callerPin, kv);
+  if (config.callerPin !== undefined && config.callerPin.length < 6) {
+    logger.log("warn", "config.caller_pin_short", {
+      digits: config.callerPin.length,
+      advice: "a CALLER_PIN of 6 or more digits is much harder to guess",
+    });
+  }
   const model = watchModel(
     config,
     logger,
@@ -159,6 +169,7 @@ export async function startServices(options: AppOptions) {
     journal,
     calls,
     admission,
+    callerPin,
     model: model.current,
     memory,
     spend,

@@ -595,3 +595,28 @@ Deno.test("deno.json dev reads .env and start does not", async () => {
   assert.doesNotMatch(all.start, /--env-file\b/);
   assert.doesNotMatch(all.start, /--env\b/);
 });
+
+Deno.test("loadConfig() takes CALLER_PIN of 4 to 12 digits and refuses anything else without echoing it", () => {
+  assertFields(load({ ...REQUIRED, CALLER_PIN: "4821" }), {
+    callerPin: "4821",
+    callerPinSkipVerified: false,
+  });
+  assertFields(
+    load({
+      ...REQUIRED,
+      CALLER_PIN: "123456789012",
+      CALLER_PIN_SKIP_VERIFIED: "true",
+    }),
+    { callerPin: "123456789012", callerPinSkipVerified: true },
+  );
+  assertFields(load(REQUIRED), { callerPin: undefined });
+  for (const pin of ["123", "1234567890123", "12a4", "12 34", "+1234"]) {
+    const error = refuse({ ...REQUIRED, CALLER_PIN: pin });
+    assert.match(error.message, /CALLER_PIN must be 4 to 12 digits/);
+    assert.ok(!error.message.includes(pin), error.message);
+  }
+  assert.match(
+    refuse({ ...REQUIRED, CALLER_PIN_SKIP_VERIFIED: "true" }).message,
+    /CALLER_PIN_SKIP_VERIFIED needs CALLER_PIN/,
+  );
+});

@@ -435,3 +435,22 @@ Deno.test("GPT-Live: a person answering hears the call's opening, sent as commen
     await live.close();
   }
 });
+
+Deno.test("with CALLER_PIN set, a call the server placed to the owner needs no PIN", async () => {
+  const server = await startOutboundServer({
+    variables: { CALLER_PIN: "480613" },
+  });
+  try {
+    await schedule(server, { when: isoIn(200), topic: "the plumber's quote" });
+    const placed = await server.rest.call(1);
+    const answered = await server.rest.answer(placed.sid, "human");
+    assert.equal(answered.status, 200);
+    assert.ok(!answered.twiml.includes("<Gather"), answered.twiml);
+    assert.match(answered.twiml, /<Connect><Stream url="wss:/);
+    await server.realtime.nextSession();
+    server.rest.hangUp(placed.sid, answered.stream!);
+    await answered.ended;
+  } finally {
+    await server.close();
+  }
+});

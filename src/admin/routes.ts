@@ -22,6 +22,7 @@ import { publicOrigin, websocketOrigin } from "../public_url.ts";
 import type { ModelStatus } from "../realtime/model_record.ts";
 import { mintStreamToken } from "../stream_token.ts";
 import { type AdminAuth, clearedSessionCookie } from "./auth.ts";
+import type { CallerPin } from "../twilio/caller_pin.ts";
 import { callPage, callsPage, loginPage } from "./pages.ts";
 
 /**
@@ -64,6 +65,8 @@ export interface OwnerOptions {
   spend: SpendLedger;
   /** DAILY_BUDGET_USD: the softphone is refused like a phone call once it is spent. */
   budget?: Budget;
+  /** CALLER_PIN: /calls shows the hours it refused calls after too many wrong PINs. */
+  callerPin?: CallerPin;
 }
 
 /** The owner's handlers; those behind `ownerGuard` assume a signed-in owner. */
@@ -112,7 +115,12 @@ export function ownerHandlers(options: OwnerOptions) {
 
   const listCalls: Handler = async () =>
     privateHtml(
-      callsPage(await journal.list(), options.model(), await spending()),
+      callsPage(
+        await journal.list(),
+        options.model(),
+        await spending(),
+        await options.callerPin?.lockouts(),
+      ),
     );
 
   const showCall: Handler = async (_request, match) => {
@@ -124,7 +132,11 @@ export function ownerHandlers(options: OwnerOptions) {
   };
 
   const listCallsJson: Handler = async () =>
-    privateJson({ calls: await journal.list(), spending: await spending() });
+    privateJson({
+      calls: await journal.list(),
+      spending: await spending(),
+      pinLockouts: await options.callerPin?.lockouts() ?? [],
+    });
 
   const showCallJson: Handler = async (_request, match) => {
     const call = await journal.get(match.pathname.groups.callSid ?? "");
