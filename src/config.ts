@@ -3,7 +3,7 @@
  * validated as a whole, then passed down.
  */
 
-import { parsePrices, type PriceTable } from "./cost/prices.ts";
+import { parsePrices, priceOf, type PriceTable } from "./cost/prices.ts";
 import {
   OUTBOUND_VARIABLES,
   type OutboundSettings,
@@ -484,8 +484,32 @@ export function loadConfig(read: EnvReader): Config {
     callerPinSkipVerified,
   };
 
+  if (config.dailyBudgetMicroUsd !== undefined) {
+    problems.push(...unpricedModels(config));
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * A budget cannot hold if a model it pays for is priced at nothing: each
+ * model the configuration will bill must have a price.
+ */
+function unpricedModels(config: Config): string[] {
+  const billed: [string, string][] = config.voiceEngine === "live"
+    ? [["LIVE_MODEL", config.liveModel], [
+      "LIVE_BACKEND_MODEL",
+      config.liveBackendModel,
+    ]]
+    : [["OPENAI_REALTIME_MODEL", config.realtimeModel]];
+  if (config.memory && config.journalTranscripts) {
+    billed.push(["SUMMARY_MODEL", config.summaryModel]);
+  }
+  return billed
+    .filter(([, model]) => priceOf(config.prices, model) === undefined)
+    .map(([variable, model]) =>
+      `DAILY_BUDGET_USD is set, but the model "${model}" (${variable}) has no known price, so its calls would count as $0: add its price to PRICES_JSON (see .env.example) or use a model with a built-in price`
+    );
 }
 
 /**

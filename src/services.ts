@@ -118,6 +118,7 @@ export async function startServices(options: AppOptions) {
     cron: options.cron,
     digestCheckEveryMs: options.digestCheckEveryMs,
     draining: (): boolean => admission.draining,
+    budget,
   });
   const watchers: CallWatcher[] = [];
   if (budget) watchers.push((call) => budget.watch(call));

@@ -620,3 +620,41 @@ Deno.test("loadConfig() takes CALLER_PIN of 4 to 12 digits and refuses anything 
     /CALLER_PIN_SKIP_VERIFIED needs CALLER_PIN/,
   );
 });
+
+Deno.test("loadConfig() with DAILY_BUDGET_USD refuses a model without a known price, naming it and PRICES_JSON", () => {
+  const error = refuse({
+    ...REQUIRED,
+    DAILY_BUDGET_USD: "5",
+    OPENAI_REALTIME_MODEL: "gpt-realtime-1.5",
+  });
+  assert.match(error.message, /"gpt-realtime-1\.5" \(OPENAI_REALTIME_MODEL\)/);
+  assert.match(error.message, /PRICES_JSON/);
+  // Priced through PRICES_JSON, or no budget: accepted.
+  load({
+    ...REQUIRED,
+    DAILY_BUDGET_USD: "5",
+    OPENAI_REALTIME_MODEL: "gpt-realtime-1.5",
+    PRICES_JSON: JSON.stringify({
+      "gpt-realtime-1.5": {
+        audio: { input: 32, cached_input: 0.4, output: 64 },
+        text: { input: 4, cached_input: 0.4, output: 16 },
+      },
+    }),
+  });
+  load({ ...REQUIRED, OPENAI_REALTIME_MODEL: "gpt-realtime-1.5" });
+  // GPT-Live bills LIVE_MODEL and LIVE_BACKEND_MODEL; the summary model too.
+  assert.match(
+    refuse({
+      ...REQUIRED,
+      DAILY_BUDGET_USD: "5",
+      VOICE_ENGINE: "live",
+      LIVE_BACKEND_MODEL: "gpt-9-nano",
+    }).message,
+    /"gpt-9-nano" \(LIVE_BACKEND_MODEL\)/,
+  );
+  assert.match(
+    refuse({ ...REQUIRED, DAILY_BUDGET_USD: "5", SUMMARY_MODEL: "gpt-9-nano" })
+      .message,
+    /"gpt-9-nano" \(SUMMARY_MODEL\)/,
+  );
+});

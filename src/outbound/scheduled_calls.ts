@@ -10,7 +10,7 @@ import type { RequestedBy } from "../journal/outbound_calls.ts";
 /**
  * scheduled → dialling (claimed) → calling (Twilio took it) → done, or back
  * to scheduled for the one retry; cancelled only from scheduled; failed
- * when Twilio refused it.
+ * when Twilio refused it; skipped when the day's budget was spent.
  */
 export type ScheduledState =
   | "scheduled"
@@ -18,7 +18,8 @@ export type ScheduledState =
   | "calling"
   | "done"
   | "cancelled"
-  | "failed";
+  | "failed"
+  | "skipped";
 
 export interface ScheduledCall {
   /** Short, so the assistant can say it and the owner type it. */
