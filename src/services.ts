@@ -9,7 +9,9 @@ import { AdminAuth } from "./admin/auth.ts";
 import { Calls, type CallWatcher } from "./call/calls.ts";
 import type { Config } from "./config.ts";
 import { Budget } from "./cost/budget.ts";
+import { priceUsage } from "./cost/pricing.ts";
 import { SpendLedger } from "./cost/spend.ts";
+import { addUsage, type UsageReport } from "./cost/usage.ts";
 import { JobQueue } from "./jobs/queue.ts";
 import { CallJournal } from "./journal/journal.ts";
 import { type Logger, rateLimited } from "./log.ts";
@@ -128,8 +130,35 @@ export async function startServices(options: AppOptions) {
       ended: () => outbound.afterCall(call.callSid),
     }));
   }
+  // A pre-warmed session no stream claimed was still paid for: count it.
+  const unclaimedWrites = new Set<Promise<void>>();
+  const unclaimed = (callSid: string, usage: UsageReport[]) => {
+    const totals = usage.reduce(addUsage, {});
+    const { microUsd } = priceUsage(totals, config.prices);
+    logger.log("info", "prewarm.unclaimed", {
+      callSid,
+      costMicroUsd: microUsd,
+    });
+    if (microUsd <= 0) return;
+    const write = spend.write(
+      kv.atomic(),
+      `${callSid}/unclaimed`,
+      Date.now(),
+      microUsd,
+    ).commit().then(
+      () => {},
+      (error) =>
+        logger.log("warn", "prewarm.unclaimed_not_counted", {
+          callSid,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    );
+    unclaimedWrites.add(write);
+    write.finally(() => unclaimedWrites.delete(write));
+  };
   const calls = new Calls({
     config,
+    unclaimed,
     logger,
     journal,
     upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs,
@@ -182,6 +211,7 @@ export async function startServices(options: AppOptions) {
     async drain(seconds: number): Promise<void> {
       admission.drain();
       await calls.drain(seconds);
+      await Promise.all([...unclaimedWrites]);
       // The last calls' summaries are queued; one being made now is left to
       // KV, which delivers it again after the restart.
       await journal.flushed();
@@ -194,6 +224,7 @@ export async function startServices(options: AppOptions) {
       model.stop();
       await model.done;
       await calls.close();
+      await Promise.all([...unclaimedWrites]);
       await remoteTools?.close();
       await journal.flushed();
       await budget?.settled();
