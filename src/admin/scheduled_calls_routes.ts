@@ -79,7 +79,9 @@ export function scheduledCallHandlers(
       to: input.to,
       requestedBy: { by: "api" },
     });
-    if (!result.ok) return privateJson({ error: result.error }, 400);
+    if (!result.ok) {
+      return privateJson({ error: result.error }, result.cap ? 409 : 400);
+    }
     return privateJson(
       { call: view(result.call), understood: result.when },
       201,

@@ -81,6 +81,7 @@ export class Outbound {
       owners: this.owners,
       timeZone,
       logger,
+      caps: settings.caps,
       callerOf: async (callSid) => (await journal.get(callSid))?.record.caller,
     });
     this.dialler = new Dialler({

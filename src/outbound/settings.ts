@@ -17,6 +17,9 @@ export const OUTBOUND_VARIABLES = [
   "BRIEFING_DAYS",
   "CALLBACK_RETRY_MINUTES",
   "DIGEST_SMS",
+  "SCHEDULED_CALLS_MAX_PENDING",
+  "SCHEDULED_CALLS_MAX_PER_DAY",
+  "SCHEDULED_CALLS_MIN_GAP_MINUTES",
 ] as const;
 
 export type OutboundVariable = typeof OUTBOUND_VARIABLES[number];
@@ -48,6 +51,17 @@ export interface OutboundSettings {
   briefing: BriefingSettings | undefined;
   /** Text the owner each call's summary once the journal has one. */
   digestSms: boolean;
+  /** How many scheduled calls may wait, how many a day, how far apart. */
+  caps: ScheduleCaps;
+}
+
+export interface ScheduleCaps {
+  /** At most this many calls waiting to be dialled. */
+  maxPending: number;
+  /** At most this many calls placed on one day (ASSISTANT_TIMEZONE), the briefing included. */
+  maxPerDay: number;
+  /** No call within this many minutes of another. */
+  minGapMinutes: number;
 }
 
 const ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
@@ -76,6 +90,26 @@ export function outboundSettings(
     );
   }
   const retryMinutes = retryDelay(read("CALLBACK_RETRY_MINUTES"), problems);
+  const cap = (
+    name: OutboundVariable,
+    fallback: number,
+    min: number,
+    max: number,
+  ) => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (Number.isInteger(value) && value >= min && value <= max) return value;
+    problems.push(
+      `${name} must be a whole number from ${min} to ${max} (got "${raw}")`,
+    );
+    return fallback;
+  };
+  const caps: ScheduleCaps = {
+    maxPending: cap("SCHEDULED_CALLS_MAX_PENDING", 10, 1, 100),
+    maxPerDay: cap("SCHEDULED_CALLS_MAX_PER_DAY", 10, 1, 100),
+    minGapMinutes: cap("SCHEDULED_CALLS_MIN_GAP_MINUTES", 10, 0, 720),
+  };
   const digestSms = digestFlag(read("DIGEST_SMS"), problems);
   const rawBriefing = read("BRIEFING_AT");
   const briefingAt = rawBriefing === undefined
@@ -135,6 +169,7 @@ export function outboundSettings(
       ? undefined
       : { at: briefingAt, days: days ?? "weekdays" },
     digestSms,
+    caps,
   };
 }
 
