@@ -81,7 +81,7 @@ export function memoryHandlers(options: MemoryRouteOptions) {
     const text = new URLSearchParams(body ?? "").get("text") ?? "";
     const result = body === undefined
       ? { ok: false as const, error: "That note is too long." }
-      : await target.notes.add(text);
+      : await target.notes.add(text, { by: "owner" });
     if (!result.ok) {
       return privateHtml(await view(capitalise(result.error)), 400);
     }
@@ -131,7 +131,7 @@ export function memoryHandlers(options: MemoryRouteOptions) {
     if (!isRecord(parsed) || typeof parsed.text !== "string") {
       return privateJson({ error: 'expected {"text": "..."}' }, 400);
     }
-    const result = await target.notes.add(parsed.text);
+    const result = await target.notes.add(parsed.text, { by: "owner" });
     if (!result.ok) return privateJson({ error: result.error }, 400);
     logger.log("info", "memory.note_added", { via: "api" });
     return privateJson(
