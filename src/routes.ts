@@ -16,10 +16,10 @@ import type { Services } from "./services.ts";
 export function routeTable(parts: Services): Route[] {
   const { config, admin, outbound } = parts;
   const twilio = webhookHandlers(parts);
-  const owner = ownerGuard(admin);
+  const owner = ownerGuard(admin, config.publicUrl);
   const pages = ownerHandlers(parts);
   const memoryPages = memoryHandlers(parts);
-  const scheduled = scheduledCallHandlers(outbound, config.publicUrl);
+  const scheduled = scheduledCallHandlers(outbound);
   const placed = outbound &&
     outboundWebhookHandlers({
       ...parts,

@@ -6,6 +6,7 @@
 
 import { Admission } from "./admission.ts";
 import { AdminAuth } from "./admin/auth.ts";
+import { LoginThrottle } from "./admin/login_throttle.ts";
 import { Calls, type CallWatcher } from "./call/calls.ts";
 import type { Config } from "./config.ts";
 import { Budget } from "./cost/budget.ts";
@@ -41,6 +42,8 @@ export interface AppOptions {
   summary?: { timeoutMs?: number; retryDelayMs?: number; maxAttempts?: number };
   /** Registers the daily briefing's cron (default Deno.cron; tests fire their own). */
   cron?: CronRegistrar;
+  /** How long a request body may take to arrive (default 15 s; tests shorten it). */
+  bodyDeadlineMs?: number;
   /** How often DIGEST_SMS looks for a call's summary (default 30 s). */
   digestCheckEveryMs?: number;
 }
@@ -56,7 +59,7 @@ export async function startServices(options: AppOptions) {
   const tokenKey = await importTokenKey(config.twilioAuthToken);
   const admin = config.adminToken === undefined
     ? undefined
-    : await AdminAuth.create(config.adminToken);
+    : new AdminAuth(config.adminToken, kv);
   const jobs = new JobQueue(kv, logger);
   const spend = new SpendLedger(kv, config.assistantTimezone);
   const memory = config.memory ? new Memory(kv, config.memoryDays) : undefined;
@@ -196,6 +199,7 @@ export async function startServices(options: AppOptions) {
     tokenKey,
     usedTokens: new KvUsedTokenStore(kv),
     admin,
+    loginThrottle: new LoginThrottle(),
     journal,
     calls,
     admission,
