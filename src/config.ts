@@ -4,6 +4,7 @@
  */
 
 import { parsePrices, priceOf, type PriceTable } from "./cost/prices.ts";
+import { plainOnlyToLoopback } from "./loopback_url.ts";
 import {
   OUTBOUND_VARIABLES,
   type OutboundSettings,
@@ -82,8 +83,6 @@ export interface Config {
   /** A call whose STIR/SHAKEN verdict is TN-Validation-Passed-A skips the PIN. */
   callerPinSkipVerified: boolean;
 }
-
-const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
 
 export const VOICE_ENGINES = ["realtime", "live"] as const;
 export type VoiceEngineName = typeof VOICE_ENGINES[number];
@@ -313,6 +312,7 @@ export function loadConfig(read: EnvReader): Config {
     "wss:",
     "ws:",
   ])!;
+  plainOnlyToLoopback("OPENAI_REALTIME_URL", realtimeUrl, problems);
   const { realtimeModel, openaiRealtimeUrl } = realtimeEndpoint(
     realtimeUrl,
     read("OPENAI_REALTIME_MODEL"),
@@ -334,15 +334,7 @@ export function loadConfig(read: EnvReader): Config {
     "https://mcp.zapier.com/api/mcp/mcp",
     ["https:", "http:"],
   )!;
-  // The key travels in a header: plain http only to a server on this machine.
-  if (
-    new URL(zapierMcpUrl).protocol === "http:" &&
-    !LOOPBACK_HOSTS.includes(new URL(zapierMcpUrl).hostname)
-  ) {
-    problems.push(
-      "ZAPIER_MCP_URL must start with https:// (http:// only for a server on this machine)",
-    );
-  }
+  plainOnlyToLoopback("ZAPIER_MCP_URL", zapierMcpUrl, problems);
 
   const rawEngine = read("VOICE_ENGINE")?.toLowerCase() ?? "realtime";
   const voiceEngine = VOICE_ENGINES.find((name) => name === rawEngine);
@@ -357,6 +349,7 @@ export function loadConfig(read: EnvReader): Config {
     "wss:",
     "ws:",
   ])!;
+  plainOnlyToLoopback("OPENAI_LIVE_URL", openaiLiveUrl, problems);
   if (new URL(openaiLiveUrl).search) {
     problems.push(
       "OPENAI_LIVE_URL must have no query string: GPT-Live takes the model in session.start (set LIVE_MODEL)",

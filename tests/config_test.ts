@@ -658,3 +658,29 @@ Deno.test("loadConfig() with DAILY_BUDGET_USD refuses a model without a known pr
     /"gpt-9-nano" \(SUMMARY_MODEL\)/,
   );
 });
+
+Deno.test("loadConfig() accepts ws:// and http:// for OpenAI, Zapier and Twilio only on this machine", () => {
+  for (
+    const [name, url] of [
+      ["OPENAI_REALTIME_URL", "ws://realtime.example.net/v1/realtime"],
+      ["OPENAI_LIVE_URL", "ws://10.0.0.5:9000/v1/live/sessions"],
+      ["ZAPIER_MCP_URL", "http://mcp.example.net/api/mcp"],
+      ["TWILIO_API_URL", "http://api.twilio.com"],
+    ] as const
+  ) {
+    const error = refuse({ ...REQUIRED, [name]: url });
+    assert.match(
+      error.message,
+      new RegExp(`${name} must start with (wss|https)://`),
+    );
+  }
+  const local = load({
+    ...REQUIRED,
+    OPENAI_REALTIME_URL: "ws://127.0.0.1:9000/v1/realtime",
+    OPENAI_LIVE_URL: "ws://localhost:9001/v1/live/sessions",
+    ZAPIER_MCP_URL: "http://[::1]:9002/api/mcp",
+    TWILIO_API_URL: "http://127.0.0.1:9003",
+  });
+  assert.match(local.openaiRealtimeUrl, /^ws:\/\/127\.0\.0\.1:9000/);
+  assert.equal(local.openaiLiveUrl, "ws://localhost:9001/v1/live/sessions");
+});

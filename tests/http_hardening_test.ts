@@ -213,3 +213,30 @@ Deno.test("the owner guard refuses every non-GET owner route from another site, 
     await server.close();
   }
 });
+
+Deno.test("/healthz over the socket: during a live call the public sees only ok; the owner sees the count; draining is 503", async () => {
+  const server = await startTestServer({ ADMIN_TOKEN });
+  try {
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    await session.waitFor("session.update");
+    await edge.sendAudio(new Uint8Array(1600));
+    await session.waitFor("input_audio_buffer.append");
+    const open = await fetch(`${server.origin}/healthz`);
+    const body = await open.json();
+    assert.equal(open.status, 200);
+    assert.equal(body.status, "ok");
+    assert.ok(!("calls" in body), JSON.stringify(body));
+    const owner = await (await fetch(`${server.origin}/healthz`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    })).json();
+    assert.equal(owner.calls, 1);
+    const draining = server.app.drain(0);
+    const notOk = await fetch(`${server.origin}/healthz`);
+    assert.equal(notOk.status, 503);
+    assert.equal((await notOk.json()).status, "draining");
+    await draining;
+  } finally {
+    await server.close();
+  }
+});

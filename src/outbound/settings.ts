@@ -5,6 +5,7 @@
  * variables that switch it on is set.
  */
 
+import { plainOnlyToLoopback } from "../loopback_url.ts";
 import { normalizeE164 } from "./phone_numbers.ts";
 import { type LocalTime, parseLocalTime } from "./zoned_time.ts";
 
@@ -204,7 +205,9 @@ function twilioApiUrl(raw: string | undefined, problems: string[]): string {
       (url.protocol === "https:" || url.protocol === "http:") &&
       url.pathname === "/" && !url.search && !url.hash
     ) {
-      return url.origin;
+      const before = problems.length;
+      plainOnlyToLoopback("TWILIO_API_URL", url.origin, problems);
+      return problems.length === before ? url.origin : DEFAULT_TWILIO_API_URL;
     }
   } catch {
     // Reported below.
