@@ -34,7 +34,7 @@ if (missingHosts.length > 0) {
     `This configuration dials ${
       missingHosts.join(", ")
     }, which --allow-net does not grant. ` +
-      "Add it to the --allow-net of the start command (see README, Permissions).",
+      "Add it to the --allow-net of the start command (see docs/configuration.md, Permissions).",
   );
   Deno.exit(1);
 }
@@ -56,11 +56,11 @@ async function openKv(path: string | undefined): Promise<Deno.Kv> {
 }
 
 const logger = createLogger(consoleSink, [
-  config.openaiApiKey,
-  config.twilioAuthToken,
-  config.zapierMcpPassword,
+  config.openai.apiKey,
+  config.twilio.authToken,
+  config.zapier.password,
 ]);
-const kv = await openKv(config.kvPath);
+const kv = await openKv(config.server.kvPath);
 const app = await createApp({
   config,
   logger,
@@ -71,7 +71,7 @@ const app = await createApp({
 const jobsListening = app.jobs.listen();
 
 const server = Deno.serve({
-  port: config.port,
+  port: config.server.port,
   onListen() {},
 }, app.handler);
 // Listening needed 0.0.0.0; from here on the process only dials its hosts.
@@ -100,9 +100,9 @@ async function shutdown(signal: string) {
   logger.log("info", "server.draining", {
     signal,
     calls: app.calls.live.size,
-    drainSeconds: config.drainSeconds,
+    drainSeconds: config.server.drainSeconds,
   });
-  await app.drain(config.drainSeconds);
+  await app.drain(config.server.drainSeconds);
   await server.shutdown();
   await app.journal.flushed();
   kv.close();

@@ -9,18 +9,18 @@ import type { Config } from "./config.ts";
 /** `host:port` of every endpoint the server itself connects to. */
 export function dialledHosts(config: Config): string[] {
   const endpoints = [
-    config.voiceEngine === "live"
-      ? config.openaiLiveUrl
-      : config.openaiRealtimeUrl,
+    config.assistant.engine === "live" ? config.live.url : config.realtime.url,
   ];
   // With GPT-Live the server is Zapier's MCP client; with Realtime, OpenAI is.
-  if (config.voiceEngine === "live" && config.zapierMcpPassword !== undefined) {
-    endpoints.push(config.zapierMcpUrl);
+  if (
+    config.assistant.engine === "live" && config.zapier.password !== undefined
+  ) {
+    endpoints.push(config.zapier.url);
   }
   // Call summaries: the Responses API on the Realtime endpoint's host
   // (https for wss), after each call, whichever engine carries it.
-  if (config.memory && config.journalTranscripts) {
-    endpoints.push(config.openaiRealtimeUrl);
+  if (config.memory.enabled && config.journal.transcripts) {
+    endpoints.push(config.realtime.url);
   }
   // Outbound calls and texts: the server is Twilio's REST client.
   if (config.outbound) endpoints.push(config.outbound.apiUrl);

@@ -16,15 +16,15 @@ import type { Services } from "./services.ts";
 export function routeTable(parts: Services): Route[] {
   const { config, admin, outbound } = parts;
   const twilio = webhookHandlers(parts);
-  const owner = ownerGuard(admin, config.publicUrl);
+  const owner = ownerGuard(admin, config.server.publicUrl);
   const pages = ownerHandlers(parts);
   const memoryPages = memoryHandlers(parts);
   const scheduled = scheduledCallHandlers(outbound);
   const placed = outbound &&
     outboundWebhookHandlers({
       ...parts,
-      publicUrl: config.publicUrl,
-      streamTokenTtlSeconds: config.streamTokenTtlSeconds,
+      publicUrl: config.server.publicUrl,
+      streamTokenTtlSeconds: config.calls.streamTokenTtlSeconds,
       dialler: outbound.dialler,
     });
 

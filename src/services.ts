@@ -55,22 +55,24 @@ export type Services = Awaited<ReturnType<typeof startServices>>;
 
 export async function startServices(options: AppOptions) {
   const { config, logger, kv } = options;
-  const signingKey = await importSigningKey(config.twilioAuthToken);
-  const tokenKey = await importTokenKey(config.twilioAuthToken);
-  const admin = config.adminToken === undefined
+  const signingKey = await importSigningKey(config.twilio.authToken);
+  const tokenKey = await importTokenKey(config.twilio.authToken);
+  const admin = config.admin.token === undefined
     ? undefined
-    : new AdminAuth(config.adminToken, kv);
+    : new AdminAuth(config.admin.token, kv);
   const jobs = new JobQueue(kv, logger);
-  const spend = new SpendLedger(kv, config.assistantTimezone);
-  const memory = config.memory ? new Memory(kv, config.memoryDays) : undefined;
+  const spend = new SpendLedger(kv, config.assistant.timeZone);
+  const memory = config.memory.enabled
+    ? new Memory(kv, config.memory.days)
+    : undefined;
   // A summary is made from the journal's transcript: none without one.
-  const summarize = memory !== undefined && config.journalTranscripts;
+  const summarize = memory !== undefined && config.journal.transcripts;
   let summarizer: Summarizer | undefined;
   const journal = new CallJournal(kv, {
-    retentionDays: config.journalRetentionDays,
-    transcripts: config.journalTranscripts,
+    retentionDays: config.journal.retentionDays,
+    transcripts: config.journal.transcripts,
     logger,
-    prices: config.prices,
+    prices: config.cost.prices,
     spend,
     afterEnd: summarize
       ? (record) => summarizer?.schedule(record) ?? Promise.resolve()
@@ -84,38 +86,38 @@ export async function startServices(options: AppOptions) {
       memory,
       logger,
       // The Responses API lives beside the Realtime API, whichever engine talks.
-      endpoint: config.openaiRealtimeUrl,
-      apiKey: config.openaiApiKey,
-      model: config.summaryModel,
-      timeZone: config.assistantTimezone,
+      endpoint: config.realtime.url,
+      apiKey: config.openai.apiKey,
+      model: config.memory.summaryModel,
+      timeZone: config.assistant.timeZone,
       ...options.summary,
     });
   }
-  const budget = config.dailyBudgetMicroUsd === undefined
+  const budget = config.cost.dailyBudgetMicroUsd === undefined
     ? undefined
     : new Budget({
       ledger: spend,
-      limitMicroUsd: config.dailyBudgetMicroUsd,
-      prices: config.prices,
+      limitMicroUsd: config.cost.dailyBudgetMicroUsd,
+      prices: config.cost.prices,
       logger,
     });
   // GPT-Live cannot call remote MCP servers: the server is Zapier's client.
   const remoteTools =
-    config.voiceEngine === "live" && config.zapierMcpPassword !== undefined
+    config.assistant.engine === "live" && config.zapier.password !== undefined
       ? zapierToolSource({
-        url: config.zapierMcpUrl,
-        password: config.zapierMcpPassword,
-        allowedTools: config.zapierMcpAllowedTools,
-        timeoutMs: config.zapierMcpTimeoutSeconds * 1000,
+        url: config.zapier.url,
+        password: config.zapier.password,
+        allowedTools: config.zapier.allowedTools,
+        timeoutMs: config.zapier.timeoutSeconds * 1000,
         logger,
       })
       : undefined;
   // Call-backs, the briefing and digest texts: only when configured.
   const outbound: Outbound | undefined = config.outbound && new Outbound({
     settings: config.outbound,
-    twilioAuthToken: config.twilioAuthToken,
-    timeZone: config.assistantTimezone,
-    journalRetentionDays: config.journalRetentionDays,
+    twilioAuthToken: config.twilio.authToken,
+    timeZone: config.assistant.timeZone,
+    journalRetentionDays: config.journal.retentionDays,
     kv,
     jobs,
     journal,
@@ -137,7 +139,7 @@ export async function startServices(options: AppOptions) {
   const unclaimedWrites = new Set<Promise<void>>();
   const unclaimed = (callSid: string, usage: UsageReport[]) => {
     const totals = usage.reduce(addUsage, {});
-    const { microUsd } = priceUsage(totals, config.prices);
+    const { microUsd } = priceUsage(totals, config.cost.prices);
     logger.log("info", "prewarm.unclaimed", {
       callSid,
       costMicroUsd: microUsd,
@@ -174,13 +176,13 @@ export async function startServices(options: AppOptions) {
     memory,
     watchers,
   });
-  const admission = new Admission(() => calls.load, config.maxConcurrentCalls);
-  const callerPin = config.callerPin === undefined
+  const admission = new Admission(() => calls.load, config.calls.maxConcurrent);
+  const callerPin = config.callers.pin === undefined
     ? undefined
-    : new CallerPin(config.callerPin, kv);
-  if (config.callerPin !== undefined && config.callerPin.length < 6) {
+    : new CallerPin(config.callers.pin, kv);
+  if (config.callers.pin !== undefined && config.callers.pin.length < 6) {
     logger.log("warn", "config.caller_pin_short", {
-      digits: config.callerPin.length,
+      digits: config.callers.pin.length,
       advice: "a CALLER_PIN of 6 or more digits is much harder to guess",
     });
   }
@@ -240,14 +242,14 @@ export async function startServices(options: AppOptions) {
 
 function watchModel(config: Config, logger: Logger, timeoutMs: number) {
   // The engine in use: its model and its endpoint's host.
-  const live = config.voiceEngine === "live";
-  const id = live ? config.liveModel : config.realtimeModel;
+  const live = config.assistant.engine === "live";
+  const id = live ? config.live.model : config.realtime.model;
   let status: ModelStatus = { id, lookup: "pending", shutdownDate: null };
   const cancel = new AbortController();
   const done = checkModel({
-    realtimeUrl: live ? config.openaiLiveUrl : config.openaiRealtimeUrl,
+    realtimeUrl: live ? config.live.url : config.realtime.url,
     model: id,
-    apiKey: config.openaiApiKey,
+    apiKey: config.openai.apiKey,
     timeoutMs,
     signal: cancel.signal,
     logger,

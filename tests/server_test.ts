@@ -25,7 +25,7 @@ async function withApp(
     OPENAI_REALTIME_URL: realtime.url,
     ...variables,
   });
-  const logs = memoryLogger([config.openaiApiKey, config.twilioAuthToken]);
+  const logs = memoryLogger([config.openai.apiKey, config.twilio.authToken]);
   const app = await createApp({
     config,
     logger: logs,

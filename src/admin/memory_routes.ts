@@ -32,11 +32,11 @@ export function memoryHandlers(options: MemoryRouteOptions) {
   const view = async (error?: string) =>
     memoryPage({
       enabled: memory !== undefined,
-      memoryDays: config.memoryDays,
+      memoryDays: config.memory.days,
       notes: memory ? await memory.notes.list() : [],
       calls: memory ? await memory.summaries.recent() : [],
       error,
-      timeZone: config.assistantTimezone,
+      timeZone: config.assistant.timeZone,
     });
 
   /**
@@ -97,7 +97,7 @@ export function memoryHandlers(options: MemoryRouteOptions) {
   const memoryJson: Handler = async () =>
     privateJson({
       enabled: memory !== undefined,
-      memoryDays: config.memoryDays,
+      memoryDays: config.memory.days,
       notes: memory ? await memory.notes.list() : [],
       summaries: memory ? await memory.summaries.recent() : [],
     });

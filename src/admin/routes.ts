@@ -117,7 +117,9 @@ export function ownerHandlers(options: OwnerOptions) {
       return privateHtml(loginPage(next, "That token is not right."), 401);
     }
     throttle.succeeded(address);
-    const secure = publicOrigin(request, config.publicUrl).startsWith("https:");
+    const secure = publicOrigin(request, config.server.publicUrl).startsWith(
+      "https:",
+    );
     return new Response(null, {
       status: 303,
       headers: {
@@ -130,7 +132,7 @@ export function ownerHandlers(options: OwnerOptions) {
 
   const logout: Handler = async (request) => {
     // From another site, a logout would only be a nuisance: refused too.
-    if (!isSameOrigin(request, config.publicUrl)) {
+    if (!isSameOrigin(request, config.server.publicUrl)) {
       return text(403, "cross-origin request");
     }
     await admin?.endSession(request);
@@ -149,7 +151,7 @@ export function ownerHandlers(options: OwnerOptions) {
     return {
       todayMicroUsd,
       monthToDateMicroUsd,
-      budgetMicroUsd: config.dailyBudgetMicroUsd,
+      budgetMicroUsd: config.cost.dailyBudgetMicroUsd,
     };
   };
 
@@ -206,13 +208,15 @@ export function ownerHandlers(options: OwnerOptions) {
     const { token, claims } = await mintStreamToken(
       options.tokenKey,
       callSid,
-      config.streamTokenTtlSeconds,
+      config.calls.streamTokenTtlSeconds,
       Date.now(),
       "browser",
     );
     options.calls.prewarm(claims);
     logger.log("info", "phone.token", { callSid });
-    const origin = websocketOrigin(publicOrigin(request, config.publicUrl));
+    const origin = websocketOrigin(
+      publicOrigin(request, config.server.publicUrl),
+    );
     return privateJson({
       callSid,
       streamUrl: `${origin}/media-stream/${token}`,

@@ -63,10 +63,10 @@ export class Calls {
 
   constructor(options: CallsOptions) {
     this.#options = options;
-    const live = options.config.voiceEngine === "live";
+    const live = options.config.assistant.engine === "live";
     this.#prewarmed = new PrewarmedSessions({
       kind: live ? "live" : "realtime",
-      model: live ? options.config.liveModel : options.config.realtimeModel,
+      model: live ? options.config.live.model : options.config.realtime.model,
     }, options.unclaimed);
     this.#tools = new ToolBox(options.tools ?? [endCall]);
   }
@@ -113,11 +113,11 @@ export class Calls {
         opening,
       ),
       prewarmed: warm !== undefined,
-      thinkingSound: config.thinkingSound,
+      thinkingSound: config.assistant.thinkingSound,
       logger,
       limits: {
-        maxCallMs: config.maxCallMinutes * 60_000,
-        startTimeoutMs: config.streamStartTimeoutSeconds * 1000,
+        maxCallMs: config.calls.maxMinutes * 60_000,
+        startTimeoutMs: config.calls.streamStartTimeoutSeconds * 1000,
       },
       observer: combineObservers([
         journal.observe(claims.callSid, claims.source),
@@ -171,25 +171,26 @@ export class Calls {
   ): VoiceEngine {
     const { config, logger, remoteTools } = this.#options;
     const callLogger = logger.with({ callSid });
-    if (config.voiceEngine === "live") {
+    if (config.assistant.engine === "live") {
       return new LiveEngine(upstream, {
         logger: callLogger,
         clock: realClock,
         tools: this.#tools,
         callSid,
         remoteTools,
-        greeting: config.greeting,
+        greeting: config.assistant.greeting,
         opening,
-        model: config.liveModel,
-        backendModel: config.liveBackendModel,
+        model: config.live.model,
+        backendModel: config.live.backendModel,
       });
     }
     return new RealtimeEngine(upstream, {
       logger: callLogger,
       tools: this.#tools,
       callSid,
-      greetingRequested: opening !== undefined || config.greeting !== undefined,
-      model: config.realtimeModel,
+      greetingRequested: opening !== undefined ||
+        config.assistant.greeting !== undefined,
+      model: config.realtime.model,
     });
   }
 
@@ -220,7 +221,7 @@ export class Calls {
   #openUpstream(opening?: string): RealtimeUpstream {
     const { config, upstreamConnectTimeoutMs } = this.#options;
     const now = new Date();
-    const live = config.voiceEngine === "live";
+    const live = config.assistant.engine === "live";
     const events = (memory?: MemoryContext) =>
       live
         ? [
@@ -236,8 +237,8 @@ export class Calls {
           opening,
         );
     return new RealtimeUpstream({
-      url: live ? config.openaiLiveUrl : config.openaiRealtimeUrl,
-      apiKey: config.openaiApiKey,
+      url: live ? config.live.url : config.realtime.url,
+      apiKey: config.openai.apiKey,
       // The memory is read while the handshake runs; the session waits for it.
       initialEvents: this.#options.memory
         ? this.#memory(this.#options.memory).then(events)

@@ -57,7 +57,7 @@ export function mediaStreamHandler(options: StreamRouteOptions): Handler {
       const signed = await verifySignature(
         options.signingKey,
         request.headers.get("x-twilio-signature"),
-        signedUrlCandidates(request, options.config.publicUrl, "stream"),
+        signedUrlCandidates(request, options.config.server.publicUrl, "stream"),
       );
       if (!signed) {
         rejected("invalid signature", callSid);

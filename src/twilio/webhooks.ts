@@ -69,7 +69,7 @@ export function webhookHandlers(options: WebhookOptions): {
   /** Reads a form webhook and checks Twilio's signature; a Response when it fails. */
   const signedForm = (request: Request) =>
     readSignedForm(request, {
-      publicUrl: config.publicUrl,
+      publicUrl: config.server.publicUrl,
       signingKey: options.signingKey,
       refusal: options.refusal,
     });
@@ -106,7 +106,7 @@ export function webhookHandlers(options: WebhookOptions): {
     const { token, claims } = await mintStreamToken(
       options.tokenKey,
       callSid,
-      config.streamTokenTtlSeconds,
+      config.calls.streamTokenTtlSeconds,
     );
     // Open the Realtime session now, while Twilio fetches the TwiML and
     // connects the stream, so the caller's first words do not wait for it.
@@ -115,7 +115,7 @@ export function webhookHandlers(options: WebhookOptions): {
       callSid,
       caller: maskCaller(caller),
     });
-    const origin = publicOrigin(request, config.publicUrl);
+    const origin = publicOrigin(request, config.server.publicUrl);
     return twimlResponse(
       connectStreamTwiml(
         `${websocketOrigin(origin)}/media-stream/${token}`,
@@ -128,7 +128,9 @@ export function webhookHandlers(options: WebhookOptions): {
   const askForPin = (request: Request, prompt: string) =>
     twimlResponse(gatherDigitsTwiml({
       numDigits: options.callerPin!.digits,
-      actionUrl: `${publicOrigin(request, config.publicUrl)}/incoming-call/pin`,
+      actionUrl: `${
+        publicOrigin(request, config.server.publicUrl)
+      }/incoming-call/pin`,
       prompt,
       noInput: PIN_MISSING_MESSAGE,
     }));
@@ -162,7 +164,7 @@ export function webhookHandlers(options: WebhookOptions): {
     const pin = options.callerPin;
     if (
       pin === undefined ||
-      (config.callerPinSkipVerified && stirPassedA(verdict))
+      (config.callers.pinSkipVerified && stirPassedA(verdict))
     ) {
       return connectStream(request, callSid, caller);
     }

@@ -68,9 +68,9 @@ export async function startTestServer(
     ...variables,
   });
   const logs = memoryLogger([
-    config.openaiApiKey,
-    config.twilioAuthToken,
-    config.zapierMcpPassword,
+    config.openai.apiKey,
+    config.twilio.authToken,
+    config.zapier.password,
   ]);
   const kv = await Deno.openKv(":memory:");
   const app = await createApp({
