@@ -24,7 +24,7 @@ import { zapierToolSource } from "./mcp/zapier_client.ts";
 import { endCall } from "./tools/end_call.ts";
 import { forgetTool } from "./tools/forget.ts";
 import { rememberTool } from "./tools/remember.ts";
-import { CallerPin } from "./twilio/caller_pin.ts";
+import { CallerPin, WRONG_PINS_PER_HOUR } from "./twilio/caller_pin.ts";
 import { importSigningKey } from "./twilio/signature.ts";
 import { Outbound } from "./outbound/outbound.ts";
 import type { CronRegistrar } from "./outbound/outbound.ts";
@@ -179,7 +179,13 @@ export async function startServices(options: AppOptions) {
   const admission = new Admission(() => calls.load, config.calls.maxConcurrent);
   const callerPin = config.callers.pin === undefined
     ? undefined
-    : new CallerPin(config.callers.pin, kv);
+    : new CallerPin(config.callers.pin, kv, {
+      onLockout: (lockout) =>
+        logger.log("warn", "caller_pin.lockout", {
+          wrongPins: WRONG_PINS_PER_HOUR + 1,
+          refusedUntil: new Date(lockout.hourStart + 3_600_000).toISOString(),
+        }),
+    });
   if (config.callers.pin !== undefined && config.callers.pin.length < 6) {
     logger.log("warn", "config.caller_pin_short", {
       digits: config.callers.pin.length,

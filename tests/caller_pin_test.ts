@@ -25,7 +25,7 @@ import {
   streamUrlOf,
   unescapeXml,
 } from "../peers/twilio_requests.ts";
-import { WRONG_PINS_PER_HOUR } from "../src/twilio/caller_pin.ts";
+import { CallerPin, WRONG_PINS_PER_HOUR } from "../src/twilio/caller_pin.ts";
 
 const PIN = "480613";
 const ADMIN_TOKEN = "pin-admin-token-0123456789";
@@ -177,6 +177,10 @@ Deno.test("CALLER_PIN: more than 10 wrong PINs in an hour refuse calls, shown on
       })).twiml;
     }
     assert.ok(saysAndHangsUp(last, PIN_LOCKED_MESSAGE), last);
+    // One log line for the owner when the hour locks, whatever follows.
+    const lockouts = () =>
+      server.logs.events().filter((e) => e.event === "caller_pin.lockout");
+    assert.equal(lockouts().length, 1);
     // A new call is refused before the PIN is even asked; the right PIN too.
     const next = await post(server, "/incoming-call", callParams(20));
     assert.ok(saysAndHangsUp(next.twiml, PIN_LOCKED_MESSAGE), next.twiml);
@@ -186,6 +190,7 @@ Deno.test("CALLER_PIN: more than 10 wrong PINs in an hour refuse calls, shown on
     });
     assert.ok(saysAndHangsUp(right.twiml, PIN_LOCKED_MESSAGE), right.twiml);
     assert.equal(server.realtime.handshakes, 0);
+    assert.equal(lockouts().length, 1);
     // The owner sees it on /calls.
     const page = await fetch(`${server.origin}/calls`, {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -279,5 +284,38 @@ Deno.test("a CALLER_PIN under 6 digits is warned about at start-up, without the 
     assert.ok(server.logs.lines.every((line) => !line.includes("4821")));
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("CallerPin: the lockout lasts for the rest of the clock hour, then calls are taken again", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const hour = Date.UTC(2026, 11, 7, 9);
+    let now = hour + 50 * 60_000;
+    const pin = new CallerPin(PIN, kv, { now: () => now });
+    const outcomes = [];
+    for (let i = 0; i <= WRONG_PINS_PER_HOUR; i++) {
+      outcomes.push(await pin.wrong(callSidFor(Math.floor(i / 3))));
+    }
+    assert.deepEqual(outcomes.slice(0, 3), [
+      "ask_again",
+      "ask_again",
+      "hang_up",
+    ]);
+    assert.equal(outcomes.at(-1), "locked_out");
+    assert.equal(await pin.lockedOut(), true);
+    now = hour + 59 * 60_000;
+    assert.equal(await pin.lockedOut(), true);
+    now = hour + 60 * 60_000;
+    assert.equal(await pin.lockedOut(), false);
+    assert.deepEqual(await pin.lockouts(), [{
+      hourStart: hour,
+      lockedAt: hour + 50 * 60_000,
+    }]);
+    assert.equal(pin.matches(PIN), true);
+    assert.equal(pin.matches(PIN.slice(0, -1)), false);
+    assert.equal(pin.matches(`${PIN}0`), false);
+  } finally {
+    kv.close();
   }
 });

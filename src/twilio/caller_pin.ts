@@ -42,11 +42,21 @@ export class CallerPin {
   readonly #pin: string;
   readonly #kv: Deno.Kv;
   readonly #now: () => number;
+  readonly #onLockout: (lockout: PinLockout) => void;
 
-  constructor(pin: string, kv: Deno.Kv, now: () => number = Date.now) {
+  constructor(
+    pin: string,
+    kv: Deno.Kv,
+    options: {
+      /** Once per locked-out hour, as it starts (a log line for the owner). */
+      onLockout?: (lockout: PinLockout) => void;
+      now?: () => number;
+    } = {},
+  ) {
     this.#pin = pin;
     this.#kv = kv;
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    this.#onLockout = options.onLockout ?? (() => {});
   }
 
   get digits(): number {
@@ -78,6 +88,7 @@ export class CallerPin {
       await this.#kv.set(["caller_pin", "lockout", hourStart], lockout, {
         expireIn: LOCKOUT_RECORD_MS,
       });
+      this.#onLockout(lockout);
     }
     if (inHour > WRONG_PINS_PER_HOUR) return "locked_out";
     return inCall >= WRONG_PINS_PER_CALL ? "hang_up" : "ask_again";
