@@ -10,6 +10,7 @@ import { SILENCE_BOUND_MS } from "./calls.ts";
 import type { DrainFigures } from "./drain.ts";
 import { percentile, type ResumeFigures } from "./resume.ts";
 import type { FloodReport } from "./floods.ts";
+import type { PinGuessFigures } from "./pin_guesses.ts";
 import {
   type CallResult,
   type Harness,
@@ -50,6 +51,7 @@ export interface Measured {
   idleTicks: number;
   crashedBeforeEnd: boolean;
   floods: FloodReport;
+  pins: PinGuessFigures;
   drain: DrainFigures;
   resume: ResumeFigures;
   secrets: SecretFigures;
@@ -334,6 +336,17 @@ export function assess(run: SoakRun): Assessment {
       // Each second the flood touches, plus the "suppressed" line after it.
       pass: floods.replayLogLines <=
         6 * (Math.ceil((replays?.durationMs ?? 0) / 1000) + 2),
+    },
+    {
+      name: "Wrong PINs refused cheaply",
+      value:
+        `${m.pins.refused}/${m.pins.guesses} (${m.pins.lockedOut} calls locked out, p99 ${
+          m.pins.p99Ms.toFixed(1)
+        } ms, ${m.pins.logLines} log lines)`,
+      requirement:
+        "all refused, no stream; ≤ 100 log lines; the verified owner gets through after",
+      pass: m.pins.refused === m.pins.guesses && m.pins.upstreamOpened === 0 &&
+        m.pins.logLines <= 100 && m.pins.ownerGotThrough,
     },
     {
       name: "Upstream sessions opened by floods",

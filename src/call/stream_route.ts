@@ -49,7 +49,7 @@ export function mediaStreamHandler(options: StreamRouteOptions): Handler {
     const { callSid, source } = readable.claims;
     if (source === "browser") {
       // The browser softphone: the owner's session replaces Twilio's signature.
-      if (!options.admin?.allows(request)) {
+      if (!await options.admin?.allows(request)) {
         rejected("no admin session", callSid);
         return text(403, "forbidden");
       }
