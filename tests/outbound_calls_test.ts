@@ -495,7 +495,10 @@ Deno.test("with CALLER_PIN set, a call the server placed to the owner needs no P
     const answered = await server.rest.answer(placed.sid, "human");
     assert.equal(answered.status, 200);
     assert.ok(!answered.twiml.includes("<Gather"), answered.twiml);
-    assert.match(answered.twiml, /<Connect><Stream url="wss:/);
+    assert.match(
+      answered.twiml,
+      /<Connect action="[^"]+" method="POST"><Stream url="wss:/,
+    );
     await server.realtime.nextSession();
     server.rest.hangUp(placed.sid, answered.stream!);
     await answered.ended;
