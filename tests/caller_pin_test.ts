@@ -130,6 +130,23 @@ Deno.test("CALLER_PIN: the right PIN connects the stream and pre-warms the sessi
   }
 });
 
+Deno.test("CALLER_PIN: the right PIN replayed for a call that already has its stream mints nothing (one stream per call)", async () => {
+  const server = await startTestServer({ CALLER_PIN: PIN });
+  try {
+    const params = callParams(1);
+    await post(server, "/incoming-call", params);
+    const right = { ...params, Digits: PIN };
+    assert.equal((await post(server, "/incoming-call/pin", right)).status, 200);
+    const replayed = await post(server, "/incoming-call/pin", right);
+    assert.equal(replayed.status, 409);
+    assert.ok(!replayed.twiml.includes("media-stream"));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(server.realtime.handshakes, 1);
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("CALLER_PIN: a wrong PIN asks again, the third hangs up, and no PIN is ever logged", async () => {
   const server = await startTestServer({ CALLER_PIN: PIN });
   try {
