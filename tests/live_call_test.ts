@@ -145,6 +145,39 @@ Deno.test("live: a Zapier tool is listed, called through the server's MCP client
   }
 });
 
+Deno.test("live: parallel Zapier calls in one delegation: response.create follows the last output at once, with caller audio flowing", async () => {
+  const mcp = startMcpServer();
+  const server = await startTestServer(
+    { ...LIVE, ZAPIER_MCP_URL: mcp.url, ZAPIER_MCP_PASSWORD: MCP_TOKEN },
+    {},
+    {},
+  );
+  try {
+    const edge = await server.call();
+    const session = await server.live!.nextSession();
+    await session.waitStarted(3000);
+    await session.waitFor("session.update", undefined, 5000);
+    // The caller's audio keeps flowing (50 frames a second), so any wait
+    // between the last output and the request shows as appends between them.
+    const talking = edge.sendAudio(speech(8 * 1500));
+    const calls = session.callFunction([
+      { name: "todoist_find_tasks", arguments: { query: "milk" } },
+      { name: "gmail_find_email", arguments: { query: "invoice" } },
+    ]);
+    await calls.answered;
+    await talking;
+    const sent = session.received.map((e) => e.type);
+    const create = sent.indexOf("response.create");
+    assert.equal(sent.lastIndexOf("response.item.create"), create - 1);
+    assert.equal(sent.filter((t) => t === "response.item.create").length, 2);
+    assert.ok(sent.includes("session.input_audio.append"));
+    assert.deepEqual(session.errorsSent, []);
+  } finally {
+    await server.close();
+    await mcp.close();
+  }
+});
+
 Deno.test("live: when GPT-Live stops talking, the caller stops hearing it within the playback window", async () => {
   const server = await startTestServer(LIVE, {}, {});
   try {
