@@ -19,6 +19,7 @@ import {
   TRANSCRIPT_GAP_MS,
 } from "../src/live/engine.ts";
 import type { LiveFunctionTool } from "../src/live/events.ts";
+import { THINKING_AFTER_MS } from "../src/call/thinking_sound.ts";
 import { endCall } from "../src/tools/end_call.ts";
 import { ToolBox } from "../src/tools/toolbox.ts";
 import {
@@ -247,6 +248,35 @@ Deno.test("live: a terminal event without delegation_id is matched through sessi
   assert.equal(upstream.ofType("response.create").length, 0);
   responseCompleted(upstream, null, "resp_7");
   assert.equal(upstream.ofType("response.create").length, 1);
+});
+
+Deno.test("live: speech queued when a tool starts is played, never cleared as the thinking sound", async () => {
+  const slow = Promise.withResolvers<{ ok: true; output: string }>();
+  const remote: RemoteTools = {
+    list: () => Promise.resolve([]),
+    call: () => slow.promise,
+  };
+  const { upstream, twilio, clock } = setUp({ remoteTools: remote });
+  // "One moment, let me look": the playback window fills, the rest is held.
+  for (let i = 0; i < 30; i++) audio(upstream);
+  assert.equal(twilio.mediaBytes(), LIVE_PLAYBACK_WINDOW_MS * 8);
+  functionCall(upstream, "call_1", "todoist_find_tasks");
+  await settle();
+  // The model goes on speaking while the tool runs.
+  audio(upstream);
+  clock.advance(THINKING_AFTER_MS);
+  for (let i = 0; i < 40; i++) {
+    clock.advance(20);
+    twilio.playAll();
+  }
+  assert.equal(twilio.sent.filter((m) => m.event === "clear").length, 0);
+  const speech = twilio.sent.filter((m) =>
+    m.event === "media" &&
+    (m.media as { payload: string }).payload === CHUNK_20MS
+  );
+  assert.equal(speech.length, 31);
+  slow.resolve({ ok: true, output: "x" });
+  await settle();
 });
 
 Deno.test("live: response.create waits for a slow tool's output", async () => {

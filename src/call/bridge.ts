@@ -17,9 +17,9 @@ import {
 } from "../twilio/media_stream.ts";
 import { type Cancel, type Clock, realClock } from "./clock.ts";
 import type { EngineEnd, VoiceEngine } from "./engine.ts";
-import { FILLER, PlaybackLedger } from "./playback_ledger.ts";
+import { PlaybackLedger } from "./playback_ledger.ts";
 import type { TwilioPort } from "./ports.ts";
-import { thinkingChunks } from "./thinking_sound.ts";
+import { ThinkingSchedule } from "./thinking_sound.ts";
 import {
   type CallLimits,
   type CallObserver,
@@ -56,12 +56,6 @@ const GOODBYE_TIMEOUT_MS = 20_000;
 
 /** Key presses this close together go to the model as one input. */
 export const DTMF_GAP_MS = 1500;
-/** Silence during a tool call before the thinking sound starts. */
-export const THINKING_AFTER_MS = 1000;
-/** The thinking sound never plays longer than this for one tool call. */
-const MAX_THINKING_MS = 30_000;
-/** Thinking sound kept queued at Twilio: it stops within this on a clear. */
-const THINKING_QUEUE_MS = 400;
 const THINKING_TICK_MS = 100;
 
 export const TIME_LIMIT_GOODBYE =
@@ -69,10 +63,7 @@ export const TIME_LIMIT_GOODBYE =
 
 /** The thinking sound while a tool runs. */
 interface Thinking {
-  startedAt: number;
-  /** Since when nothing but the sound has been playing. */
-  quietSince: number | undefined;
-  next: number;
+  schedule: ThinkingSchedule;
   stop: Cancel;
 }
 
@@ -81,8 +72,6 @@ interface Hangup {
   reason: EndReason;
   said: boolean;
 }
-
-const THINKING_CHUNKS = thinkingChunks();
 
 export class CallBridge {
   readonly #twilio: TwilioPort;
@@ -421,13 +410,17 @@ export class CallBridge {
   }
 
   #sendToCaller(itemId: string, delta: string): void {
-    const encoder = this.#encoder!;
     const mark = this.#ledger.sent(
       itemId,
       base64ByteLength(delta),
       this.#clock.now(),
     );
-    this.#twilio.send(encoder.media(delta));
+    this.#sendMarked(delta, mark);
+  }
+
+  #sendMarked(payload: string, mark: string): void {
+    const encoder = this.#encoder!;
+    this.#twilio.send(encoder.media(payload));
     this.#twilio.send(encoder.mark(mark));
   }
 
@@ -465,17 +458,14 @@ export class CallBridge {
   }
 
   /**
-   * From a tool call's start: once nothing but silence has played for
-   * THINKING_AFTER_MS, the caller hears the thinking sound until the answer's
-   * first audio, a barge-in or the end of the call.
+   * From a tool call's start, the caller hears the thinking sound as its
+   * schedule says (src/call/thinking_sound.ts) until the answer's first
+   * audio, a barge-in or the end of the call.
    */
   #startThinking(): void {
     if (!this.#thinkingSound || this.#thinking || !this.#encoder) return;
-    const now = this.#clock.now();
     this.#thinking = {
-      startedAt: now,
-      quietSince: this.#ledger.playing ? undefined : now,
-      next: 0,
+      schedule: new ThinkingSchedule(this.#clock.now(), this.#ledger.playing),
       stop: this.#clock.every(THINKING_TICK_MS, () => this.#thinkingTick()),
     };
   }
@@ -484,20 +474,19 @@ export class CallBridge {
     const thinking = this.#thinking;
     if (!thinking || this.#ended) return;
     const now = this.#clock.now();
-    if (now - thinking.startedAt > MAX_THINKING_MS) {
+    const chunks = thinking.schedule.tick(now, {
+      onlyThinking: this.#ledger.onlyThinking,
+      queuedMs: this.#ledger.queuedMs(now),
+    });
+    if (!chunks) {
       this.#stopThinking(false);
       return;
     }
-    if (!this.#ledger.onlyFiller) {
-      thinking.quietSince = undefined;
-      return;
-    }
-    thinking.quietSince ??= now;
-    if (now - thinking.quietSince < THINKING_AFTER_MS) return;
-    while (this.#ledger.queuedMs(now) < THINKING_QUEUE_MS) {
-      const chunk = THINKING_CHUNKS[thinking.next];
-      thinking.next = (thinking.next + 1) % THINKING_CHUNKS.length;
-      this.#sendToCaller(FILLER, chunk);
+    for (const chunk of chunks) {
+      this.#sendMarked(
+        chunk,
+        this.#ledger.sentThinking(base64ByteLength(chunk), now),
+      );
     }
   }
 
@@ -508,7 +497,8 @@ export class CallBridge {
     thinking.stop();
     this.#thinking = undefined;
     if (
-      flush && this.#encoder && this.#ledger.playing && this.#ledger.onlyFiller
+      flush && this.#encoder && this.#ledger.playing &&
+      this.#ledger.onlyThinking
     ) {
       this.#twilio.send(this.#encoder.clear());
       this.#ledger.clear();
