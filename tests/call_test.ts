@@ -513,3 +513,43 @@ Deno.test("call logs are structured, tagged with the CallSid, and carry no secre
     await server.close();
   }
 });
+
+Deno.test("a refused session.update is sent once more without reasoning and transcription; the greeting is asked for again, heard in µ-law", async () => {
+  const greeting = randomAudio(8 * 200);
+  const server = await startTestServer(
+    { GREETING: "Hi" },
+    {
+      // A model that takes no `reasoning`, though its name says it does.
+      modelRecords: { "gpt-realtime-2.1": { reasoning: false } },
+      // On the refused session's defaults this would be PCM16 noise.
+      onResponseCreate: (session) => {
+        session.speak(greeting);
+      },
+    },
+  );
+  try {
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    await edge.waitForPlayed(greeting.length, 5000);
+    const updates = session.received.filter((e) => e.type === "session.update");
+    assert.equal(updates.length, 2);
+    const retry = updates[1].session as Record<string, unknown>;
+    assert.ok(!("reasoning" in retry));
+    const audio = retry.audio as Record<string, Record<string, unknown>>;
+    assert.ok(!("transcription" in audio.input));
+    assert.deepEqual(audio.input.format, { type: "audio/pcmu" });
+    assert.equal(session.session.audio?.input?.format?.type, "audio/pcmu");
+    assert.equal(
+      session.received.filter((e) => e.type === "response.create").length,
+      2,
+    );
+    assert.deepEqual(edge.playedAudio(), greeting);
+    const refused = server.logs.events().find((e) =>
+      e.event === "session.field_refused"
+    );
+    assert.equal(refused?.field, "session.reasoning");
+    assert.equal(refused?.retrying, true);
+  } finally {
+    await server.close();
+  }
+});

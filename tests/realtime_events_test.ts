@@ -37,7 +37,7 @@ Deno.test("parseServerEvent() parses session.created and session.updated", () =>
   );
   assert.deepEqual(
     accept(json({ type: "session.updated", event_id: "e2", session: {} })),
-    { type: "session.updated" },
+    { type: "session.updated", formats: { input: "", output: "" } },
   );
 });
 
@@ -253,6 +253,7 @@ Deno.test("parseServerEvent() parses error with type, code, message and event_id
         code: "response_cancel_not_active",
         message: "Cancellation failed: no active response found",
         eventId: "evt_client_1",
+        param: "",
       },
     },
   );
@@ -266,12 +267,18 @@ Deno.test("parseServerEvent() parses an error with null or missing fields as emp
     })),
     {
       type: "error",
-      error: { type: "server_error", code: "", message: "boom", eventId: "" },
+      error: {
+        type: "server_error",
+        code: "",
+        message: "boom",
+        eventId: "",
+        param: "",
+      },
     },
   );
   assert.deepEqual(accept(json({ type: "error" })), {
     type: "error",
-    error: { type: "", code: "", message: "", eventId: "" },
+    error: { type: "", code: "", message: "", eventId: "", param: "" },
   });
 });
 
@@ -526,10 +533,11 @@ Deno.test("clientEvents.functionCallOutput() creates a function_call_output item
   );
 });
 
-Deno.test("clientEvents.sessionUpdate() wraps the session in session.update", () => {
+Deno.test("clientEvents.sessionUpdate() wraps the session in session.update, with its event_id", () => {
   const session = { type: "realtime", instructions: "x" };
-  assert.deepEqual(JSON.parse(clientEvents.sessionUpdate(session)), {
+  assert.deepEqual(JSON.parse(clientEvents.sessionUpdate(session, "e1")), {
     type: "session.update",
+    event_id: "e1",
     session,
   });
 });
@@ -566,7 +574,7 @@ function allKeys(value: unknown, out: string[] = []): string[] {
 /** The config as it goes on the wire, so the test sees exactly what is sent. */
 function wire(settings: SessionSettings): Record<string, unknown> {
   const sent = JSON.parse(
-    clientEvents.sessionUpdate(sessionConfig(settings, NOW)),
+    clientEvents.sessionUpdate(sessionConfig(settings, NOW), "e1"),
   ) as { type: string; session: Record<string, unknown> };
   assert.equal(sent.type, "session.update");
   return sent.session;

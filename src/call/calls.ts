@@ -13,6 +13,7 @@ import { liveEvents } from "../live/events.ts";
 import { liveSessionConfig } from "../live/session.ts";
 import { RealtimeEngine } from "../realtime/engine.ts";
 import { initialEvents } from "../realtime/session.ts";
+import { RealtimeSetup } from "../realtime/session_setup.ts";
 import { RealtimeUpstream } from "../realtime/upstream.ts";
 import type { StreamTokenClaims } from "../stream_token.ts";
 import { endCall } from "../tools/end_call.ts";
@@ -231,6 +232,8 @@ export class Calls {
       initialEvents: this.#options.memory
         ? this.#memory(this.#options.memory).then(events)
         : events(),
+      // Realtime counts as open once session.updated confirms G.711 µ-law.
+      handshake: live ? undefined : (initial) => new RealtimeSetup(initial),
       // A caller waiting longer than this hears the apology instead.
       connectTimeoutMs: upstreamConnectTimeoutMs ?? 5_000,
     });

@@ -12,11 +12,14 @@ export interface RealtimeError {
   message: string;
   /** The client event that caused it, when the API says. */
   eventId: string;
+  /** The refused parameter, when the API names one. */
+  param: string;
 }
 
 export type ServerEvent =
   | { type: "session.created" }
-  | { type: "session.updated" }
+  /** The session as set, with its audio formats (`type`, e.g. `audio/pcmu`). */
+  | { type: "session.updated"; formats: { input: string; output: string } }
   | { type: "error"; error: RealtimeError }
   | { type: "input_audio_buffer.speech_started"; itemId: string }
   | { type: "input_audio_buffer.speech_stopped"; itemId: string }
@@ -100,8 +103,22 @@ export function parseServerEvent(data: unknown): ServerParseResult {
   const type = raw.type;
   switch (type) {
     case "session.created":
-    case "session.updated":
       return { ok: true, event: { type } };
+    case "session.updated": {
+      const session = isRecord(raw.session) ? raw.session : {};
+      const audio = isRecord(session.audio) ? session.audio : {};
+      const format = (direction: unknown) => {
+        const side = isRecord(direction) ? direction : {};
+        return isRecord(side.format) ? str(side.format.type) : "";
+      };
+      return {
+        ok: true,
+        event: {
+          type,
+          formats: { input: format(audio.input), output: format(audio.output) },
+        },
+      };
+    }
     case "error": {
       const error = isRecord(raw.error) ? raw.error : {};
       return {
@@ -113,6 +130,7 @@ export function parseServerEvent(data: unknown): ServerParseResult {
             code: str(error.code),
             message: str(error.message),
             eventId: str(error.event_id),
+            param: str(error.param),
           },
         },
       };
@@ -386,8 +404,13 @@ export const clientEvents = {
       },
     });
   },
-  sessionUpdate(session: object): string {
-    return JSON.stringify({ type: "session.update", session });
+  /** `eventId` comes back in a refusal's `event_id` (src/realtime/session_setup.ts). */
+  sessionUpdate(session: object, eventId: string): string {
+    return JSON.stringify({
+      type: "session.update",
+      event_id: eventId,
+      session,
+    });
   },
 };
 
