@@ -553,3 +553,40 @@ Deno.test("a refused session.update is sent once more without reasoning and tran
     await server.close();
   }
 });
+
+Deno.test("Twilio leaving 1.5 s of frames out mid-turn: the gap goes upstream as silence, server VAD ends the turn and the answer is heard; nothing is filled twice", async () => {
+  const answer = randomAudio(8 * 200);
+  const server = await startTestServer({}, {
+    detectSpeech: true,
+    onTurnEnd: (session) => session.speak(answer),
+  });
+  try {
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    await session.waitFor("session.update");
+    // Loud speech (random µ-law is never quiet), then Twilio sends nothing.
+    await edge.sendAudio(loud(8 * 600));
+    await edge.omitAudio(1500);
+    await edge.waitForPlayed(answer.length, 5000);
+    // The caller speaks again: the resumed frames' timestamps jump 1.5 s,
+    // which the silence already sent covers.
+    await edge.sendAudio(loud(8 * 200));
+    const timelineMs = 600 + 1500 + 200;
+    while (session.inputAudio().length < timelineMs * 8 - 800) await delay(10);
+    await delay(100);
+    const sentMs = session.inputAudio().length / 8;
+    assert.ok(
+      Math.abs(sentMs - timelineMs) <= 100,
+      `${sentMs} ms of audio upstream for a ${timelineMs} ms timeline`,
+    );
+    const gap = session.inputAudio().subarray(600 * 8, 1900 * 8);
+    assert.ok(gap.every((byte) => byte === 0xff), "the gap is µ-law silence");
+  } finally {
+    await server.close();
+  }
+});
+
+/** µ-law audio far above any VAD's speech level. */
+function loud(bytes: number): Uint8Array {
+  return randomAudio(bytes).map((b) => b & 0x0f);
+}

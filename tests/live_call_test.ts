@@ -178,6 +178,37 @@ Deno.test("live: parallel Zapier calls in one delegation: response.create follow
   }
 });
 
+Deno.test("live: Twilio leaving 1.5 s of frames out mid-turn: the gap goes up as silence, the model hears the turn end and answers; nothing is filled twice", async () => {
+  const answer = speech(8 * 200);
+  const server = await startTestServer(LIVE, {}, {
+    detectSpeechSilenceMs: 500,
+    onTurnEnd: (session) => {
+      session.speak(answer, { realTime: false });
+    },
+  });
+  try {
+    const edge = await server.call();
+    const session = await server.live!.nextSession();
+    await session.waitStarted(3000);
+    await edge.sendAudio(speech(8 * 600));
+    await edge.omitAudio(1500);
+    await edge.waitForPlayed(answer.length, 5000);
+    await edge.sendAudio(speech(8 * 200));
+    const timelineMs = 600 + 1500 + 200;
+    while (session.inputAudio().length < timelineMs * 8 - 800) await delay(10);
+    await delay(100);
+    const sentMs = session.inputAudio().length / 8;
+    assert.ok(
+      Math.abs(sentMs - timelineMs) <= 100,
+      `${sentMs} ms of audio upstream for a ${timelineMs} ms timeline`,
+    );
+    const gap = session.inputAudio().subarray(600 * 8, 1900 * 8);
+    assert.ok(gap.every((byte) => byte === 0xff), "the gap is µ-law silence");
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("live: when GPT-Live stops talking, the caller stops hearing it within the playback window", async () => {
   const server = await startTestServer(LIVE, {}, {});
   try {

@@ -38,6 +38,7 @@ import type { ModelCatalog } from "./models.ts";
 import type { FakeRealtimeOptions } from "./options.ts";
 import { bytesPerMs, ResponseRun, type Segment } from "./responses.ts";
 import { contextTokens, type TokenSplit } from "./usage.ts";
+import { VoiceActivity } from "../voice_activity.ts";
 import type {
   ApprovalResponse,
   CloseInfo,
@@ -99,6 +100,7 @@ export class FakeRealtimeSession {
 
   readonly #wire: SimSocket;
   readonly #options: FakeRealtimeOptions;
+  #vad: { key: string; activity: VoiceActivity } | undefined;
   readonly #catalog: ModelCatalog;
   readonly #tally: SessionTally;
   readonly #log: EventLog;
@@ -706,6 +708,32 @@ export class FakeRealtimeSession {
     this.#log.pushAudio(bytes);
     this.#inputBytes += bytes.length;
     this.#options.onInputAudio?.(this, bytes);
+    if (this.#options.detectSpeech) this.#detectSpeech(bytes);
+  }
+
+  /** Server VAD on the audio bytes (detectSpeech). */
+  #detectSpeech(bytes: Uint8Array): void {
+    const detection = this.session.audio?.input?.turn_detection;
+    const format = this.session.audio?.input?.format?.type;
+    if (detection?.type !== "server_vad" || format === "audio/pcma") return;
+    const silenceMs = detection.silence_duration_ms ?? 500;
+    const key = `${format}/${silenceMs}`;
+    if (this.#vad?.key !== key) {
+      this.#vad = {
+        key,
+        activity: format === "audio/pcmu"
+          ? new VoiceActivity("pcmu", 8, silenceMs)
+          : new VoiceActivity("pcm16", 48, silenceMs),
+      };
+    }
+    for (const event of this.#vad.activity.push(bytes)) {
+      if (event === "speech_started") {
+        this.speechStarted();
+        continue;
+      }
+      this.speechStopped();
+      if (detection.create_response !== false) this.#options.onTurnEnd?.(this);
+    }
   }
 
   #onItemCreate(event: JsonObject): void {

@@ -15,6 +15,7 @@ import {
   TwilioEncoder,
   type TwilioMessage,
 } from "../twilio/media_stream.ts";
+import { CallerGaps, mulawSilence } from "./caller_gaps.ts";
 import { type Cancel, type Clock, realClock } from "./clock.ts";
 import type { EngineEnd, VoiceEngine } from "./engine.ts";
 import { PlaybackLedger } from "./playback_ledger.ts";
@@ -57,6 +58,8 @@ const GOODBYE_TIMEOUT_MS = 20_000;
 /** Key presses this close together go to the model as one input. */
 export const DTMF_GAP_MS = 1500;
 const THINKING_TICK_MS = 100;
+/** How often a silent Twilio side is checked for (src/call/caller_gaps.ts). */
+const GAP_CHECK_MS = 100;
 
 export const TIME_LIMIT_GOODBYE =
   "The call has reached its time limit. Tell the caller so in one short sentence and say goodbye.";
@@ -100,6 +103,8 @@ export class CallBridge {
   #digits = "";
   #digitsTimer: Cancel | undefined;
   #thinking: Thinking | undefined;
+  readonly #gaps = new CallerGaps();
+  #silenceFilledMs = 0;
   #badFrames = 0;
   #framesIn = 0;
   #framesOut = 0;
@@ -153,6 +158,12 @@ export class CallBridge {
       options.limits.maxCallMs,
       () => this.hangUp("call time limit", TIME_LIMIT_GOODBYE),
     );
+    this.#timers.push(
+      this.#clock.every(
+        GAP_CHECK_MS,
+        () => this.#fillSilence(this.#gaps.idle(this.#clock.now())),
+      ),
+    );
   }
 
   /** Resolves once the call has ended and both sockets are closing. */
@@ -172,6 +183,21 @@ export class CallBridge {
   hangUp(reason: EndReason, goodbye: string): void {
     if (!this.#beginHangup(reason)) return;
     this.#engine.sayGoodbye(goodbye);
+  }
+
+  /** The CallSid this call's stream token was minted for. */
+  get callSid(): string {
+    return this.#expectedCallSid;
+  }
+
+  /**
+   * Ends the call once what the assistant has said so far has played (the
+   * greeting, say); nothing new is played meanwhile.
+   */
+  endAfterPlayback(reason: EndReason): void {
+    if (!this.#beginHangup(reason)) return;
+    this.#hangup!.said = true;
+    this.#playbackMoved();
   }
 
   /** Ends the call now: closes both sides. Safe to call more than once. */
@@ -209,6 +235,7 @@ export class CallBridge {
         framesOut: summary.framesOut,
         bargeIns: summary.bargeIns,
         earlyFramesDropped: this.#callerAudioDropped || undefined,
+        silenceFilledMs: this.#silenceFilledMs || undefined,
       },
     );
     this.#observer.ended?.(summary);
@@ -261,11 +288,14 @@ export class CallBridge {
           return;
         }
         this.#framesIn++;
-        if (this.#callerAudioHeld.length === 0 && this.#engine.isOpen) {
-          this.#engine.callerAudio(message.payload);
-        } else {
-          this.#holdCallerAudio(message.payload);
-        }
+        this.#fillSilence(
+          this.#gaps.frame(
+            message.timestamp,
+            base64ByteLength(message.payload),
+            this.#clock.now(),
+          ),
+        );
+        this.#callerAudio(message.payload);
         return;
       case "mark":
         this.#ledger.acknowledged(message.name, this.#clock.now());
@@ -323,6 +353,21 @@ export class CallBridge {
     this.#assistantAudioHeld = [];
     for (const { itemId, delta } of held) this.#playAudio(itemId, delta);
     this.#playbackMoved();
+  }
+
+  #callerAudio(payload: string): void {
+    if (this.#callerAudioHeld.length === 0 && this.#engine.isOpen) {
+      this.#engine.callerAudio(payload);
+    } else {
+      this.#holdCallerAudio(payload);
+    }
+  }
+
+  /** Frames Twilio left out go upstream as silence, so voice detection hears the caller stop. */
+  #fillSilence(ms: number): void {
+    if (ms <= 0 || this.#ended) return;
+    this.#silenceFilledMs += ms;
+    this.#callerAudio(mulawSilence(ms));
   }
 
   #holdCallerAudio(payload: string): void {
