@@ -63,6 +63,7 @@ const OUTCOME_LABELS: Record<string, string> = {
   limit: "time limit",
   error: "error",
   shutdown: "server restart",
+  voicemail: "answering machine",
 };
 
 function outcomeLabel(record: CallRecord): string {

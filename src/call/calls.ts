@@ -32,6 +32,9 @@ export type CallWatcher = (call: {
   hangUp(reason: EndReason, goodbye: string): void;
 }) => CallObserver;
 
+/** A stream that has not started this long after endAfterPlayback never will. */
+const END_ON_START_MS = 60_000;
+
 /** A slow KV read must not hold the call's first words: it starts without memory. */
 const MEMORY_READ_TIMEOUT_MS = 1_000;
 
@@ -56,6 +59,8 @@ export class Calls {
   readonly #prewarmed = new PrewarmedSessions();
   readonly #options: CallsOptions;
   readonly #tools: ToolBox;
+  /** Calls to end once their stream starts (endAfterPlayback came first). */
+  readonly #endOnStart = new Map<string, { reason: EndReason; at: number }>();
 
   constructor(options: CallsOptions) {
     this.#options = options;
@@ -122,7 +127,31 @@ export class Calls {
     });
     this.live.add(bridge);
     bridge.done.then(() => this.live.delete(bridge));
+    const ending = this.#endOnStart.get(claims.callSid);
+    if (ending) {
+      this.#endOnStart.delete(claims.callSid);
+      bridge.endAfterPlayback(ending.reason);
+    }
     return bridge;
+  }
+
+  /**
+   * Ends the call on `callSid` once what the assistant said so far has
+   * played (a machine answered). A call whose stream has not started yet
+   * ends as soon as it does. False when `callSid` has no call here.
+   */
+  endAfterPlayback(callSid: string, reason: EndReason): boolean {
+    for (const call of this.live) {
+      if (call.callSid !== callSid) continue;
+      call.endAfterPlayback(reason);
+      return true;
+    }
+    const now = Date.now();
+    for (const [sid, { at }] of this.#endOnStart) {
+      if (now - at > END_ON_START_MS) this.#endOnStart.delete(sid);
+    }
+    this.#endOnStart.set(callSid, { reason, at: now });
+    return false;
   }
 
   /** Lets live calls go on for up to `seconds`, then closes what is left. */

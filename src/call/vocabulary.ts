@@ -18,7 +18,9 @@ export type EndReason =
   | "upstream error"
   | "call sid mismatch"
   | "protocol violation"
-  | "server shutting down";
+  | "server shutting down"
+  /** Answering machine detection's late verdict on a call the server placed. */
+  | "answering machine";
 
 /** How a call ended, in the journal's words. */
 export type CallOutcome =
@@ -26,7 +28,9 @@ export type CallOutcome =
   | "assistant_ended"
   | "limit"
   | "error"
-  | "shutdown";
+  | "shutdown"
+  /** A machine answered a call the server placed: Twilio leaves the message. */
+  | "voicemail";
 
 export const OUTCOMES: Record<EndReason, CallOutcome> = {
   "caller hung up": "caller_hung_up",
@@ -41,6 +45,7 @@ export const OUTCOMES: Record<EndReason, CallOutcome> = {
   "call sid mismatch": "error",
   "protocol violation": "error",
   "server shutting down": "shutdown",
+  "answering machine": "voicemail",
 };
 
 export interface CallSummary {

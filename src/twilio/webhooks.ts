@@ -41,6 +41,8 @@ export interface WebhookOptions {
   admission: Admission;
   /** DAILY_BUDGET_USD; undefined: no budget. */
   budget?: Budget;
+  /** Calls the server places: the message for a voicemail box (src/outbound/). */
+  outbound?: { voicemailFor(callSid: string): Promise<string | undefined> };
 }
 
 /** How long /call-ended waits for the journal to learn how the stream ended. */
@@ -119,6 +121,11 @@ export function webhookHandlers(options: WebhookOptions): {
       callSid,
       outcome: outcome ?? "unknown",
     });
+    if (outcome === "voicemail") {
+      // The assistant's opening has played to the machine: Twilio leaves the message.
+      const message = await options.outbound?.voicemailFor(callSid);
+      return twimlResponse(sayAndHangUpTwiml(message));
+    }
     return twimlResponse(
       clean ? sayAndHangUpTwiml() : sayAndHangUpTwiml(APOLOGY_MESSAGE),
     );

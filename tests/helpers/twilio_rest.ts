@@ -62,6 +62,8 @@ export interface SimCall {
   statusCallback: string | undefined;
   statusCallbackEvents: string[];
   machineDetection: string | undefined;
+  /** AsyncAmd=true: the verdict goes here (AsyncAmdStatusCallback), not into the TwiML request. */
+  asyncAmdStatusCallback: string | undefined;
   status: string;
   createdAt: number;
   /** The JSON the 201 carried. */
@@ -95,6 +97,8 @@ export interface AnsweredCall {
   said: string[];
   /** Resolves once the call is over and its final status callback sent. */
   ended: Promise<void>;
+  /** Asynchronous AMD: the verdict's POST to AsyncAmdStatusCallback, once sent. */
+  amd: Promise<{ status: number; body: string }> | undefined;
 }
 
 const API_VERSION = "2010-04-01";
@@ -193,19 +197,38 @@ export class TwilioRest {
   async answer(
     callSid: string,
     answeredBy: AnsweredBy = "human",
+    /** Asynchronous AMD: how long after the answer its verdict is posted. */
+    amdAfterMs = 0,
   ): Promise<AnsweredCall> {
     const call = this.#find(callSid);
+    const asyncAmd = call.asyncAmdStatusCallback;
+    // Synchronous AMD holds the call until its verdict, which the TwiML
+    // request then carries; asynchronous AMD runs the TwiML at once.
+    const verdict: Record<string, string> = asyncAmd === undefined
+      ? { AnsweredBy: answeredBy, MachineDetectionDuration: "3150" }
+      : {};
     await this.#progress(call, "initiated");
     await this.#progress(call, "ringing");
-    await this.#progress(call, "in-progress", "answered", {
-      AnsweredBy: answeredBy,
-    });
+    await this.#progress(
+      call,
+      "in-progress",
+      "answered",
+      asyncAmd === undefined ? { AnsweredBy: answeredBy } : {},
+    );
     const response = await this.#webhook(call.url, {
       ...this.#callParams(call),
       CallStatus: "in-progress",
-      AnsweredBy: answeredBy,
-      MachineDetectionDuration: "3150",
+      ...verdict,
     });
+    const amd = asyncAmd === undefined ? undefined : this.#track((async () => {
+      await new Promise((resolve) => setTimeout(resolve, amdAfterMs));
+      return await this.#webhook(asyncAmd, {
+        CallSid: call.sid,
+        AccountSid: this.#options.accountSid,
+        AnsweredBy: answeredBy,
+        MachineDetectionDuration: String(3150 + amdAfterMs),
+      });
+    })());
     const said: string[] = [];
     const answered = Date.now();
     const finish = async () => {
@@ -218,14 +241,14 @@ export class TwilioRest {
       // Twilio reads its "application error" message and hangs up.
       const ended = this.#track(finish());
       const { status, body } = response;
-      return { status, twiml: body, stream: undefined, said, ended };
+      return { status, twiml: body, stream: undefined, said, ended, amd };
     }
     said.push(...sayings(response.body));
     const stream = streamOf(response.body);
     if (!stream) {
       const ended = this.#track(finish());
       const twiml = response.body;
-      return { status: 200, twiml, stream: undefined, said, ended };
+      return { status: 200, twiml, stream: undefined, said, ended, amd };
     }
     const edge = await TwilioEdge.connect({
       url: this.#local(stream.url).replace(/^http/, "ws"),
@@ -251,7 +274,14 @@ export class TwilioRest {
       }
       await finish();
     })());
-    return { status: 200, twiml: response.body, stream: edge, said, ended };
+    return {
+      status: 200,
+      twiml: response.body,
+      stream: edge,
+      said,
+      ended,
+      amd,
+    };
   }
 
   /** The callee hangs up a connected call: `stop` on the stream, then it ends. */
@@ -519,6 +549,21 @@ export class TwilioRest {
         "MachineDetection must be Enable or DetectMessageEnd",
       );
     }
+    const asyncAmd = params.get("AsyncAmd") ?? "false";
+    const asyncAmdStatusCallback = params.get("AsyncAmdStatusCallback") ??
+      undefined;
+    if (
+      !["true", "false"].includes(asyncAmd) ||
+      (asyncAmd === "true" && machineDetection === undefined) ||
+      (asyncAmdStatusCallback !== undefined &&
+        !/^https?:\/\//.test(asyncAmdStatusCallback))
+    ) {
+      return twilioError(
+        400,
+        21626,
+        "AsyncAmd must be true or false, with MachineDetection, and AsyncAmdStatusCallback a URL",
+      );
+    }
     const events = params.getAll("StatusCallbackEvent").flatMap((e) =>
       e.split(" ")
     ).filter(Boolean);
@@ -587,6 +632,9 @@ export class TwilioRest {
       statusCallback: params.get("StatusCallback") ?? undefined,
       statusCallbackEvents: events.length > 0 ? events : ["completed"],
       machineDetection,
+      asyncAmdStatusCallback: asyncAmd === "true"
+        ? asyncAmdStatusCallback
+        : undefined,
       status: "queued",
       createdAt: now,
       resource,
