@@ -674,3 +674,45 @@ Deno.test("sessionConfig() carries no beta or removed fields anywhere", () => {
     }
   }
 });
+
+Deno.test("parseServerEvent() reads an input transcription's billed seconds or tokens", () => {
+  const completed = (usage: unknown) =>
+    accept(json({
+      type: "conversation.item.input_audio_transcription.completed",
+      event_id: "e9",
+      item_id: "item_1",
+      content_index: 0,
+      transcript: "Hi",
+      usage,
+    }));
+  assert.deepEqual(completed({ type: "duration", seconds: 2.4 }), {
+    type: "input_transcription.completed",
+    itemId: "item_1",
+    transcript: "Hi",
+    usage: { seconds: 2.4 },
+  });
+  assert.deepEqual(
+    completed({
+      type: "tokens",
+      input_tokens: 30,
+      output_tokens: 4,
+      total_tokens: 34,
+      input_token_details: { audio_tokens: 28, text_tokens: 2 },
+    }),
+    {
+      type: "input_transcription.completed",
+      itemId: "item_1",
+      transcript: "Hi",
+      usage: {
+        tokens: {
+          inputText: 2,
+          inputAudio: 28,
+          cachedText: 0,
+          cachedAudio: 0,
+          outputText: 4,
+          outputAudio: 0,
+        },
+      },
+    },
+  );
+});

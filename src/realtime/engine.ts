@@ -25,7 +25,7 @@ import {
   type RealtimeError,
   type ServerEvent,
 } from "./events.ts";
-import { GREETING_REQUEST } from "./session.ts";
+import { GREETING_REQUEST, TRANSCRIPTION_MODEL } from "./session.ts";
 import { SESSION_RETRY_EVENT, SESSION_SETUP_EVENT } from "./session_setup.ts";
 
 export interface RealtimeEngineOptions {
@@ -243,6 +243,22 @@ export class RealtimeEngine implements VoiceEngine {
         return;
       case "input_transcription.completed":
         if (event.transcript) listener.transcript("caller", event.transcript);
+        // Transcription is billed apart from the session's model.
+        if (event.usage) {
+          listener.usage(
+            "seconds" in event.usage
+              ? {
+                kind: "duration",
+                model: TRANSCRIPTION_MODEL,
+                seconds: event.usage.seconds,
+              }
+              : {
+                kind: "tokens",
+                model: TRANSCRIPTION_MODEL,
+                tokens: event.usage.tokens,
+              },
+          );
+        }
         return;
       case "response.output_audio_transcript.done":
         if (event.transcript) {

@@ -27,6 +27,8 @@ export type ServerEvent =
     type: "input_transcription.completed";
     itemId: string;
     transcript: string;
+    /** What the transcription is billed for: seconds of audio, or tokens. */
+    usage?: { seconds: number } | { tokens: TokenCounts };
   }
   | {
     type: "response.created";
@@ -145,6 +147,7 @@ export function parseServerEvent(data: unknown): ServerParseResult {
           type: "input_transcription.completed",
           itemId: str(raw.item_id),
           transcript: str(raw.transcript),
+          ...transcriptionUsage(raw.usage),
         },
       };
     case "response.created":
@@ -299,6 +302,41 @@ function realtimeUsage(raw: unknown): TokenCounts | undefined {
     cachedAudio: count(cached.audio_tokens),
     outputText: count(output.text_tokens),
     outputAudio: count(output.audio_tokens),
+  };
+}
+
+/**
+ * An input transcription's `usage` (openai-node
+ * `TranscriptTextUsageDuration` or `TranscriptTextUsageTokens`): seconds
+ * of audio, or tokens with the input split into text and audio.
+ */
+function transcriptionUsage(
+  raw: unknown,
+): { usage?: { seconds: number } | { tokens: TokenCounts } } {
+  if (!isRecord(raw)) return {};
+  if (raw.type === "duration") {
+    return typeof raw.seconds === "number" && raw.seconds > 0
+      ? { usage: { seconds: raw.seconds } }
+      : {};
+  }
+  if (raw.type !== "tokens") return {};
+  const input = isRecord(raw.input_token_details)
+    ? raw.input_token_details
+    : {};
+  const split = input.text_tokens !== undefined ||
+    input.audio_tokens !== undefined;
+  return {
+    usage: {
+      tokens: {
+        // Without the split, transcription input is audio.
+        inputText: count(input.text_tokens),
+        inputAudio: split ? count(input.audio_tokens) : count(raw.input_tokens),
+        cachedText: 0,
+        cachedAudio: 0,
+        outputText: count(raw.output_tokens),
+        outputAudio: 0,
+      },
+    },
   };
 }
 
