@@ -10,7 +10,10 @@ import {
   loadConfig,
 } from "./src/config.ts";
 import { consoleSink, createLogger } from "./src/log.ts";
-import { missingNetPermissions } from "./src/net_permissions.ts";
+import {
+  dropListenGrant,
+  missingNetPermissions,
+} from "./src/net_permissions.ts";
 import { createApp } from "./src/server.ts";
 
 function readConfig(): Config {
@@ -31,7 +34,7 @@ if (missingHosts.length > 0) {
     `This configuration dials ${
       missingHosts.join(", ")
     }, which --allow-net does not grant. ` +
-      "Add it to the --allow-net of the start command (see README, Permissions).",
+      "Add it to the --allow-net of the start command (see docs/configuration.md, Permissions).",
   );
   Deno.exit(1);
 }
@@ -53,11 +56,11 @@ async function openKv(path: string | undefined): Promise<Deno.Kv> {
 }
 
 const logger = createLogger(consoleSink, [
-  config.openaiApiKey,
-  config.twilioAuthToken,
-  config.zapierMcpPassword,
+  config.openai.apiKey,
+  config.twilio.authToken,
+  config.zapier.password,
 ]);
-const kv = await openKv(config.kvPath);
+const kv = await openKv(config.server.kvPath);
 const app = await createApp({
   config,
   logger,
@@ -68,10 +71,22 @@ const app = await createApp({
 const jobsListening = app.jobs.listen();
 
 const server = Deno.serve({
-  port: config.port,
-  onListen: ({ hostname, port }) =>
-    logger.log("info", "server.listening", { hostname, port }),
+  port: config.server.port,
+  onListen() {},
 }, app.handler);
+// Listening needed 0.0.0.0; from here on the process only dials its hosts.
+const localPortsReachable = await dropListenGrant(server.addr.hostname);
+logger.log("info", "server.listening", {
+  hostname: server.addr.hostname,
+  port: server.addr.port,
+  localPorts: localPortsReachable ? "reachable" : "refused",
+});
+if (localPortsReachable) {
+  logger.log("warn", "net.local_ports_reachable", {
+    advice:
+      "--allow-net grants a loopback address: the process could connect to local services",
+  });
+}
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -85,9 +100,9 @@ async function shutdown(signal: string) {
   logger.log("info", "server.draining", {
     signal,
     calls: app.calls.live.size,
-    drainSeconds: config.drainSeconds,
+    drainSeconds: config.server.drainSeconds,
   });
-  await app.drain(config.drainSeconds);
+  await app.drain(config.server.drainSeconds);
   await server.shutdown();
   await app.journal.flushed();
   kv.close();

@@ -16,21 +16,22 @@ import type { Services } from "./services.ts";
 export function routeTable(parts: Services): Route[] {
   const { config, admin, outbound } = parts;
   const twilio = webhookHandlers(parts);
-  const owner = ownerGuard(admin);
+  const owner = ownerGuard(admin, config.server.publicUrl);
   const pages = ownerHandlers(parts);
   const memoryPages = memoryHandlers(parts);
-  const scheduled = scheduledCallHandlers(outbound, config.publicUrl);
+  const scheduled = scheduledCallHandlers(outbound);
   const placed = outbound &&
     outboundWebhookHandlers({
       ...parts,
-      publicUrl: config.publicUrl,
-      streamTokenTtlSeconds: config.streamTokenTtlSeconds,
+      publicUrl: config.server.publicUrl,
+      streamTokenTtlSeconds: config.calls.streamTokenTtlSeconds,
       dialler: outbound.dialler,
     });
 
   return [
     route("GET", "/healthz", healthHandler(parts)),
     route("POST", "/incoming-call", twilio.incomingCall),
+    route("POST", "/incoming-call/pin", twilio.pinEntered),
     route("POST", "/call-ended", twilio.callEnded),
     route(
       "GET",

@@ -18,11 +18,11 @@ function load(env: Partial<Record<ConfigVariable, string>>) {
 
 Deno.test("memory is on by default, 30 days of summaries by gpt-5.4-mini, built-in prices, no budget", () => {
   const config = load({});
-  assert.equal(config.memory, true);
-  assert.equal(config.memoryDays, 30);
-  assert.equal(config.summaryModel, "gpt-5.4-mini");
-  assert.equal(config.prices, DEFAULT_PRICES);
-  assert.equal(config.dailyBudgetMicroUsd, undefined);
+  assert.equal(config.memory.enabled, true);
+  assert.equal(config.memory.days, 30);
+  assert.equal(config.memory.summaryModel, "gpt-5.4-mini");
+  assert.equal(config.cost.prices, DEFAULT_PRICES);
+  assert.equal(config.cost.dailyBudgetMicroUsd, undefined);
 });
 
 Deno.test("MEMORY, MEMORY_DAYS, SUMMARY_MODEL, PRICES_JSON and DAILY_BUDGET_USD are read when set", () => {
@@ -33,13 +33,13 @@ Deno.test("MEMORY, MEMORY_DAYS, SUMMARY_MODEL, PRICES_JSON and DAILY_BUDGET_USD 
     PRICES_JSON: '{"gpt-5.4-nano":{"text":{"input":0.2,"output":1.25}}}',
     DAILY_BUDGET_USD: "2.50",
   });
-  assert.equal(config.memory, false);
-  assert.equal(config.memoryDays, 7);
-  assert.equal(config.summaryModel, "gpt-5.4-nano");
-  assert.deepEqual(config.prices["gpt-5.4-nano"], {
+  assert.equal(config.memory.enabled, false);
+  assert.equal(config.memory.days, 7);
+  assert.equal(config.memory.summaryModel, "gpt-5.4-nano");
+  assert.deepEqual(config.cost.prices["gpt-5.4-nano"], {
     text: { input: 200_000, cachedInput: 200_000, output: 1_250_000 },
   });
-  assert.equal(config.dailyBudgetMicroUsd, 2_500_000);
+  assert.equal(config.cost.dailyBudgetMicroUsd, 2_500_000);
 });
 
 Deno.test("bad memory, price and budget variables are refused at start-up, all in one error", () => {

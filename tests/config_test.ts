@@ -35,12 +35,18 @@ function refuse(env: Env): ConfigError {
   assert.fail("configuration was accepted");
 }
 
-/** The fields of `config` named in `expected`, so fields added later do not break these tests. */
+/**
+ * The fields of `config` named in `expected` by their path ("server.port"),
+ * so fields added later do not break these tests.
+ */
 function assertFields(config: object, expected: Record<string, unknown>): void {
+  const at = (path: string) =>
+    path.split(".").reduce<unknown>(
+      (value, key) => (value as Record<string, unknown>)[key],
+      config,
+    );
   const actual = Object.fromEntries(
-    Object.keys(expected).map((
-      k,
-    ) => [k, (config as Record<string, unknown>)[k]]),
+    Object.keys(expected).map((path) => [path, at(path)]),
   );
   assert.deepEqual(actual, expected);
 }
@@ -48,22 +54,21 @@ function assertFields(config: object, expected: Record<string, unknown>): void {
 Deno.test("loadConfig() fills in the defaults", () => {
   const config = load(REQUIRED);
   assertFields(config, {
-    openaiApiKey: "sk-test-key",
-    twilioAuthToken: "twilio-test-token",
-    publicUrl: undefined,
-    port: 5050,
-    voice: "alloy",
-    assistantInstructions: DEFAULT_INSTRUCTIONS,
-    temperature: 0.8,
-    zapierMcpUrl: "https://mcp.zapier.com/api/mcp/mcp",
-    zapierMcpPassword: undefined,
-    zapierMcpAllowedTools: undefined,
-    openaiRealtimeUrl:
-      "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1",
-    realtimeModel: "gpt-realtime-2.1",
-    reasoningEffort: "low",
-    thinkingSound: true,
-    streamTokenTtlSeconds: 60,
+    "openai.apiKey": "sk-test-key",
+    "twilio.authToken": "twilio-test-token",
+    "server.publicUrl": undefined,
+    "server.port": 5050,
+    "assistant.voice": "alloy",
+    "assistant.instructions": DEFAULT_INSTRUCTIONS,
+    "assistant.temperature": 0.8,
+    "zapier.url": "https://mcp.zapier.com/api/mcp/mcp",
+    "zapier.password": undefined,
+    "zapier.allowedTools": undefined,
+    "realtime.url": "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1",
+    "realtime.model": "gpt-realtime-2.1",
+    "realtime.reasoningEffort": "low",
+    "assistant.thinkingSound": true,
+    "calls.streamTokenTtlSeconds": 60,
   });
 });
 
@@ -85,28 +90,28 @@ Deno.test("loadConfig() takes every variable when set", () => {
     STREAM_TOKEN_TTL_SECONDS: "120",
   });
   assertFields(config, {
-    openaiApiKey: "sk-test-key",
-    twilioAuthToken: "twilio-test-token",
-    publicUrl: "https://assistant.example.com",
-    port: 8080,
-    voice: "marin",
-    assistantInstructions: "Be brief.",
-    temperature: 1.1,
-    zapierMcpUrl: "https://mcp.zapier.com/api/mcp/s/x/mcp",
-    zapierMcpPassword: "zap-pass",
-    zapierMcpAllowedTools: ["gmail_send_email", "todoist_find_task"],
-    openaiRealtimeUrl:
+    "openai.apiKey": "sk-test-key",
+    "twilio.authToken": "twilio-test-token",
+    "server.publicUrl": "https://assistant.example.com",
+    "server.port": 8080,
+    "assistant.voice": "marin",
+    "assistant.instructions": "Be brief.",
+    "assistant.temperature": 1.1,
+    "zapier.url": "https://mcp.zapier.com/api/mcp/s/x/mcp",
+    "zapier.password": "zap-pass",
+    "zapier.allowedTools": ["gmail_send_email", "todoist_find_task"],
+    "realtime.url":
       "ws://localhost:9999/v1/realtime?model=gpt-realtime-2.1-mini",
-    realtimeModel: "gpt-realtime-2.1-mini",
-    reasoningEffort: "high",
-    thinkingSound: false,
-    streamTokenTtlSeconds: 120,
+    "realtime.model": "gpt-realtime-2.1-mini",
+    "realtime.reasoningEffort": "high",
+    "assistant.thinkingSound": false,
+    "calls.streamTokenTtlSeconds": 120,
   });
 });
 
 Deno.test("loadConfig() accepts every listed voice", () => {
   for (const voice of VOICES) {
-    assert.equal(load({ ...REQUIRED, VOICE: voice }).voice, voice);
+    assert.equal(load({ ...REQUIRED, VOICE: voice }).assistant.voice, voice);
   }
 });
 
@@ -190,17 +195,24 @@ Deno.test("loadConfig() refuses out-of-range or malformed numbers", () => {
 });
 
 Deno.test("loadConfig() accepts numbers at the edges of their ranges", () => {
-  assert.equal(load({ ...REQUIRED, PORT: "0" }).port, 0);
-  assert.equal(load({ ...REQUIRED, PORT: "65535" }).port, 65535);
-  assert.equal(load({ ...REQUIRED, TEMPERATURE: "0.6" }).temperature, 0.6);
-  assert.equal(load({ ...REQUIRED, TEMPERATURE: "1.2" }).temperature, 1.2);
+  assert.equal(load({ ...REQUIRED, PORT: "0" }).server.port, 0);
+  assert.equal(load({ ...REQUIRED, PORT: "65535" }).server.port, 65535);
   assert.equal(
-    load({ ...REQUIRED, STREAM_TOKEN_TTL_SECONDS: "5" }).streamTokenTtlSeconds,
+    load({ ...REQUIRED, TEMPERATURE: "0.6" }).assistant.temperature,
+    0.6,
+  );
+  assert.equal(
+    load({ ...REQUIRED, TEMPERATURE: "1.2" }).assistant.temperature,
+    1.2,
+  );
+  assert.equal(
+    load({ ...REQUIRED, STREAM_TOKEN_TTL_SECONDS: "5" }).calls
+      .streamTokenTtlSeconds,
     5,
   );
   assert.equal(
     load({ ...REQUIRED, STREAM_TOKEN_TTL_SECONDS: "3600" })
-      .streamTokenTtlSeconds,
+      .calls.streamTokenTtlSeconds,
     3600,
   );
 });
@@ -235,7 +247,11 @@ Deno.test("loadConfig() normalises PUBLIC_URL to its origin", () => {
     ["http://localhost:5050/", "http://localhost:5050"],
   ];
   for (const [raw, origin] of cases) {
-    assert.equal(load({ ...REQUIRED, PUBLIC_URL: raw }).publicUrl, origin, raw);
+    assert.equal(
+      load({ ...REQUIRED, PUBLIC_URL: raw }).server.publicUrl,
+      origin,
+      raw,
+    );
   }
 });
 
@@ -273,22 +289,22 @@ Deno.test("loadConfig() treats blank values as unset", () => {
     ASSISTANT_INSTRUCTIONS: "\n",
     STREAM_TOKEN_TTL_SECONDS: "",
   });
-  assert.equal(config.port, 5050);
-  assert.equal(config.voice, "alloy");
-  assert.equal(config.temperature, 0.8);
-  assert.equal(config.publicUrl, undefined);
-  assert.equal(config.zapierMcpPassword, undefined);
-  assert.equal(config.zapierMcpUrl, "https://mcp.zapier.com/api/mcp/mcp");
+  assert.equal(config.server.port, 5050);
+  assert.equal(config.assistant.voice, "alloy");
+  assert.equal(config.assistant.temperature, 0.8);
+  assert.equal(config.server.publicUrl, undefined);
+  assert.equal(config.zapier.password, undefined);
+  assert.equal(config.zapier.url, "https://mcp.zapier.com/api/mcp/mcp");
   assert.equal(
-    config.openaiRealtimeUrl,
+    config.realtime.url,
     "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1",
   );
-  assert.equal(config.realtimeModel, "gpt-realtime-2.1");
-  assert.equal(config.reasoningEffort, "low");
-  assert.equal(config.thinkingSound, true);
-  assert.equal(config.zapierMcpAllowedTools, undefined);
-  assert.equal(config.assistantInstructions, DEFAULT_INSTRUCTIONS);
-  assert.equal(config.streamTokenTtlSeconds, 60);
+  assert.equal(config.realtime.model, "gpt-realtime-2.1");
+  assert.equal(config.realtime.reasoningEffort, "low");
+  assert.equal(config.assistant.thinkingSound, true);
+  assert.equal(config.zapier.allowedTools, undefined);
+  assert.equal(config.assistant.instructions, DEFAULT_INSTRUCTIONS);
+  assert.equal(config.calls.streamTokenTtlSeconds, 60);
 });
 
 // ---- The Realtime model, reasoning, thinking sound, Zapier tool filter ----
@@ -348,8 +364,8 @@ Deno.test("loadConfig() takes the model from OPENAI_REALTIME_MODEL first, then t
   ];
   for (const [env, model, url] of cases) {
     const config = load({ ...REQUIRED, ...env });
-    assert.equal(config.realtimeModel, model, JSON.stringify(env));
-    assert.equal(config.openaiRealtimeUrl, url, JSON.stringify(env));
+    assert.equal(config.realtime.model, model, JSON.stringify(env));
+    assert.equal(config.realtime.url, url, JSON.stringify(env));
   }
 });
 
@@ -380,7 +396,7 @@ Deno.test("loadConfig() refuses a model name that is not letters, digits, dots, 
       ...REQUIRED,
       OPENAI_REALTIME_URL: "wss://api.openai.com/v1/realtime?model=gpt%2Frt",
       OPENAI_REALTIME_MODEL: "gpt-realtime-2.1",
-    }).openaiRealtimeUrl,
+    }).realtime.url,
     "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1",
   );
   for (
@@ -392,7 +408,7 @@ Deno.test("loadConfig() refuses a model name that is not letters, digits, dots, 
     ]
   ) {
     assert.equal(
-      load({ ...REQUIRED, OPENAI_REALTIME_MODEL: model }).realtimeModel,
+      load({ ...REQUIRED, OPENAI_REALTIME_MODEL: model }).realtime.model,
       model,
     );
   }
@@ -400,7 +416,7 @@ Deno.test("loadConfig() refuses a model name that is not letters, digits, dots, 
 
 Deno.test("the default model is gpt-realtime-2.1, which has no announced shutdown", () => {
   assert.equal(DEFAULT_REALTIME_MODEL, "gpt-realtime-2.1");
-  const model = load(REQUIRED).realtimeModel;
+  const model = load(REQUIRED).realtime.model;
   assert.equal(model, DEFAULT_REALTIME_MODEL);
   assert.ok(
     !RETIRING_MODELS.some((retiring) => retiring.id === model),
@@ -411,12 +427,12 @@ Deno.test("the default model is gpt-realtime-2.1, which has no announced shutdow
 Deno.test("loadConfig() accepts every reasoning effort, in any case, and refuses others", () => {
   for (const effort of REASONING_EFFORTS) {
     assert.equal(
-      load({ ...REQUIRED, REASONING_EFFORT: effort }).reasoningEffort,
+      load({ ...REQUIRED, REASONING_EFFORT: effort }).realtime.reasoningEffort,
       effort,
     );
   }
   assert.equal(
-    load({ ...REQUIRED, REASONING_EFFORT: "High" }).reasoningEffort,
+    load({ ...REQUIRED, REASONING_EFFORT: "High" }).realtime.reasoningEffort,
     "high",
   );
   assert.deepEqual(REASONING_EFFORTS, [
@@ -437,15 +453,18 @@ Deno.test("loadConfig() accepts every reasoning effort, in any case, and refuses
 });
 
 Deno.test("loadConfig() reads THINKING_SOUND as a flag, on by default", () => {
-  assert.equal(load(REQUIRED).thinkingSound, true);
+  assert.equal(load(REQUIRED).assistant.thinkingSound, true);
   for (const off of ["false", "0", "no", "off", "FALSE"]) {
     assert.equal(
-      load({ ...REQUIRED, THINKING_SOUND: off }).thinkingSound,
+      load({ ...REQUIRED, THINKING_SOUND: off }).assistant.thinkingSound,
       false,
     );
   }
   for (const on of ["true", "1", "yes", "on"]) {
-    assert.equal(load({ ...REQUIRED, THINKING_SOUND: on }).thinkingSound, true);
+    assert.equal(
+      load({ ...REQUIRED, THINKING_SOUND: on }).assistant.thinkingSound,
+      true,
+    );
   }
   const error = refuse({ ...REQUIRED, THINKING_SOUND: "quiet" });
   assert.equal(error.problems.length, 1);
@@ -458,12 +477,12 @@ Deno.test("loadConfig() reads ZAPIER_MCP_ALLOWED_TOOLS as a trimmed comma list w
       ...REQUIRED,
       ZAPIER_MCP_ALLOWED_TOOLS:
         " gmail_send_email , todoist_find_task,,todoist.create-task, ",
-    }).zapierMcpAllowedTools,
+    }).zapier.allowedTools,
     ["gmail_send_email", "todoist_find_task", "todoist.create-task"],
   );
   assert.deepEqual(
     load({ ...REQUIRED, ZAPIER_MCP_ALLOWED_TOOLS: "one_tool" })
-      .zapierMcpAllowedTools,
+      .zapier.allowedTools,
     ["one_tool"],
   );
 });
@@ -594,4 +613,93 @@ Deno.test("deno.json dev reads .env and start does not", async () => {
   assert.deepEqual(flag(all.dev, "env-file"), [".env"]);
   assert.doesNotMatch(all.start, /--env-file\b/);
   assert.doesNotMatch(all.start, /--env\b/);
+});
+
+Deno.test("loadConfig() takes CALLER_PIN of 4 to 12 digits and refuses anything else without echoing it", () => {
+  assert.deepEqual(load({ ...REQUIRED, CALLER_PIN: "4821" }).callers, {
+    pin: "4821",
+    pinSkipVerified: false,
+  });
+  assert.deepEqual(
+    load({
+      ...REQUIRED,
+      CALLER_PIN: "123456789012",
+      CALLER_PIN_SKIP_VERIFIED: "true",
+    }).callers,
+    { pin: "123456789012", pinSkipVerified: true },
+  );
+  assert.equal(load(REQUIRED).callers.pin, undefined);
+  for (const pin of ["123", "1234567890123", "12a4", "12 34", "+1234"]) {
+    const error = refuse({ ...REQUIRED, CALLER_PIN: pin });
+    assert.match(error.message, /CALLER_PIN must be 4 to 12 digits/);
+    assert.ok(!error.message.includes(pin), error.message);
+  }
+  assert.match(
+    refuse({ ...REQUIRED, CALLER_PIN_SKIP_VERIFIED: "true" }).message,
+    /CALLER_PIN_SKIP_VERIFIED needs CALLER_PIN/,
+  );
+});
+
+Deno.test("loadConfig() with DAILY_BUDGET_USD refuses a model without a known price, naming it and PRICES_JSON", () => {
+  const error = refuse({
+    ...REQUIRED,
+    DAILY_BUDGET_USD: "5",
+    OPENAI_REALTIME_MODEL: "gpt-realtime-1.5",
+  });
+  assert.match(error.message, /"gpt-realtime-1\.5" \(OPENAI_REALTIME_MODEL\)/);
+  assert.match(error.message, /PRICES_JSON/);
+  // Priced through PRICES_JSON, or no budget: accepted.
+  load({
+    ...REQUIRED,
+    DAILY_BUDGET_USD: "5",
+    OPENAI_REALTIME_MODEL: "gpt-realtime-1.5",
+    PRICES_JSON: JSON.stringify({
+      "gpt-realtime-1.5": {
+        audio: { input: 32, cached_input: 0.4, output: 64 },
+        text: { input: 4, cached_input: 0.4, output: 16 },
+      },
+    }),
+  });
+  load({ ...REQUIRED, OPENAI_REALTIME_MODEL: "gpt-realtime-1.5" });
+  // GPT-Live bills LIVE_MODEL and LIVE_BACKEND_MODEL; the summary model too.
+  assert.match(
+    refuse({
+      ...REQUIRED,
+      DAILY_BUDGET_USD: "5",
+      VOICE_ENGINE: "live",
+      LIVE_BACKEND_MODEL: "gpt-9-nano",
+    }).message,
+    /"gpt-9-nano" \(LIVE_BACKEND_MODEL\)/,
+  );
+  assert.match(
+    refuse({ ...REQUIRED, DAILY_BUDGET_USD: "5", SUMMARY_MODEL: "gpt-9-nano" })
+      .message,
+    /"gpt-9-nano" \(SUMMARY_MODEL\)/,
+  );
+});
+
+Deno.test("loadConfig() accepts ws:// and http:// for OpenAI, Zapier and Twilio only on this machine", () => {
+  for (
+    const [name, url] of [
+      ["OPENAI_REALTIME_URL", "ws://realtime.example.net/v1/realtime"],
+      ["OPENAI_LIVE_URL", "ws://10.0.0.5:9000/v1/live/sessions"],
+      ["ZAPIER_MCP_URL", "http://mcp.example.net/api/mcp"],
+      ["TWILIO_API_URL", "http://api.twilio.com"],
+    ] as const
+  ) {
+    const error = refuse({ ...REQUIRED, [name]: url });
+    assert.match(
+      error.message,
+      new RegExp(`${name} must start with (wss|https)://`),
+    );
+  }
+  const local = load({
+    ...REQUIRED,
+    OPENAI_REALTIME_URL: "ws://127.0.0.1:9000/v1/realtime",
+    OPENAI_LIVE_URL: "ws://localhost:9001/v1/live/sessions",
+    ZAPIER_MCP_URL: "http://[::1]:9002/api/mcp",
+    TWILIO_API_URL: "http://127.0.0.1:9003",
+  });
+  assert.match(local.realtime.url, /^ws:\/\/127\.0\.0\.1:9000/);
+  assert.equal(local.live.url, "ws://localhost:9001/v1/live/sessions");
 });

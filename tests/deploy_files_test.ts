@@ -1,6 +1,6 @@
 /**
  * The deployment files (Dockerfile, docker-compose.yml, fly.toml, Makefile,
- * the cloudflared sample, docs/deploy.md) agree with the server and with one
+ * the cloudflared sample, docs/deploying.md) agree with the server and with one
  * another. No Docker engine runs here, so the Dockerfile's CMD is run with a
  * local deno, exactly as the image would run it.
  */
@@ -23,7 +23,7 @@ const DEFAULT_DRAIN_SECONDS =
     >)[
       name
     ]
-  ).drainSeconds;
+  ).server.drainSeconds;
 
 // ---------------------------------------------------------------- deno.json
 
@@ -361,7 +361,7 @@ function environmentOf(service: Yaml): Record<string, string> {
   );
 }
 
-Deno.test("docker-compose.yml runs the assistant from this Dockerfile with .env, port 5050 and the KV volume at the image's data directory", async () => {
+Deno.test("docker-compose.yml runs the assistant from this Dockerfile with .env, port 5050 published on 127.0.0.1 only, and the KV volume at the image's data directory", async () => {
   const { services, volumes } = await compose();
   const { env: imageEnv } = await dockerfile();
   const assistant = services.assistant;
@@ -376,7 +376,8 @@ Deno.test("docker-compose.yml runs the assistant from this Dockerfile with .env,
   );
   assert.ok(envFiles.includes(".env"));
   assert.equal(environmentOf(assistant).PORT, "5050");
-  assert.ok(assistant.ports.includes("${PORT:-5050}:5050"));
+  // Plain HTTP on this machine's loopback only, never on every interface.
+  assert.deepEqual(assistant.ports, ["127.0.0.1:${PORT:-5050}:5050"]);
   const dataDir = posix.dirname(imageEnv.KV_PATH);
   assert.ok(assistant.volumes.includes(`kv-data:${dataDir}`));
   assert.ok(volumes && "kv-data" in volumes, "kv-data is not declared");
@@ -524,10 +525,10 @@ Deno.test("the named tunnel sample routes one hostname to the local server and 4
   assert.deepEqual(rules.at(-1), { service: "http_status:404" });
 });
 
-// ------------------------------------------------------------ docs/deploy.md
+// ------------------------------------------------------------ docs/deploying.md
 
-Deno.test("docs/deploy.md ends every deploy path with the WEBHOOK_URL it gives", async () => {
-  const text = await read("docs/deploy.md");
+Deno.test("docs/deploying.md ends every deploy path with the WEBHOOK_URL it gives", async () => {
+  const text = await read("docs/deploying.md");
   const sections = text.split(/^## /m).slice(1);
   const titles = sections.map((section) => section.split("\n")[0]);
   for (

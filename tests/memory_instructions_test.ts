@@ -51,7 +51,7 @@ Deno.test("both engines' instructions carry the notes and the last calls after t
   const realtime = sessionConfig(SETTINGS, NOW, undefined, MEMORY).instructions;
   const live = liveSessionConfig(SETTINGS, NOW, [], MEMORY);
   for (const instructions of [realtime, live.instructions]) {
-    assert.ok(instructions.startsWith(SETTINGS.assistantInstructions));
+    assert.ok(instructions.startsWith(SETTINGS.assistant.instructions));
     assert.match(instructions, /It is now .*\n\nNotes your owner/s);
     assert.ok(
       instructions.includes(

@@ -143,7 +143,7 @@ async function withApp(
     ADMIN_TOKEN,
     ...variables,
   });
-  const logs = memoryLogger([config.openaiApiKey, config.twilioAuthToken]);
+  const logs = memoryLogger([config.openai.apiKey, config.twilio.authToken]);
   const kv = await Deno.openKv(":memory:");
   const app = await createApp({
     config,

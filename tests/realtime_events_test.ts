@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SESSION_SETTINGS } from "./helpers/config.ts";
 import {
   clientEvents,
   parseServerEvent,
@@ -546,17 +547,7 @@ Deno.test("clientEvents.sessionUpdate() wraps the session in session.update, wit
 
 const NOW = new Date("2026-11-24T09:30:00Z");
 
-const SETTINGS: SessionSettings = {
-  voice: "marin",
-  assistantInstructions: "You are Ada, a terse assistant.",
-  zapierMcpUrl: "https://mcp.zapier.com/api/mcp/mcp",
-  zapierMcpPassword: undefined,
-  zapierMcpAllowedTools: undefined,
-  realtimeModel: "gpt-realtime-2.1",
-  reasoningEffort: "low",
-  assistantTimezone: "UTC",
-  greeting: undefined,
-};
+const SETTINGS = SESSION_SETTINGS;
 
 /** Every key at any depth of a JSON-like value. */
 function allKeys(value: unknown, out: string[] = []): string[] {
@@ -599,7 +590,10 @@ Deno.test("sessionConfig() is a GA realtime session with µ-law both ways", () =
 });
 
 Deno.test("sessionConfig() uses the configured voice", () => {
-  const session = wire({ ...SETTINGS, voice: "cedar" }) as {
+  const session = wire({
+    ...SETTINGS,
+    assistant: { ...SETTINGS.assistant, voice: "cedar" },
+  }) as {
     audio: { output: { voice: string } };
   };
   assert.equal(session.audio.output.voice, "cedar");
@@ -610,7 +604,7 @@ Deno.test("sessionConfig() instructions contain the configured instructions and 
   const instructions = session.instructions;
   assert.equal(typeof instructions, "string");
   if (typeof instructions !== "string") return;
-  assert.ok(instructions.startsWith(SETTINGS.assistantInstructions));
+  assert.ok(instructions.startsWith(SETTINGS.assistant.instructions));
   assert.ok(instructions.includes(describeNow(NOW)), instructions);
   assert.match(instructions, /Tuesday/);
   assert.match(instructions, /24 November 2026/);
@@ -626,7 +620,10 @@ Deno.test("sessionConfig() instructions follow the given date", () => {
 Deno.test("sessionConfig() sends the configured model", () => {
   assert.equal(wire(SETTINGS).model, "gpt-realtime-2.1");
   assert.equal(
-    wire({ ...SETTINGS, realtimeModel: "gpt-realtime-2.1-mini" }).model,
+    wire({
+      ...SETTINGS,
+      realtime: { ...SETTINGS.realtime, model: "gpt-realtime-2.1-mini" },
+    }).model,
     "gpt-realtime-2.1-mini",
   );
 });
@@ -640,8 +637,11 @@ Deno.test("sessionConfig() offers only end_call without a Zapier MCP password", 
 Deno.test("sessionConfig() adds the Zapier MCP tool when a password is set", () => {
   const session = wire({
     ...SETTINGS,
-    zapierMcpUrl: "https://mcp.zapier.com/api/mcp/s/abc/mcp",
-    zapierMcpPassword: "zap-secret-123",
+    zapier: {
+      ...SETTINGS.zapier,
+      url: "https://mcp.zapier.com/api/mcp/s/abc/mcp",
+      password: "zap-secret-123",
+    },
   });
   assert.deepEqual(session.tools, [END_CALL_TOOL, {
     type: "mcp",
@@ -662,7 +662,10 @@ Deno.test("sessionConfig() carries no beta or removed fields anywhere", () => {
     "max_response_output_tokens",
   ];
   for (
-    const settings of [SETTINGS, { ...SETTINGS, zapierMcpPassword: "p" }]
+    const settings of [SETTINGS, {
+      ...SETTINGS,
+      zapier: { ...SETTINGS.zapier, password: "p" },
+    }]
   ) {
     const session = wire(settings);
     const keys = allKeys(session);

@@ -9,21 +9,11 @@ import {
   type SessionSettings,
   supportsReasoning,
 } from "../src/realtime/session.ts";
-import { testConfig } from "./helpers/config.ts";
+import { SESSION_SETTINGS, testConfig } from "./helpers/config.ts";
 
 const NOW = new Date("2026-11-24T09:30:00Z");
 
-const SETTINGS: SessionSettings = {
-  voice: "marin",
-  assistantInstructions: "You are Ada, a terse assistant.",
-  zapierMcpUrl: "https://mcp.zapier.com/api/mcp/mcp",
-  zapierMcpPassword: undefined,
-  zapierMcpAllowedTools: undefined,
-  realtimeModel: "gpt-realtime-2.1",
-  reasoningEffort: "low",
-  assistantTimezone: "UTC",
-  greeting: undefined,
-};
+const SETTINGS = SESSION_SETTINGS;
 
 /** The session as it goes on the wire. */
 function wire(settings: SessionSettings): Record<string, unknown> {
@@ -59,8 +49,7 @@ Deno.test("sessionConfig() sends reasoning.effort to the gpt-realtime-2 family o
   ) {
     const session = wire({
       ...SETTINGS,
-      realtimeModel: model,
-      reasoningEffort: "medium",
+      realtime: { model, reasoningEffort: "medium" },
     });
     assert.deepEqual(session.reasoning, { effort: "medium" }, model);
   }
@@ -76,7 +65,10 @@ Deno.test("sessionConfig() sends reasoning.effort to the gpt-realtime-2 family o
       "my-proxy-model",
     ]
   ) {
-    const session = wire({ ...SETTINGS, realtimeModel: model });
+    const session = wire({
+      ...SETTINGS,
+      realtime: { ...SETTINGS.realtime, model },
+    });
     assert.ok(!("reasoning" in session), model);
   }
 });
@@ -98,7 +90,10 @@ Deno.test("supportsReasoning() names the gpt-realtime-2 family and its snapshots
 });
 
 Deno.test("sessionConfig() limits the Zapier tools to ZAPIER_MCP_ALLOWED_TOOLS when set", () => {
-  const base = { ...SETTINGS, zapierMcpPassword: "zap-secret-123" };
+  const base = {
+    ...SETTINGS,
+    zapier: { ...SETTINGS.zapier, password: "zap-secret-123" },
+  };
   const all = wire(base);
   assert.deepEqual(all.tools, [END_CALL_TOOL, {
     type: "mcp",
@@ -109,7 +104,10 @@ Deno.test("sessionConfig() limits the Zapier tools to ZAPIER_MCP_ALLOWED_TOOLS w
   }]);
   const some = wire({
     ...base,
-    zapierMcpAllowedTools: ["gmail_send_email", "todoist_find_task"],
+    zapier: {
+      ...base.zapier,
+      allowedTools: ["gmail_send_email", "todoist_find_task"],
+    },
   });
   assert.deepEqual(some.tools, [END_CALL_TOOL, {
     type: "mcp",
@@ -124,7 +122,7 @@ Deno.test("sessionConfig() limits the Zapier tools to ZAPIER_MCP_ALLOWED_TOOLS w
 Deno.test("sessionConfig() sends no MCP tool, and so no allowed_tools, without a Zapier password", () => {
   const session = wire({
     ...SETTINGS,
-    zapierMcpAllowedTools: ["gmail_send_email"],
+    zapier: { ...SETTINGS.zapier, allowedTools: ["gmail_send_email"] },
   });
   assert.deepEqual(session.tools, [END_CALL_TOOL]);
 });

@@ -7,7 +7,10 @@ import type { Config } from "../config.ts";
 import type { CallJournal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import type { Memory, MemoryContext } from "../memory/memory.ts";
-import { PrewarmedSessions } from "../realtime/prewarm.ts";
+import {
+  PrewarmedSessions,
+  type UnclaimedListener,
+} from "../realtime/prewarm.ts";
 import { LiveEngine, type RemoteTools } from "../live/engine.ts";
 import { liveEvents } from "../live/events.ts";
 import { liveSessionConfig } from "../live/session.ts";
@@ -52,11 +55,13 @@ export interface CallsOptions {
   memory?: Memory;
   /** Listeners beside the journal on every call. */
   watchers?: CallWatcher[];
+  /** What a pre-warmed session that no stream claimed consumed (to be paid for). */
+  unclaimed?: UnclaimedListener;
 }
 
 export class Calls {
   readonly live = new Set<CallBridge>();
-  readonly #prewarmed = new PrewarmedSessions();
+  readonly #prewarmed: PrewarmedSessions;
   readonly #options: CallsOptions;
   readonly #tools: ToolBox;
   /** Calls to end once their stream starts (endAfterPlayback came first). */
@@ -64,6 +69,11 @@ export class Calls {
 
   constructor(options: CallsOptions) {
     this.#options = options;
+    const live = options.config.assistant.engine === "live";
+    this.#prewarmed = new PrewarmedSessions({
+      kind: live ? "live" : "realtime",
+      model: live ? options.config.live.model : options.config.realtime.model,
+    }, options.unclaimed);
     this.#tools = new ToolBox(options.tools ?? [endCall]);
   }
 
@@ -80,6 +90,7 @@ export class Calls {
   prewarm(claims: StreamTokenClaims, opening?: string): void {
     this.#prewarmed.add(
       claims.nonce,
+      claims.callSid,
       this.#openUpstream(opening),
       claims.expiresAt,
     );
@@ -108,11 +119,11 @@ export class Calls {
         opening,
       ),
       prewarmed: warm !== undefined,
-      thinkingSound: config.thinkingSound,
+      thinkingSound: config.assistant.thinkingSound,
       logger,
       limits: {
-        maxCallMs: config.maxCallMinutes * 60_000,
-        startTimeoutMs: config.streamStartTimeoutSeconds * 1000,
+        maxCallMs: config.calls.maxMinutes * 60_000,
+        startTimeoutMs: config.calls.streamStartTimeoutSeconds * 1000,
       },
       observer: combineObservers([
         journal.observe(claims.callSid, claims.source),
@@ -190,25 +201,26 @@ export class Calls {
   ): VoiceEngine {
     const { config, logger, remoteTools } = this.#options;
     const callLogger = logger.with({ callSid });
-    if (config.voiceEngine === "live") {
+    if (config.assistant.engine === "live") {
       return new LiveEngine(upstream, {
         logger: callLogger,
         clock: realClock,
         tools: this.#tools,
         callSid,
         remoteTools,
-        greeting: config.greeting,
+        greeting: config.assistant.greeting,
         opening,
-        model: config.liveModel,
-        backendModel: config.liveBackendModel,
+        model: config.live.model,
+        backendModel: config.live.backendModel,
       });
     }
     return new RealtimeEngine(upstream, {
       logger: callLogger,
       tools: this.#tools,
       callSid,
-      greetingRequested: opening !== undefined || config.greeting !== undefined,
-      model: config.realtimeModel,
+      greetingRequested: opening !== undefined ||
+        config.assistant.greeting !== undefined,
+      model: config.realtime.model,
     });
   }
 
@@ -239,7 +251,7 @@ export class Calls {
   #openUpstream(opening?: string): RealtimeUpstream {
     const { config, upstreamConnectTimeoutMs } = this.#options;
     const now = new Date();
-    const live = config.voiceEngine === "live";
+    const live = config.assistant.engine === "live";
     const events = (memory?: MemoryContext) =>
       live
         ? [
@@ -255,8 +267,8 @@ export class Calls {
           opening,
         );
     return new RealtimeUpstream({
-      url: live ? config.openaiLiveUrl : config.openaiRealtimeUrl,
-      apiKey: config.openaiApiKey,
+      url: live ? config.live.url : config.realtime.url,
+      apiKey: config.openai.apiKey,
       // The memory is read while the handshake runs; the session waits for it.
       initialEvents: this.#options.memory
         ? this.#memory(this.#options.memory).then(events)

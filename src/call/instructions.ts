@@ -8,10 +8,9 @@ import type { Config } from "../config.ts";
 import type { MemoryContext } from "../memory/memory.ts";
 import { memoryInstructions } from "../memory/prompt.ts";
 
-export type InstructionSettings = Pick<
-  Config,
-  "assistantInstructions" | "assistantTimezone"
->;
+export type InstructionSettings = {
+  assistant: Pick<Config["assistant"], "instructions" | "timeZone">;
+};
 
 /** "Tuesday, 24 November 2026, 09:30 UTC": enough for "what's due tomorrow". */
 export function describeNow(now: Date, timeZone = "UTC"): string {
@@ -36,11 +35,11 @@ export function assistantInstructions(
   now: Date,
   memory?: MemoryContext,
 ): string {
-  const base = `${settings.assistantInstructions}\n\nIt is now ${
-    describeNow(now, settings.assistantTimezone)
-  } (time zone ${settings.assistantTimezone}).`;
+  const base = `${settings.assistant.instructions}\n\nIt is now ${
+    describeNow(now, settings.assistant.timeZone)
+  } (time zone ${settings.assistant.timeZone}).`;
   const remembered = memory
-    ? memoryInstructions(memory, settings.assistantTimezone)
+    ? memoryInstructions(memory, settings.assistant.timeZone)
     : "";
   return remembered ? `${base}\n\n${remembered}` : base;
 }

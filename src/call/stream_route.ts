@@ -49,7 +49,7 @@ export function mediaStreamHandler(options: StreamRouteOptions): Handler {
     const { callSid, source } = readable.claims;
     if (source === "browser") {
       // The browser softphone: the owner's session replaces Twilio's signature.
-      if (!options.admin?.allows(request)) {
+      if (!await options.admin?.allows(request)) {
         rejected("no admin session", callSid);
         return text(403, "forbidden");
       }
@@ -57,7 +57,7 @@ export function mediaStreamHandler(options: StreamRouteOptions): Handler {
       const signed = await verifySignature(
         options.signingKey,
         request.headers.get("x-twilio-signature"),
-        signedUrlCandidates(request, options.config.publicUrl, "stream"),
+        signedUrlCandidates(request, options.config.server.publicUrl, "stream"),
       );
       if (!signed) {
         rejected("invalid signature", callSid);

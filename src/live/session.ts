@@ -5,14 +5,10 @@ import type { Config } from "../config.ts";
 import type { MemoryContext } from "../memory/memory.ts";
 import type { LiveFunctionTool, LiveSessionConfig } from "./events.ts";
 
-export type LiveSettings = Pick<
-  Config,
-  | "voice"
-  | "assistantInstructions"
-  | "assistantTimezone"
-  | "liveModel"
-  | "liveBackendModel"
->;
+export type LiveSettings = {
+  assistant: Pick<Config["assistant"], "voice" | "instructions" | "timeZone">;
+  live: Pick<Config["live"], "model" | "backendModel">;
+};
 
 /** What the delegation backend is told: it runs the tools, GPT-Live speaks its answers. */
 const BACKEND_INSTRUCTIONS =
@@ -34,16 +30,16 @@ export function liveSessionConfig(
 ): LiveSessionConfig {
   const instructions = assistantInstructions(settings, now, memory);
   return {
-    model: settings.liveModel,
+    model: settings.live.model,
     instructions,
     audio: {
       format: { type: "audio/pcmu", rate: 8000 },
-      output: { voice: settings.voice },
+      output: { voice: settings.assistant.voice },
     },
     delegation: {
       type: "responses",
       responses: {
-        model: settings.liveBackendModel,
+        model: settings.live.backendModel,
         instructions: `${BACKEND_INSTRUCTIONS}\n\n${instructions}`,
         tools: [...tools],
         tool_choice: "auto",

@@ -1,30 +1,15 @@
 /**
  * The outbound settings (call-backs, the daily briefing, digest texts):
- * read and validated with the rest of the configuration (src/config.ts),
- * into the one start-up ConfigError. Outbound is off when none of the
- * variables that switch it on is set.
+ * their variables are in the configuration table (src/config/table.ts);
+ * this reader applies the rule that joins them, into the one start-up
+ * ConfigError. Outbound is off when none of the variables that switch it
+ * on is set.
  */
 
-import { normalizeE164 } from "./phone_numbers.ts";
-import { type LocalTime, parseLocalTime } from "./zoned_time.ts";
-
-export const OUTBOUND_VARIABLES = [
-  "OWNER_NUMBERS",
-  "TWILIO_ACCOUNT_SID",
-  "TWILIO_FROM_NUMBER",
-  "TWILIO_API_URL",
-  "BRIEFING_AT",
-  "BRIEFING_DAYS",
-  "CALLBACK_RETRY_MINUTES",
-  "DIGEST_SMS",
-] as const;
-
-export type OutboundVariable = typeof OUTBOUND_VARIABLES[number];
+import type { LocalTime } from "./zoned_time.ts";
 
 export const BRIEFING_DAYS = ["weekdays", "daily"] as const;
 export type BriefingDays = typeof BRIEFING_DAYS[number];
-
-export const DEFAULT_TWILIO_API_URL = "https://api.twilio.com";
 
 export interface BriefingSettings {
   /** Local time in ASSISTANT_TIMEZONE. */
@@ -48,76 +33,66 @@ export interface OutboundSettings {
   briefing: BriefingSettings | undefined;
   /** Text the owner each call's summary once the journal has one. */
   digestSms: boolean;
+  /** How many scheduled calls may wait, how many a day, how far apart. */
+  caps: ScheduleCaps;
 }
 
-const ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
+export interface ScheduleCaps {
+  /** At most this many calls waiting to be dialled. */
+  maxPending: number;
+  /** At most this many calls placed on one day (ASSISTANT_TIMEZONE), the briefing included. */
+  maxPerDay: number;
+  /** No call within this many minutes of another. */
+  minGapMinutes: number;
+}
+
+/** The outbound variables, parsed (src/config/table.ts). */
+export interface OutboundValues {
+  ownerNumbers: string[] | undefined;
+  accountSid: string | undefined;
+  fromNumber: string | undefined;
+  apiUrl: string;
+  briefingAt: LocalTime | undefined;
+  briefingDays: BriefingDays;
+  retryMinutes: number;
+  digestSms: boolean;
+  maxPending: number;
+  maxPerDay: number;
+  minGapMinutes: number;
+}
 
 /**
- * Reads the outbound variables; problems go to `problems`. Undefined when
- * outbound is off (none of OWNER_NUMBERS, TWILIO_ACCOUNT_SID,
- * TWILIO_FROM_NUMBER, BRIEFING_AT, DIGEST_SMS=true set). The tuning
- * variables (TWILIO_API_URL, BRIEFING_DAYS, CALLBACK_RETRY_MINUTES) are
- * checked either way but do not switch it on: an .env copied from the
- * example may carry them.
+ * The outbound section: undefined when outbound is off (none of
+ * OWNER_NUMBERS, TWILIO_ACCOUNT_SID, TWILIO_FROM_NUMBER, BRIEFING_AT set, and
+ * DIGEST_SMS not true). `isSet` says which were set, valid or not. The
+ * tuning variables (TWILIO_API_URL, BRIEFING_DAYS, CALLBACK_RETRY_MINUTES)
+ * do not switch it on: an .env copied from the example may carry them.
+ * When on, the three and PUBLIC_URL are required; problems go to `problems`.
  */
 export function outboundSettings(
-  read: (name: OutboundVariable) => string | undefined,
+  values: OutboundValues,
+  isSet: (name: string) => boolean,
   publicUrl: string | undefined,
   problems: string[],
 ): OutboundSettings | undefined {
-  const apiUrl = twilioApiUrl(read("TWILIO_API_URL"), problems);
-  const rawDays = read("BRIEFING_DAYS")?.toLowerCase() ?? "weekdays";
-  const days = BRIEFING_DAYS.find((d) => d === rawDays);
-  if (!days) {
-    problems.push(
-      `BRIEFING_DAYS must be one of ${
-        BRIEFING_DAYS.join(", ")
-      } (got "${rawDays}")`,
-    );
-  }
-  const retryMinutes = retryDelay(read("CALLBACK_RETRY_MINUTES"), problems);
-  const digestSms = digestFlag(read("DIGEST_SMS"), problems);
-  const rawBriefing = read("BRIEFING_AT");
-  const briefingAt = rawBriefing === undefined
-    ? undefined
-    : parseLocalTime(rawBriefing);
-  if (rawBriefing !== undefined && briefingAt === undefined) {
-    problems.push(
-      `BRIEFING_AT must be a 24-hour time such as 07:30 (got "${rawBriefing}")`,
-    );
-  }
-
-  const rawOwners = read("OWNER_NUMBERS");
-  const accountSid = read("TWILIO_ACCOUNT_SID");
-  const rawFrom = read("TWILIO_FROM_NUMBER");
-  const on = rawOwners !== undefined || accountSid !== undefined ||
-    rawFrom !== undefined || rawBriefing !== undefined || digestSms;
+  const switches = [
+    "OWNER_NUMBERS",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_FROM_NUMBER",
+  ] as const;
+  const on = switches.some(isSet) || isSet("BRIEFING_AT") || values.digestSms;
   if (!on) return undefined;
 
   const missing = [
-    rawOwners === undefined ? "OWNER_NUMBERS" : undefined,
-    accountSid === undefined ? "TWILIO_ACCOUNT_SID" : undefined,
-    rawFrom === undefined ? "TWILIO_FROM_NUMBER" : undefined,
-    publicUrl === undefined ? "PUBLIC_URL" : undefined,
-  ].filter((name) => name !== undefined);
+    ...switches.filter((name) => !isSet(name)),
+    ...(publicUrl === undefined ? ["PUBLIC_URL"] : []),
+  ];
   for (const name of missing) {
     problems.push(
       `${name} is required for outbound calls (set OWNER_NUMBERS, TWILIO_ACCOUNT_SID, TWILIO_FROM_NUMBER and PUBLIC_URL, or none of the outbound variables)`,
     );
   }
-  const ownerNumbers = owners(rawOwners, problems);
-  if (accountSid !== undefined && !ACCOUNT_SID.test(accountSid)) {
-    // The SID is not a secret, but it has no place in a log either.
-    problems.push(
-      "TWILIO_ACCOUNT_SID must be your account's SID: AC followed by 32 hexadecimal characters",
-    );
-  }
-  const fromNumber = rawFrom === undefined ? undefined : normalizeE164(rawFrom);
-  if (rawFrom !== undefined && fromNumber === undefined) {
-    problems.push(
-      `TWILIO_FROM_NUMBER must be your Twilio number in international form such as +14155550100 (got "${rawFrom}")`,
-    );
-  }
+  const { accountSid, fromNumber, ownerNumbers, briefingAt } = values;
   if (
     accountSid === undefined || fromNumber === undefined ||
     publicUrl === undefined || ownerNumbers === undefined
@@ -128,76 +103,17 @@ export function outboundSettings(
     accountSid,
     fromNumber,
     ownerNumbers,
-    apiUrl,
+    apiUrl: values.apiUrl,
     publicUrl,
-    retryMinutes,
+    retryMinutes: values.retryMinutes,
     briefing: briefingAt === undefined
       ? undefined
-      : { at: briefingAt, days: days ?? "weekdays" },
-    digestSms,
+      : { at: briefingAt, days: values.briefingDays },
+    digestSms: values.digestSms,
+    caps: {
+      maxPending: values.maxPending,
+      maxPerDay: values.maxPerDay,
+      minGapMinutes: values.minGapMinutes,
+    },
   };
-}
-
-function owners(
-  raw: string | undefined,
-  problems: string[],
-): string[] | undefined {
-  if (raw === undefined) return undefined;
-  const entries = raw.split(",").map((entry) => entry.trim()).filter(Boolean);
-  const numbers = entries.map(normalizeE164);
-  const bad = entries.filter((_, i) => numbers[i] === undefined);
-  if (entries.length === 0) {
-    problems.push("OWNER_NUMBERS must list at least one number");
-    return undefined;
-  }
-  if (bad.length > 0) {
-    problems.push(
-      `OWNER_NUMBERS must be numbers in international form such as +14155550123, comma-separated (got ${
-        bad.map((entry) => JSON.stringify(entry)).join(", ")
-      })`,
-    );
-    return undefined;
-  }
-  return [...new Set(numbers.filter((n) => n !== undefined))];
-}
-
-function twilioApiUrl(raw: string | undefined, problems: string[]): string {
-  if (raw === undefined) return DEFAULT_TWILIO_API_URL;
-  try {
-    const url = new URL(raw);
-    if (
-      (url.protocol === "https:" || url.protocol === "http:") &&
-      url.pathname === "/" && !url.search && !url.hash
-    ) {
-      return url.origin;
-    }
-  } catch {
-    // Reported below.
-  }
-  problems.push(
-    `TWILIO_API_URL must be an origin such as ${DEFAULT_TWILIO_API_URL} (got "${raw}")`,
-  );
-  return DEFAULT_TWILIO_API_URL;
-}
-
-function retryDelay(raw: string | undefined, problems: string[]): number {
-  if (raw === undefined) return 5;
-  const minutes = Number(raw);
-  // Fractions are allowed (tests use seconds); a day is the useful limit.
-  if (Number.isFinite(minutes) && minutes >= 0.01 && minutes <= 1440) {
-    return minutes;
-  }
-  problems.push(
-    `CALLBACK_RETRY_MINUTES must be a number from 0.01 to 1440 (got "${raw}")`,
-  );
-  return 5;
-}
-
-function digestFlag(raw: string | undefined, problems: string[]): boolean {
-  const value = raw?.toLowerCase();
-  if (value === undefined) return false;
-  if (["true", "1", "yes", "on"].includes(value)) return true;
-  if (["false", "0", "no", "off"].includes(value)) return false;
-  problems.push(`DIGEST_SMS must be true or false (got "${raw}")`);
-  return false;
 }

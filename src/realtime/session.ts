@@ -12,18 +12,14 @@ import { clientEvents } from "./events.ts";
 import { SESSION_SETUP_EVENT } from "./session_setup.ts";
 
 /** The part of the configuration that shapes the session. */
-export type SessionSettings = Pick<
-  Config,
-  | "voice"
-  | "assistantInstructions"
-  | "zapierMcpUrl"
-  | "zapierMcpPassword"
-  | "zapierMcpAllowedTools"
-  | "realtimeModel"
-  | "reasoningEffort"
-  | "assistantTimezone"
-  | "greeting"
->;
+export type SessionSettings = {
+  assistant: Pick<
+    Config["assistant"],
+    "voice" | "instructions" | "timeZone" | "greeting"
+  >;
+  realtime: Pick<Config["realtime"], "model" | "reasoningEffort">;
+  zapier: Pick<Config["zapier"], "url" | "password" | "allowedTools">;
+};
 
 /** The function tool that lets the assistant hang up after saying goodbye. */
 export const END_CALL_TOOL = endCall.definition;
@@ -101,25 +97,25 @@ export function sessionConfig(
   const tools: SessionConfig["tools"] = functionTools.map((tool) => ({
     ...tool,
   }));
-  if (settings.zapierMcpPassword !== undefined) {
+  if (settings.zapier.password !== undefined) {
     tools.push({
       type: "mcp",
       server_label: "zapier",
-      server_url: settings.zapierMcpUrl,
-      headers: { Authorization: `Bearer ${settings.zapierMcpPassword}` },
+      server_url: settings.zapier.url,
+      headers: { Authorization: `Bearer ${settings.zapier.password}` },
       require_approval: "never",
-      ...(settings.zapierMcpAllowedTools === undefined
+      ...(settings.zapier.allowedTools === undefined
         ? {}
-        : { allowed_tools: [...settings.zapierMcpAllowedTools] }),
+        : { allowed_tools: [...settings.zapier.allowedTools] }),
     });
   }
   return {
     type: "realtime",
-    model: settings.realtimeModel,
+    model: settings.realtime.model,
     output_modalities: ["audio"],
     instructions: assistantInstructions(settings, now, memory),
-    ...(supportsReasoning(settings.realtimeModel)
-      ? { reasoning: { effort: settings.reasoningEffort } }
+    ...(supportsReasoning(settings.realtime.model)
+      ? { reasoning: { effort: settings.realtime.reasoningEffort } }
       : {}),
     audio: {
       input: {
@@ -129,7 +125,7 @@ export function sessionConfig(
       },
       output: {
         format: { type: "audio/pcmu" },
-        voice: settings.voice,
+        voice: settings.assistant.voice,
       },
     },
     tools,
@@ -157,9 +153,9 @@ export function initialEvents(
   ];
   // This call's own opening (a call the server placed), else GREETING.
   const first = opening ??
-    (settings.greeting === undefined
+    (settings.assistant.greeting === undefined
       ? undefined
-      : greetingInstruction(settings.greeting));
+      : greetingInstruction(settings.assistant.greeting));
   if (first !== undefined) {
     // A system item, not response.instructions: those would replace the
     // session's instructions (persona, date, time zone) for the greeting.

@@ -4,6 +4,7 @@ import {
   loadConfig,
 } from "../../src/config.ts";
 
+import type { SessionSettings } from "../../src/realtime/session.ts";
 import { TEST_API_KEY, TEST_AUTH_TOKEN } from "../../peers/keys.ts";
 
 export { TEST_API_KEY, TEST_AUTH_TOKEN };
@@ -20,3 +21,19 @@ export function testConfig(
   };
   return loadConfig((name) => env[name] || undefined);
 }
+
+/** The settings a Realtime session is built from, without Zapier. */
+export const SESSION_SETTINGS: SessionSettings = {
+  assistant: {
+    voice: "marin",
+    instructions: "You are Ada, a terse assistant.",
+    timeZone: "UTC",
+    greeting: undefined,
+  },
+  realtime: { model: "gpt-realtime-2.1", reasoningEffort: "low" },
+  zapier: {
+    url: "https://mcp.zapier.com/api/mcp/mcp",
+    password: undefined,
+    allowedTools: undefined,
+  },
+};
