@@ -60,11 +60,6 @@ function miniCost(usage: ResponseUsage): bigint {
     BigInt(usage.output_tokens) * PER_1M.miniText.output;
 }
 
-/** µ$ × 10⁶ → µ$, half up. */
-function micro(units: bigint): number {
-  return Number((units + 500_000n) / 1_000_000n);
-}
-
 /**
  * µ$ × 10⁶ plus gpt-live-transcribe's $0.017 a minute for `ms` of audio,
  * to the micro-dollar, half up (the per-ms price is not a whole µ$ × 10⁶).
