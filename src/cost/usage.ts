@@ -68,7 +68,9 @@ export function addUsage(
     : report.kind === "duration"
     ? {
       tokens: current.tokens,
-      seconds: current.seconds + wholeMs(report.seconds),
+      // Summed in whole milliseconds: float seconds would drift (2.82 + ...).
+      seconds: (Math.round(current.seconds * 1000) +
+        wholeMs(report.seconds)) / 1000,
     }
     // Cumulative: the larger total wins, so a late or repeated report never lowers it.
     : {
@@ -89,10 +91,10 @@ function sumTokens(a: TokenCounts, b: TokenCounts): TokenCounts {
   };
 }
 
-/** Seconds from the wire: finite, never negative, to the millisecond. */
+/** Seconds from the wire as whole milliseconds: finite, never negative. */
 function wholeMs(seconds: number): number {
   return Number.isFinite(seconds) && seconds > 0
-    ? Math.round(seconds * 1000) / 1000
+    ? Math.round(seconds * 1000)
     : 0;
 }
 
