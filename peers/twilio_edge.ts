@@ -95,7 +95,8 @@ export class TwilioEdge {
   #keep: boolean;
   #sequence = 0;
   #chunk = 0;
-  #startedAt = 0;
+  /** The stream's timeline (ms): where the next frame's `media.timestamp` lies. */
+  #timelineMs = 0;
   #clears = 0;
   #isClosed = false;
   #receivedAudio: Uint8Array[] = [];
@@ -242,7 +243,6 @@ export class TwilioEdge {
   }
 
   sendStart(): void {
-    this.#startedAt = performance.now();
     this.#send(startMessage({
       sequenceNumber: this.#nextSequence(),
       streamSid: this.streamSid,
@@ -274,6 +274,16 @@ export class TwilioEdge {
     }
   }
 
+  /**
+   * Twilio leaves `ms` of the caller's audio out of the stream (as it may do
+   * with silent frames): nothing is sent for that long, and the next frame's
+   * `media.timestamp` shows the jump.
+   */
+  async omitAudio(ms: number): Promise<void> {
+    this.#timelineMs += ms;
+    await sleep(ms, this.#closing.signal);
+  }
+
   sendMediaFrame(payload: Uint8Array): void {
     this.sendMediaPayload(payload.toBase64());
   }
@@ -281,11 +291,14 @@ export class TwilioEdge {
   /** A media frame whose payload is already base64 (the bench's, built once). */
   sendMediaPayload(base64: string): void {
     // Built as text: fifty frames a second per call is the edge's hot path.
+    // The timestamp is the frame's place on the stream's timeline: µ-law is
+    // 8 bytes a millisecond, and base64 carries 3 bytes in 4 characters.
+    const timestamp = Math.round(this.#timelineMs);
+    const padding = base64.endsWith("==") ? 2 : base64.endsWith("=") ? 1 : 0;
+    this.#timelineMs += ((base64.length / 4) * 3 - padding) / 8;
     this.sendRaw(
       `{"event":"media","sequenceNumber":"${this.#nextSequence()}","streamSid":"${this.streamSid}","media":{"track":"inbound","chunk":"${++this
-        .#chunk}","timestamp":"${
-        Math.round(performance.now() - this.#startedAt)
-      }","payload":"${base64}"}}`,
+        .#chunk}","timestamp":"${timestamp}","payload":"${base64}"}}`,
     );
   }
 

@@ -89,6 +89,8 @@ export interface SimCall {
   statusCallback: string | undefined;
   statusCallbackEvents: string[];
   machineDetection: string | undefined;
+  /** AsyncAmd=true: the verdict goes here (AsyncAmdStatusCallback), not into the TwiML request. */
+  asyncAmdStatusCallback: string | undefined;
   status: string;
   createdAt: number;
   /** The JSON the 201 carried. */
@@ -127,6 +129,8 @@ export interface AnsweredCall {
   said: string[];
   /** Resolves once the call is over and its final status callback sent. */
   ended: Promise<void>;
+  /** Asynchronous AMD: the verdict's POST to AsyncAmdStatusCallback, once sent. */
+  amd: Promise<{ status: number; body: string }> | undefined;
 }
 
 const API_VERSION = "2010-04-01";
@@ -222,19 +226,38 @@ export class TwilioRest {
   async answer(
     callSid: string,
     answeredBy: AnsweredBy = "human",
+    /** Asynchronous AMD: how long after the answer its verdict is posted. */
+    amdAfterMs = 0,
   ): Promise<AnsweredCall> {
     const call = this.#find(callSid);
+    const asyncAmd = call.asyncAmdStatusCallback;
+    // Synchronous AMD holds the call until its verdict, which the TwiML
+    // request then carries; asynchronous AMD runs the TwiML at once.
+    const verdict: Record<string, string> = asyncAmd === undefined
+      ? { AnsweredBy: answeredBy, MachineDetectionDuration: "3150" }
+      : {};
     await this.#progress(call, "initiated");
     await this.#progress(call, "ringing");
-    await this.#progress(call, "in-progress", "answered", {
-      AnsweredBy: answeredBy,
-    });
+    await this.#progress(
+      call,
+      "in-progress",
+      "answered",
+      asyncAmd === undefined ? { AnsweredBy: answeredBy } : {},
+    );
     const response = await this.#webhook(call.url, {
       ...this.#callParams(call),
       CallStatus: "in-progress",
-      AnsweredBy: answeredBy,
-      MachineDetectionDuration: "3150",
+      ...verdict,
     });
+    const amd = asyncAmd === undefined ? undefined : this.#track((async () => {
+      await new Promise((resolve) => setTimeout(resolve, amdAfterMs));
+      return await this.#webhook(asyncAmd, {
+        CallSid: call.sid,
+        AccountSid: this.#options.accountSid,
+        AnsweredBy: answeredBy,
+        MachineDetectionDuration: String(3150 + amdAfterMs),
+      });
+    })());
     const said: string[] = [];
     const answered = Date.now();
     const finish = async () => {
@@ -254,6 +277,7 @@ export class TwilioRest {
         streams: [],
         said,
         ended,
+        amd,
       };
     }
     said.push(...sayings(response.body));
@@ -268,6 +292,7 @@ export class TwilioRest {
         streams: [],
         said,
         ended,
+        amd,
       };
     }
     const connect = async (to: NonNullable<ReturnType<typeof streamOf>>) => {
@@ -316,6 +341,7 @@ export class TwilioRest {
       streams,
       said,
       ended,
+      amd,
     };
   }
 
@@ -682,6 +708,21 @@ export class TwilioRest {
         "MachineDetection must be Enable or DetectMessageEnd",
       );
     }
+    const asyncAmd = params.get("AsyncAmd") ?? "false";
+    const asyncAmdStatusCallback = params.get("AsyncAmdStatusCallback") ??
+      undefined;
+    if (
+      !["true", "false"].includes(asyncAmd) ||
+      (asyncAmd === "true" && machineDetection === undefined) ||
+      (asyncAmdStatusCallback !== undefined &&
+        !/^https?:\/\//.test(asyncAmdStatusCallback))
+    ) {
+      return twilioError(
+        400,
+        21626,
+        "AsyncAmd must be true or false, with MachineDetection, and AsyncAmdStatusCallback a URL",
+      );
+    }
     const events = params.getAll("StatusCallbackEvent").flatMap((e) =>
       e.split(" ")
     ).filter(Boolean);
@@ -750,6 +791,9 @@ export class TwilioRest {
       statusCallback: params.get("StatusCallback") ?? undefined,
       statusCallbackEvents: events.length > 0 ? events : ["completed"],
       machineDetection,
+      asyncAmdStatusCallback: asyncAmd === "true"
+        ? asyncAmdStatusCallback
+        : undefined,
       status: "queued",
       createdAt: now,
       resource,

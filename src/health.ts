@@ -9,12 +9,16 @@ import type { AdminAuth } from "./admin/auth.ts";
 import type { Admission } from "./admission.ts";
 import type { Calls } from "./call/calls.ts";
 import type { Handler } from "./http/router.ts";
-import type { ModelStatus } from "./realtime/model_record.ts";
+import type {
+  ConfiguredModelStatus,
+  ModelStatus,
+} from "./realtime/model_record.ts";
 
 export function healthHandler(options: {
   admission: Admission;
   calls: Calls;
   model: () => ModelStatus;
+  models: () => readonly ConfiguredModelStatus[];
   admin: AdminAuth | undefined;
 }): Handler {
   const startedAt = Date.now();
@@ -24,6 +28,8 @@ export function healthHandler(options: {
     return Response.json({
       status: ok ? "ok" : "draining",
       model: options.model(),
+      // Every model in use (voice, transcription or backend, summaries).
+      models: options.models(),
       ...(owner
         ? {
           calls: options.calls.live.size,

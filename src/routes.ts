@@ -46,6 +46,7 @@ export function routeTable(parts: Services): Route[] {
       ? [
         route("POST", "/outbound-call/:id", placed.twiml),
         route("POST", "/outbound-status/:id", placed.status),
+        route("POST", "/outbound-amd/:id", placed.amd),
       ]
       : []),
     route("POST", "/login", pages.login),

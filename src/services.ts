@@ -21,7 +21,11 @@ import { type Logger, rateLimited } from "./log.ts";
 import { Instances } from "./instances.ts";
 import { Memory } from "./memory/memory.ts";
 import { Summarizer } from "./memory/summarizer.ts";
-import { checkModel, type ModelStatus } from "./realtime/model_record.ts";
+import {
+  checkModel,
+  type ConfiguredModelStatus,
+} from "./realtime/model_record.ts";
+import { TRANSCRIPTION_MODEL } from "./realtime/session.ts";
 import { importTokenKey, KvUsedTokenStore } from "./stream_token.ts";
 import { zapierToolSource } from "./mcp/zapier_client.ts";
 import { endCall } from "./tools/end_call.ts";
@@ -231,6 +235,7 @@ export async function startServices(options: AppOptions) {
     admission,
     callerPin,
     model: model.current,
+    models: model.all,
     memory,
     spend,
     budget,
@@ -290,22 +295,65 @@ export async function startServices(options: AppOptions) {
   };
 }
 
+/** Every model this configuration uses, the voice model first, each once. */
+function configuredModels(
+  config: Config,
+): { id: string; variable?: string; role: string }[] {
+  const models = config.assistant.engine === "live"
+    ? [
+      { id: config.live.model, variable: "LIVE_MODEL", role: "voice" },
+      {
+        id: config.live.backendModel,
+        variable: "LIVE_BACKEND_MODEL",
+        role: "delegation backend",
+      },
+    ]
+    : [
+      {
+        id: config.realtime.model,
+        variable: "OPENAI_REALTIME_MODEL",
+        role: "voice",
+      },
+      { id: TRANSCRIPTION_MODEL, role: "input transcription" },
+    ];
+  if (config.memory.enabled) {
+    models.push({
+      id: config.memory.summaryModel,
+      variable: "SUMMARY_MODEL",
+      role: "summaries",
+    });
+  }
+  return models.filter((model, i) =>
+    models.findIndex((other) => other.id === model.id) === i
+  );
+}
+
+/** Looks up every configured model's record, on the engine's endpoint host. */
 function watchModel(config: Config, logger: Logger, timeoutMs: number) {
-  // The engine in use: its model and its endpoint's host.
   const live = config.assistant.engine === "live";
-  const id = live ? config.live.model : config.realtime.model;
-  let status: ModelStatus = { id, lookup: "pending", shutdownDate: null };
+  const statuses: ConfiguredModelStatus[] = configuredModels(config).map((
+    model,
+  ) => ({ ...model, lookup: "pending", shutdownDate: null }));
+  const voice = () => {
+    const { id, lookup, shutdownDate } = statuses[0];
+    return { id, lookup, shutdownDate };
+  };
   const cancel = new AbortController();
-  const done = checkModel({
-    realtimeUrl: live ? config.live.url : config.realtime.url,
-    model: id,
-    apiKey: config.openai.apiKey,
-    timeoutMs,
-    signal: cancel.signal,
-    logger,
-  }).then((result) => status = result);
+  const done = Promise.all(statuses.map((model, i) =>
+    checkModel({
+      realtimeUrl: live ? config.live.url : config.realtime.url,
+      model: model.id,
+      variable: model.variable,
+      apiKey: config.openai.apiKey,
+      timeoutMs,
+      signal: cancel.signal,
+      logger,
+    }).then((result) => statuses[i] = { ...model, ...result })
+  )).then(voice);
   return {
-    current: () => status,
+    /** The voice model's status (what /healthz's `model` shows). */
+    current: voice,
+    all: (): readonly ConfiguredModelStatus[] => statuses,
     done,
     stop: () => cancel.abort(),
   };

@@ -4,11 +4,8 @@
  * events (type-checked against the `openai` package) on the upstream side.
  */
 import assert from "node:assert/strict";
-import {
-  DTMF_GAP_MS,
-  THINKING_AFTER_MS,
-  TIME_LIMIT_GOODBYE,
-} from "../src/call/bridge.ts";
+import { DTMF_GAP_MS, TIME_LIMIT_GOODBYE } from "../src/call/bridge.ts";
+import { THINKING_AFTER_MS } from "../src/call/thinking_sound.ts";
 import {
   dtmfNote,
   END_CALL_GOODBYE,

@@ -60,12 +60,16 @@ function miniCost(usage: ResponseUsage): bigint {
     BigInt(usage.output_tokens) * PER_1M.miniText.output;
 }
 
-/** µ$ × 10⁶ → µ$, half up. */
-function micro(units: bigint): number {
-  return Number((units + 500_000n) / 1_000_000n);
+/**
+ * µ$ × 10⁶ plus gpt-live-transcribe's $0.017 a minute for `ms` of audio,
+ * to the micro-dollar, half up (the per-ms price is not a whole µ$ × 10⁶).
+ */
+function microWithTranscription(units: bigint, ms: number): number {
+  const perMinute = units * 60_000n + BigInt(ms) * 17_000n * 1_000_000n;
+  return Number((perMinute + 30_000_000_000n) / 60_000_000_000n);
 }
 
-Deno.test("a Realtime call's cost is the exact price of every response.done usage, plus its summary's tokens", async () => {
+Deno.test("a Realtime call's cost is the exact price of every response.done usage and of its input transcription's seconds, plus its summary's tokens", async () => {
   const server = await startTestServer({}, {
     responses: {
       // Slow enough that the record is read before the summary adds to it.
@@ -97,12 +101,25 @@ Deno.test("a Realtime call's cost is the exact price of every response.done usag
       usages[2].input_token_details!.cached_tokens! > 0,
       "later responses read a cached prefix",
     );
+    // Each turn's audio, as transcription billed it (about 25 frames, and
+    // the silence while the caller listened).
+    const transcribed = call.session.transcribedSeconds;
+    assert.equal(transcribed.length, 3);
+    assert.ok(transcribed.every((seconds) => seconds > 0));
+    const ms = Math.round(transcribed.reduce((a, b) => a + b, 0) * 1000);
     const voiceOnly = await hangUp(server, call);
-    assert.equal(voiceOnly.costMicroUsd, micro(realtimeCost(usages)));
+    assert.equal(
+      voiceOnly.costMicroUsd,
+      microWithTranscription(realtimeCost(usages), ms),
+    );
+    assert.equal(voiceOnly.usage!["gpt-live-transcribe"].seconds, ms / 1000);
 
     const record = await waitForSummary(server, call.callSid);
     const [answer] = server.realtime.responsesApi.responses;
-    const expected = micro(realtimeCost(usages) + miniCost(answer.usage!));
+    const expected = microWithTranscription(
+      realtimeCost(usages) + miniCost(answer.usage!),
+      ms,
+    );
     assert.equal(record.costMicroUsd, expected);
     assert.equal(record.unpricedModels, undefined);
     const voice = record.usage!["gpt-realtime-2.1"].tokens;

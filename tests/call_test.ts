@@ -513,3 +513,80 @@ Deno.test("call logs are structured, tagged with the CallSid, and carry no secre
     await server.close();
   }
 });
+
+Deno.test("a refused session.update is sent once more without reasoning and transcription; the greeting is asked for again, heard in µ-law", async () => {
+  const greeting = randomAudio(8 * 200);
+  const server = await startTestServer(
+    { GREETING: "Hi" },
+    {
+      // A model that takes no `reasoning`, though its name says it does.
+      modelRecords: { "gpt-realtime-2.1": { reasoning: false } },
+      // On the refused session's defaults this would be PCM16 noise.
+      onResponseCreate: (session) => {
+        session.speak(greeting);
+      },
+    },
+  );
+  try {
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    await edge.waitForPlayed(greeting.length, 5000);
+    const updates = session.received.filter((e) => e.type === "session.update");
+    assert.equal(updates.length, 2);
+    const retry = updates[1].session as Record<string, unknown>;
+    assert.ok(!("reasoning" in retry));
+    const audio = retry.audio as Record<string, Record<string, unknown>>;
+    assert.ok(!("transcription" in audio.input));
+    assert.deepEqual(audio.input.format, { type: "audio/pcmu" });
+    assert.equal(session.session.audio?.input?.format?.type, "audio/pcmu");
+    assert.equal(
+      session.received.filter((e) => e.type === "response.create").length,
+      2,
+    );
+    assert.deepEqual(edge.playedAudio(), greeting);
+    const refused = server.logs.events().find((e) =>
+      e.event === "session.field_refused"
+    );
+    assert.equal(refused?.field, "session.reasoning");
+    assert.equal(refused?.retrying, true);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("Twilio leaving 1.5 s of frames out mid-turn: the gap goes upstream as silence, server VAD ends the turn and the answer is heard; nothing is filled twice", async () => {
+  const answer = randomAudio(8 * 200);
+  const server = await startTestServer({}, {
+    detectSpeech: true,
+    onTurnEnd: (session) => session.speak(answer),
+  });
+  try {
+    const edge = await server.call();
+    const session = await server.realtime.nextSession();
+    await session.waitFor("session.update");
+    // Loud speech (random µ-law is never quiet), then Twilio sends nothing.
+    await edge.sendAudio(loud(8 * 600));
+    await edge.omitAudio(1500);
+    await edge.waitForPlayed(answer.length, 5000);
+    // The caller speaks again: the resumed frames' timestamps jump 1.5 s,
+    // which the silence already sent covers.
+    await edge.sendAudio(loud(8 * 200));
+    const timelineMs = 600 + 1500 + 200;
+    while (session.inputAudio().length < timelineMs * 8 - 800) await delay(10);
+    await delay(100);
+    const sentMs = session.inputAudio().length / 8;
+    assert.ok(
+      Math.abs(sentMs - timelineMs) <= 100,
+      `${sentMs} ms of audio upstream for a ${timelineMs} ms timeline`,
+    );
+    const gap = session.inputAudio().subarray(600 * 8, 1900 * 8);
+    assert.ok(gap.every((byte) => byte === 0xff), "the gap is µ-law silence");
+  } finally {
+    await server.close();
+  }
+});
+
+/** µ-law audio far above any VAD's speech level. */
+function loud(bytes: number): Uint8Array {
+  return randomAudio(bytes).map((b) => b & 0x0f);
+}

@@ -163,3 +163,21 @@ Deno.test("formatUsd() shows micro-dollars with the asked decimals, rounded half
   assert.equal(formatUsd(1_005_000, 2), "$1.01");
   assert.equal(formatUsd(999_999, 2), "$1.00");
 });
+
+Deno.test("addUsage() sums duration usage (input transcription) in whole milliseconds", () => {
+  let totals: UsageTotals = {};
+  for (const seconds of [0.94, 0.94, 0.94, -1, Number.NaN]) {
+    totals = addUsage(totals, {
+      kind: "duration",
+      model: "gpt-live-transcribe",
+      seconds,
+    });
+  }
+  assert.deepEqual(totals, {
+    "gpt-live-transcribe": { tokens: noTokens(), seconds: 2.82 },
+  });
+  assert.equal(
+    priceUsage(totals, DEFAULT_PRICES).microUsd,
+    Math.round(2.82 * 17_000 / 60),
+  );
+});

@@ -145,6 +145,70 @@ Deno.test("live: a Zapier tool is listed, called through the server's MCP client
   }
 });
 
+Deno.test("live: parallel Zapier calls in one delegation: response.create follows the last output at once, with caller audio flowing", async () => {
+  const mcp = startMcpServer();
+  const server = await startTestServer(
+    { ...LIVE, ZAPIER_MCP_URL: mcp.url, ZAPIER_MCP_PASSWORD: MCP_TOKEN },
+    {},
+    {},
+  );
+  try {
+    const edge = await server.call();
+    const session = await server.live!.nextSession();
+    await session.waitStarted(3000);
+    await session.waitFor("session.update", undefined, 5000);
+    // The caller's audio keeps flowing (50 frames a second), so any wait
+    // between the last output and the request shows as appends between them.
+    const talking = edge.sendAudio(speech(8 * 1500));
+    const calls = session.callFunction([
+      { name: "todoist_find_tasks", arguments: { query: "milk" } },
+      { name: "gmail_find_email", arguments: { query: "invoice" } },
+    ]);
+    await calls.answered;
+    await talking;
+    const sent = session.received.map((e) => e.type);
+    const create = sent.indexOf("response.create");
+    assert.equal(sent.lastIndexOf("response.item.create"), create - 1);
+    assert.equal(sent.filter((t) => t === "response.item.create").length, 2);
+    assert.ok(sent.includes("session.input_audio.append"));
+    assert.deepEqual(session.errorsSent, []);
+  } finally {
+    await server.close();
+    await mcp.close();
+  }
+});
+
+Deno.test("live: Twilio leaving 1.5 s of frames out mid-turn: the gap goes up as silence, the model hears the turn end and answers; nothing is filled twice", async () => {
+  const answer = speech(8 * 200);
+  const server = await startTestServer(LIVE, {}, {
+    detectSpeechSilenceMs: 500,
+    onTurnEnd: (session) => {
+      session.speak(answer, { realTime: false });
+    },
+  });
+  try {
+    const edge = await server.call();
+    const session = await server.live!.nextSession();
+    await session.waitStarted(3000);
+    await edge.sendAudio(speech(8 * 600));
+    await edge.omitAudio(1500);
+    await edge.waitForPlayed(answer.length, 5000);
+    await edge.sendAudio(speech(8 * 200));
+    const timelineMs = 600 + 1500 + 200;
+    while (session.inputAudio().length < timelineMs * 8 - 800) await delay(10);
+    await delay(100);
+    const sentMs = session.inputAudio().length / 8;
+    assert.ok(
+      Math.abs(sentMs - timelineMs) <= 100,
+      `${sentMs} ms of audio upstream for a ${timelineMs} ms timeline`,
+    );
+    const gap = session.inputAudio().subarray(600 * 8, 1900 * 8);
+    assert.ok(gap.every((byte) => byte === 0xff), "the gap is µ-law silence");
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("live: when GPT-Live stops talking, the caller stops hearing it within the playback window", async () => {
   const server = await startTestServer(LIVE, {}, {});
   try {

@@ -19,6 +19,7 @@ import {
   TRANSCRIPT_GAP_MS,
 } from "../src/live/engine.ts";
 import type { LiveFunctionTool } from "../src/live/events.ts";
+import { THINKING_AFTER_MS } from "../src/call/thinking_sound.ts";
 import { endCall } from "../src/tools/end_call.ts";
 import { ToolBox } from "../src/tools/toolbox.ts";
 import {
@@ -94,14 +95,17 @@ function functionCall(
   callId: string,
   name: string,
   args = "{}",
-  responseId = "resp_b1",
+  delegationId = "item_d1",
 ): void {
+  // As the API sends it: the nested ResponseOutputItemDoneEvent has no
+  // response id; the outer delegation_id correlates it.
   upstream.emit({
     type: "response.event",
+    delegation_id: delegationId,
     event: {
       type: "response.output_item.done",
-      response_id: responseId,
       output_index: 0,
+      sequence_number: 3,
       item: {
         type: "function_call",
         id: `fc_${callId}`,
@@ -116,13 +120,32 @@ function functionCall(
 
 function responseCompleted(
   upstream: FakeUpstream<LiveWireEvent>,
+  delegationId: string | null = "item_d1",
   responseId = "resp_b1",
 ): void {
   upstream.emit({
     type: "response.event",
+    delegation_id: delegationId,
     event: {
       type: "response.completed",
       response: { id: responseId, status: "completed" },
+    },
+  });
+}
+
+function delegationCreated(
+  upstream: FakeUpstream<LiveWireEvent>,
+  delegationId = "item_d1",
+  responseId = "resp_b1",
+): void {
+  upstream.emit({
+    type: "session.delegation.created",
+    offset_ms: 0,
+    delegation: {
+      id: delegationId,
+      type: "delegation",
+      target: "responses",
+      response_id: responseId,
     },
   });
 }
@@ -201,6 +224,61 @@ Deno.test("live: a function call is answered, then one response.create once the 
   );
 });
 
+Deno.test("live: response.create goes the moment the last output of the delegation is in, with no timer", async () => {
+  const remote: RemoteTools = {
+    list: () => Promise.resolve([]),
+    call: () => Promise.resolve({ ok: true, output: "x" }),
+  };
+  const { upstream } = setUp({ remoteTools: remote });
+  delegationCreated(upstream);
+  functionCall(upstream, "call_1", "todoist_find_tasks");
+  functionCall(upstream, "call_2", "gmail_find_email");
+  responseCompleted(upstream);
+  await settle();
+  assert.equal(upstream.ofType("response.item.create").length, 2);
+  // No clock advance: nothing waits for a settle time.
+  assert.equal(upstream.ofType("response.create").length, 1);
+});
+
+Deno.test("live: a terminal event without delegation_id is matched through session.delegation.created", async () => {
+  const { upstream } = setUp();
+  delegationCreated(upstream, "item_d7", "resp_7");
+  functionCall(upstream, "call_1", "end_call", "{}", "item_d7");
+  await settle();
+  assert.equal(upstream.ofType("response.create").length, 0);
+  responseCompleted(upstream, null, "resp_7");
+  assert.equal(upstream.ofType("response.create").length, 1);
+});
+
+Deno.test("live: speech queued when a tool starts is played, never cleared as the thinking sound", async () => {
+  const slow = Promise.withResolvers<{ ok: true; output: string }>();
+  const remote: RemoteTools = {
+    list: () => Promise.resolve([]),
+    call: () => slow.promise,
+  };
+  const { upstream, twilio, clock } = setUp({ remoteTools: remote });
+  // "One moment, let me look": the playback window fills, the rest is held.
+  for (let i = 0; i < 30; i++) audio(upstream);
+  assert.equal(twilio.mediaBytes(), LIVE_PLAYBACK_WINDOW_MS * 8);
+  functionCall(upstream, "call_1", "todoist_find_tasks");
+  await settle();
+  // The model goes on speaking while the tool runs.
+  audio(upstream);
+  clock.advance(THINKING_AFTER_MS);
+  for (let i = 0; i < 40; i++) {
+    clock.advance(20);
+    twilio.playAll();
+  }
+  assert.equal(twilio.sent.filter((m) => m.event === "clear").length, 0);
+  const speech = twilio.sent.filter((m) =>
+    m.event === "media" &&
+    (m.media as { payload: string }).payload === CHUNK_20MS
+  );
+  assert.equal(speech.length, 31);
+  slow.resolve({ ok: true, output: "x" });
+  await settle();
+});
+
 Deno.test("live: response.create waits for a slow tool's output", async () => {
   const slow = Promise.withResolvers<{ ok: true; output: string }>();
   const remote: RemoteTools = {
@@ -233,7 +311,7 @@ Deno.test("live: a failing tool's error is the function output and is journaled 
         errorType: "timeout",
       }),
   };
-  const { upstream, observed, clock } = setUp({ remoteTools: remote });
+  const { upstream, observed } = setUp({ remoteTools: remote });
   functionCall(upstream, "call_1", "gmail_send_email");
   await settle();
   const [output] = upstream.ofType("response.item.create");
@@ -241,8 +319,7 @@ Deno.test("live: a failing tool's error is the function output and is journaled 
     JSON.parse((output.item as { output: string }).output),
     { ok: false, error: "timed out after 15000 ms", errorType: "timeout" },
   );
-  // No terminal event: the engine continues after a short settle time.
-  clock.advance(1000);
+  responseCompleted(upstream);
   assert.equal(upstream.ofType("response.create").length, 1);
   assert.deepEqual(observed.find((o) => o.kind === "tool")?.value, {
     name: "gmail_send_email",

@@ -521,6 +521,15 @@ Deno.test("session.start: every official-type-checked config is accepted", async
           tools: [
             { type: "web_search" },
             { type: "function", name: "end_call", strict: true },
+            // openai 7.60.0 gave the Live MCP tool its fields.
+            {
+              type: "mcp",
+              server_label: "zapier",
+              server_url: "https://mcp.zapier.com/api/mcp/mcp",
+              allowed_tools: { read_only: true, tool_names: ["gmail_find"] },
+              require_approval: { never: { tool_names: ["gmail_find"] } },
+              headers: { "X-Tag": "phone" },
+            },
           ],
         },
       },

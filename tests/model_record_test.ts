@@ -175,12 +175,32 @@ async function callsPage(app: App): Promise<string> {
   return await response.text();
 }
 
-function modelEvents(logs: ReturnType<typeof memoryLogger>) {
-  return logs.events().filter((e) => String(e.event).startsWith("model."));
+/** The model.* events, of one model when `model` is given. */
+function modelEvents(logs: ReturnType<typeof memoryLogger>, model?: string) {
+  return logs.events().filter((e) =>
+    String(e.event).startsWith("model.") &&
+    (model === undefined || e.model === model)
+  );
+}
+
+/** The other models a default configuration uses: input transcription, summaries. */
+const OTHER_PATHS = [
+  "/v1/models/gpt-5.4-mini",
+  "/v1/models/gpt-live-transcribe",
+];
+
+/** A record for the model the request names, with `shutdownDate` for those in `dated`. */
+function recordFor(request: Request, dated: Record<string, string> = {}) {
+  const id = decodeURIComponent(
+    new URL(request.url).pathname.split("/").at(-1)!,
+  );
+  return Response.json({ ...RECORD, id, shutdown_date: dated[id] ?? null });
 }
 
 Deno.test("a model with a shutdown date: one model.retiring warning, /healthz carries the date, /calls says what to set", async () => {
-  const openai = modelServer(() => Response.json(RECORD));
+  const openai = modelServer((request) =>
+    recordFor(request, { "gpt-realtime": "2027-01-20" })
+  );
   try {
     await withApp(
       openai.realtimeUrl,
@@ -192,14 +212,18 @@ Deno.test("a model with a shutdown date: one model.retiring warning, /healthz ca
           lookup: "done",
           shutdownDate: "2027-01-20",
         });
-        assert.deepEqual(openai.seen, [{
-          method: "GET",
-          path: "/v1/models/gpt-realtime",
-          authorization: `Bearer ${TEST_API_KEY}`,
-        }]);
+        assert.deepEqual(
+          openai.seen.toSorted((a, b) => a.path.localeCompare(b.path)),
+          ["/v1/models/gpt-realtime", ...OTHER_PATHS].sort().map((path) => ({
+            method: "GET",
+            path,
+            authorization: `Bearer ${TEST_API_KEY}`,
+          })),
+        );
         const events = modelEvents(logs);
         assert.equal(events.length, 1, logs.lines.join("\n"));
         assert.equal(events[0].event, "model.retiring");
+        assert.equal(events[0].variable, "OPENAI_REALTIME_MODEL");
         assert.equal(events[0].level, "warn");
         assert.equal(events[0].model, "gpt-realtime");
         assert.equal(events[0].shutdownDate, "2027-01-20");
@@ -253,11 +277,70 @@ Deno.test("the /calls banner names gpt-realtime-2.1-mini for gpt-realtime-mini, 
           await callsPage(app),
           /Model gpt-realtime-1\.5 shuts down on 2027-03-01<\/b>: set <code>OPENAI_REALTIME_MODEL<\/code> to a current Realtime model/,
         );
-        const [event] = modelEvents(logs);
+        const [event] = modelEvents(logs, "gpt-realtime-1.5");
         assert.equal(event.event, "model.retiring");
         assert.equal(event.replacement, undefined);
       },
     );
+  } finally {
+    await openai.close();
+  }
+});
+
+Deno.test("every model the configuration uses is looked up: a retiring transcription or summary model is warned about in the log, on /healthz and /calls", async () => {
+  const openai = modelServer((request) =>
+    recordFor(request, {
+      "gpt-live-transcribe": "2027-06-01",
+      "gpt-5.4-mini": "2027-07-01",
+    })
+  );
+  try {
+    await withApp(openai.realtimeUrl, {}, async (app, logs) => {
+      assert.equal((await app.modelCheck).shutdownDate, null);
+      const retiring = modelEvents(logs).map((e) => [
+        e.event,
+        e.model,
+        e.variable,
+        e.shutdownDate,
+      ]).sort();
+      assert.deepEqual(retiring, [
+        ["model.retiring", "gpt-5.4-mini", "SUMMARY_MODEL", "2027-07-01"],
+        ["model.retiring", "gpt-live-transcribe", undefined, "2027-06-01"],
+      ]);
+      const health = await healthz(app);
+      assert.deepEqual(health.models, [
+        {
+          id: "gpt-realtime-2.1",
+          variable: "OPENAI_REALTIME_MODEL",
+          role: "voice",
+          lookup: "done",
+          shutdownDate: null,
+        },
+        {
+          id: "gpt-live-transcribe",
+          role: "input transcription",
+          lookup: "done",
+          shutdownDate: "2027-06-01",
+        },
+        {
+          id: "gpt-5.4-mini",
+          variable: "SUMMARY_MODEL",
+          role: "summaries",
+          lookup: "done",
+          shutdownDate: "2027-07-01",
+        },
+      ]);
+      const page = await callsPage(app);
+      assert.match(
+        page,
+        /Model gpt-5\.4-mini shuts down on 2027-07-01<\/b>: set <code>SUMMARY_MODEL<\/code> to a current model/,
+      );
+      assert.match(
+        page,
+        /Model gpt-live-transcribe shuts down on 2027-06-01<\/b>: it is built into this server \(input transcription\): update the server/,
+      );
+      assert.doesNotMatch(page, /Model gpt-realtime-2\.1 shuts down/);
+    });
   } finally {
     await openai.close();
   }
@@ -270,9 +353,10 @@ Deno.test("a model with no shutdown date: no warning, a null date in /healthz, n
   try {
     await withApp(openai.realtimeUrl, {}, async (app, logs) => {
       assert.equal((await app.modelCheck).shutdownDate, null);
-      assert.deepEqual(openai.seen.map((s) => s.path), [
-        "/v1/models/gpt-realtime-2.1",
-      ]);
+      assert.deepEqual(
+        openai.seen.map((s) => s.path).sort(),
+        ["/v1/models/gpt-realtime-2.1", ...OTHER_PATHS].sort(),
+      );
       assert.deepEqual(modelEvents(logs), []);
       assert.deepEqual((await healthz(app)).model, {
         id: "gpt-realtime-2.1",
@@ -342,14 +426,14 @@ Deno.test("a failed look-up (404, 401, 500, garbage, not a record) logs one mode
           lookup: "failed",
           shutdownDate: null,
         }, name);
-        const events = modelEvents(logs);
+        const events = modelEvents(logs, "gpt-realtime-2.1");
         assert.equal(events.length, 1, `${name}: ${logs.lines.join("\n")}`);
         assert.equal(events[0].event, "model.lookup_failed");
         assert.equal(events[0].level, "warn");
         assert.equal(events[0].status, status, name);
         assert.deepEqual(
           Object.keys(events[0]).sort(),
-          ["event", "level", "model", "status", "time"],
+          ["event", "level", "model", "status", "time", "variable"],
           name,
         );
         const all = logs.lines.join("\n");
@@ -378,7 +462,7 @@ Deno.test("an unreachable endpoint logs model.lookup_failed with network_error",
   listener.close();
   await withApp(`ws://127.0.0.1:${port}/v1/realtime`, {}, async (app, logs) => {
     assert.equal((await app.modelCheck).lookup, "failed");
-    const events = modelEvents(logs);
+    const events = modelEvents(logs, "gpt-realtime-2.1");
     assert.equal(events.length, 1);
     assert.equal(events[0].event, "model.lookup_failed");
     assert.equal(events[0].status, "network_error");
@@ -405,7 +489,7 @@ Deno.test("a look-up that hangs neither delays serving nor outlives its timeout"
       const started = Date.now();
       assert.equal((await app.modelCheck).lookup, "failed");
       assert.ok(Date.now() - started < 2000);
-      const events = modelEvents(logs);
+      const events = modelEvents(logs, "gpt-realtime-2.1");
       assert.equal(events.length, 1);
       assert.equal(events[0].status, "timeout");
     }, 200);

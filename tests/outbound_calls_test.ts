@@ -219,29 +219,45 @@ Deno.test("a call the server placed resumes the same way: its stream drops, Twil
   }
 });
 
-Deno.test("a voicemail answers: one short <Say> after the beep, a hang-up, no upstream session and no retry", async () => {
+Deno.test("a voicemail answers: the assistant starts at once (AsyncAmd), and on AMD's verdict the call ends once the opening has played, Twilio leaves the message, no retry", async () => {
+  const opening = randomAudio(8 * 600);
   const server = await startOutboundServer({
     variables: { CALLBACK_RETRY_MINUTES: "0.01" },
+    realtimeOptions: {
+      onResponseCreate: (session) => session.speak(opening),
+    },
   });
   try {
     await schedule(server, { when: isoIn(100), topic: "the dentist at 3." });
     const placed = await server.rest.call(1);
-    const answered = await server.rest.answer(placed.sid, "machine_end_beep");
-    assert.equal(answered.stream, undefined);
-    assert.match(answered.twiml, /<Say>[^<]+<\/Say><Hangup\/><\/Response>$/);
+    assert.equal(placed.machineDetection, "DetectMessageEnd");
+    assert.equal(
+      placed.asyncAmdStatusCallback,
+      `${PUBLIC_ORIGIN}/outbound-amd/${(await scheduledCalls(server))[0].id}`,
+    );
+    // The verdict comes while the opening is still playing.
+    const answered = await server.rest.answer(
+      placed.sid,
+      "machine_end_beep",
+      200,
+    );
+    const edge = answered.stream!;
+    assert.ok(edge, "no silence while detection runs: the stream connects");
+    assert.equal((await answered.amd!).status, 204);
+    await answered.ended;
+    assert.ok(
+      edge.playedAudio().length === opening.length &&
+        edge.playedAudio().every((byte, i) => byte === opening[i]),
+      `the opening played whole (${edge.playedAudio().length} of ${opening.length} bytes)`,
+    );
     assert.deepEqual(answered.said, [
       "Hi, it's your assistant, calling about the dentist at 3. Call me back whenever you're free. Bye for now.",
     ]);
-    await answered.ended;
     await delay(1000);
-    assert.equal(
-      server.realtime.sessions.length,
-      0,
-      "no session for a machine",
-    );
     assert.equal(server.rest.calls.length, 1, "a voicemail is not retried");
     const journal = await server.app.journal.get(placed.sid);
     assert.equal(journal?.record.source, "outbound");
+    assert.equal(journal?.record.outcome, "voicemail");
     assert.equal(journal?.record.outbound?.answeredBy, "machine_end_beep");
     assert.equal(journal?.record.outbound?.result, "left a voicemail");
     const [done] = await scheduledCalls(server);
@@ -253,9 +269,36 @@ Deno.test("a voicemail answers: one short <Say> after the beep, a hang-up, no up
       (await server.rest.call(2)).sid,
       "fax",
     );
-    assert.deepEqual(fax.said, []);
-    assert.match(fax.twiml, /<Response><Hangup\/><\/Response>$/);
+    await fax.amd;
     await fax.ended;
+    assert.deepEqual(fax.said, []);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("AMD's verdict is a signed webhook bound to the call's CallSid", async () => {
+  const server = await startOutboundServer({});
+  try {
+    await schedule(server, { when: isoIn(100), topic: "the dentist" });
+    const placed = await server.rest.call(1);
+    const id = (await scheduledCalls(server))[0].id;
+    const path = `/outbound-amd/${id}`;
+    const post = async (params: Record<string, string>, signature?: string) => {
+      const response = await postSigned(server.origin, path, params, signature);
+      await response.body?.cancel();
+      return response;
+    };
+    const verdict = {
+      CallSid: placed.sid,
+      AccountSid: "AC00000000000000000000000000000001",
+      AnsweredBy: "machine_end_beep",
+      MachineDetectionDuration: "3150",
+    };
+    assert.equal((await post(verdict, "forged")).status, 403);
+    const other = { ...verdict, CallSid: `CA${"e".repeat(32)}` };
+    assert.equal((await post(other)).status, 403);
+    assert.equal((await post(verdict)).status, 204);
   } finally {
     await server.close();
   }

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { prng } from "./helpers/prng.ts";
 import {
-  FILLER,
   MULAW_BYTES_PER_MS,
   PlaybackLedger,
 } from "../src/call/playback_ledger.ts";
@@ -276,32 +275,32 @@ Deno.test("PlaybackLedger.truncations() leaves out items already played and the 
   const ledger = new PlaybackLedger();
   const first = ledger.sent("item_a", 800, 0);
   ledger.sent("item_b", 800, 0);
-  ledger.sent(FILLER, 1600, 0);
+  ledger.sentThinking(1600, 0);
   ledger.acknowledged(first, 100);
   assert.deepEqual(ledger.truncations(150), [
     { itemId: "item_b", audioEndMs: 50 },
   ]);
 });
 
-Deno.test("PlaybackLedger.truncations() is empty when nothing plays, and never names the filler", () => {
+Deno.test("PlaybackLedger.truncations() is empty when nothing plays, and never names the thinking sound", () => {
   const ledger = new PlaybackLedger();
   assert.deepEqual(ledger.truncations(0), []);
-  ledger.sent(FILLER, 1600, 0);
+  ledger.sentThinking(1600, 0);
   assert.deepEqual(ledger.truncations(10), []);
   assert.equal(ledger.heard(10), undefined);
   assert.ok(ledger.playing);
-  assert.ok(ledger.onlyFiller);
+  assert.ok(ledger.onlyThinking);
   ledger.sent("item_a", 800, 10);
-  assert.equal(ledger.onlyFiller, false);
+  assert.equal(ledger.onlyThinking, false);
   assert.deepEqual(ledger.truncations(20), [
     { itemId: "item_a", audioEndMs: 0 },
   ]);
 });
 
-Deno.test("PlaybackLedger: filler between two parts of an item does not restart the item's position", () => {
+Deno.test("PlaybackLedger: the thinking sound between two parts of an item does not restart the item's position", () => {
   const ledger = new PlaybackLedger();
   const a1 = ledger.sent("item_a", 800, 0);
-  const filler = ledger.sent(FILLER, 800, 0);
+  const filler = ledger.sentThinking(800, 0);
   ledger.sent("item_a", 800, 0);
   ledger.acknowledged(a1, 100);
   ledger.acknowledged(filler, 200);
@@ -319,4 +318,12 @@ Deno.test("PlaybackLedger.queuedMs() counts what is sent and not yet played", ()
   assert.equal(ledger.queuedMs(1000), 200);
   ledger.acknowledged(first, 200);
   assert.equal(ledger.queuedMs(300), 100);
+});
+
+Deno.test("PlaybackLedger: speech with an empty item id (GPT-Live) is speech, never the thinking sound", () => {
+  const ledger = new PlaybackLedger();
+  ledger.sentThinking(800, 0);
+  ledger.sent("", 800, 0);
+  assert.equal(ledger.onlyThinking, false);
+  assert.deepEqual(ledger.truncations(0), [{ itemId: "", audioEndMs: 0 }]);
 });

@@ -38,7 +38,7 @@ Deno.test("parseServerEvent() parses session.created and session.updated", () =>
   );
   assert.deepEqual(
     accept(json({ type: "session.updated", event_id: "e2", session: {} })),
-    { type: "session.updated" },
+    { type: "session.updated", formats: { input: "", output: "" } },
   );
 });
 
@@ -254,6 +254,7 @@ Deno.test("parseServerEvent() parses error with type, code, message and event_id
         code: "response_cancel_not_active",
         message: "Cancellation failed: no active response found",
         eventId: "evt_client_1",
+        param: "",
       },
     },
   );
@@ -267,12 +268,18 @@ Deno.test("parseServerEvent() parses an error with null or missing fields as emp
     })),
     {
       type: "error",
-      error: { type: "server_error", code: "", message: "boom", eventId: "" },
+      error: {
+        type: "server_error",
+        code: "",
+        message: "boom",
+        eventId: "",
+        param: "",
+      },
     },
   );
   assert.deepEqual(accept(json({ type: "error" })), {
     type: "error",
-    error: { type: "", code: "", message: "", eventId: "" },
+    error: { type: "", code: "", message: "", eventId: "", param: "" },
   });
 });
 
@@ -528,10 +535,11 @@ Deno.test("clientEvents.functionCallOutput() creates a function_call_output item
   );
 });
 
-Deno.test("clientEvents.sessionUpdate() wraps the session in session.update", () => {
+Deno.test("clientEvents.sessionUpdate() wraps the session in session.update, with its event_id", () => {
   const session = { type: "realtime", instructions: "x" };
-  assert.deepEqual(JSON.parse(clientEvents.sessionUpdate(session)), {
+  assert.deepEqual(JSON.parse(clientEvents.sessionUpdate(session, "e1")), {
     type: "session.update",
+    event_id: "e1",
     session,
   });
 });
@@ -558,7 +566,7 @@ function allKeys(value: unknown, out: string[] = []): string[] {
 /** The config as it goes on the wire, so the test sees exactly what is sent. */
 function wire(settings: SessionSettings): Record<string, unknown> {
   const sent = JSON.parse(
-    clientEvents.sessionUpdate(sessionConfig(settings, NOW)),
+    clientEvents.sessionUpdate(sessionConfig(settings, NOW), "e1"),
   ) as { type: string; session: Record<string, unknown> };
   assert.equal(sent.type, "session.update");
   return sent.session;
@@ -669,4 +677,46 @@ Deno.test("sessionConfig() carries no beta or removed fields anywhere", () => {
       assert.ok(!(field in session), `top-level ${field} must not be sent`);
     }
   }
+});
+
+Deno.test("parseServerEvent() reads an input transcription's billed seconds or tokens", () => {
+  const completed = (usage: unknown) =>
+    accept(json({
+      type: "conversation.item.input_audio_transcription.completed",
+      event_id: "e9",
+      item_id: "item_1",
+      content_index: 0,
+      transcript: "Hi",
+      usage,
+    }));
+  assert.deepEqual(completed({ type: "duration", seconds: 2.4 }), {
+    type: "input_transcription.completed",
+    itemId: "item_1",
+    transcript: "Hi",
+    usage: { seconds: 2.4 },
+  });
+  assert.deepEqual(
+    completed({
+      type: "tokens",
+      input_tokens: 30,
+      output_tokens: 4,
+      total_tokens: 34,
+      input_token_details: { audio_tokens: 28, text_tokens: 2 },
+    }),
+    {
+      type: "input_transcription.completed",
+      itemId: "item_1",
+      transcript: "Hi",
+      usage: {
+        tokens: {
+          inputText: 2,
+          inputAudio: 28,
+          cachedText: 0,
+          cachedAudio: 0,
+          outputText: 4,
+          outputAudio: 0,
+        },
+      },
+    },
+  );
 });

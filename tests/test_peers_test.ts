@@ -16,6 +16,7 @@ import {
   type JsonObject,
 } from "../peers/realtime/mod.ts";
 import { TwilioEdge } from "../peers/twilio_edge.ts";
+import { mulawToLinear, VoiceActivity } from "../peers/voice_activity.ts";
 
 // --- tiny inline peers ------------------------------------------------------
 
@@ -2031,4 +2032,22 @@ Deno.test("TwilioEdge resolves closed and stops its clock when the server hangs 
   assert.equal(typeof code, "number");
   await sending; // ends early, without error
   assert.ok(edge.playedAudio().length < 8000);
+});
+
+Deno.test("VoiceActivity: speech from the energy of decoded µ-law; the turn ends after silenceMs of quiet audio, never without audio", () => {
+  const vad = new VoiceActivity("pcmu", 8, 200);
+  const loudFrame = new Uint8Array(160).fill(0x10);
+  const quietFrame = new Uint8Array(160).fill(0xff);
+  assert.deepEqual(vad.push(quietFrame), []);
+  assert.deepEqual(vad.push(loudFrame), ["speech_started"]);
+  assert.deepEqual(vad.push(loudFrame), []);
+  // No audio at all (frames left out) is no silence: still speaking.
+  assert.equal(vad.speaking, true);
+  for (let i = 0; i < 9; i++) assert.deepEqual(vad.push(quietFrame), []);
+  assert.deepEqual(vad.push(quietFrame), ["speech_stopped"]);
+  // One append of 300 ms: speech, then the stop inside it.
+  const burst = new Uint8Array(2400).fill(0xff);
+  burst.fill(0x10, 0, 160);
+  assert.deepEqual(vad.push(burst), ["speech_started", "speech_stopped"]);
+  assert.equal(mulawToLinear(0xff), 0);
 });

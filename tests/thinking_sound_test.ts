@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { muLawDecode } from "../src/phone/mulaw.ts";
 import {
+  THINKING_AFTER_MS,
   THINKING_CYCLE_MS,
   thinkingChunks,
   thinkingCycle,
+  ThinkingSchedule,
 } from "../src/call/thinking_sound.ts";
 
 function decode(bytes: Uint8Array): number[] {
@@ -32,4 +34,22 @@ Deno.test("thinkingChunks() splits the cycle into base64 payloads that decode ba
   assert.equal(chunks.length, 5);
   const joined = chunks.flatMap((chunk) => [...Uint8Array.fromBase64(chunk)]);
   assert.deepEqual(new Uint8Array(joined), thinkingCycle());
+});
+
+Deno.test("ThinkingSchedule: quiet for THINKING_AFTER_MS, then 400 ms kept queued; speech resets the wait; over after 30 s", () => {
+  const schedule = new ThinkingSchedule(0, false);
+  const quiet = { onlyThinking: true, queuedMs: 0 };
+  assert.deepEqual(schedule.tick(THINKING_AFTER_MS - 100, quiet), []);
+  assert.equal(schedule.tick(THINKING_AFTER_MS, quiet)?.length, 2);
+  assert.equal(
+    schedule.tick(THINKING_AFTER_MS + 100, { ...quiet, queuedMs: 300 })
+      ?.length,
+    1,
+  );
+  assert.deepEqual(
+    schedule.tick(2000, { onlyThinking: false, queuedMs: 200 }),
+    [],
+  );
+  assert.deepEqual(schedule.tick(2000 + THINKING_AFTER_MS - 1, quiet), []);
+  assert.equal(schedule.tick(30_001, quiet), undefined);
 });

@@ -19,7 +19,7 @@ import {
 } from "./helpers/test_server.ts";
 import { CALL_PARAMS } from "../peers/twilio_requests.ts";
 import { toolsUnavailableNote } from "../src/realtime/engine.ts";
-import { THINKING_AFTER_MS } from "../src/call/bridge.ts";
+import { THINKING_AFTER_MS } from "../src/call/thinking_sound.ts";
 
 const ZAPIER = {
   ZAPIER_MCP_PASSWORD: "zap-secret-pw",

@@ -28,6 +28,7 @@ const CALL = {
   statusCallback: "https://assistant.example.com/outbound-status/1a2b3c4d",
   statusCallbackEvents: ["initiated", "ringing", "answered", "completed"],
   machineDetection: "DetectMessageEnd",
+  asyncAmdStatusCallback: "https://assistant.example.com/outbound-amd/1a2b3c4d",
 } as const;
 
 /** twilio-node's own HTTP client, with Twilio's host swapped for the stand-in's. */
@@ -95,6 +96,9 @@ Deno.test("createCall() sends what the official twilio client sends for the same
       statusCallback: CALL.statusCallback,
       statusCallbackEvent: [...CALL.statusCallbackEvents],
       machineDetection: CALL.machineDetection,
+      asyncAmd: "true",
+      asyncAmdStatusCallback: CALL.asyncAmdStatusCallback,
+      asyncAmdStatusCallbackMethod: "POST",
     });
     const ours = await ourClient(rest).createCall(CALL);
     assert.equal(rest.requests.length, 2);

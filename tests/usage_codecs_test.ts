@@ -58,6 +58,7 @@ Deno.test("response.done carries its usage: text and audio, cached inside input"
 Deno.test("a wrapped response.completed carries the delegation backend's tokens and model", () => {
   const parsed = parseLiveEvent(JSON.stringify({
     type: "response.event",
+    delegation_id: "item_d1",
     event: {
       type: "response.completed",
       response: {
@@ -78,6 +79,7 @@ Deno.test("a wrapped response.completed carries the delegation backend's tokens 
     ok: true,
     event: {
       type: "backend_response.done",
+      delegationId: "item_d1",
       responseId: "resp_b1",
       model: "gpt-5.4-mini-2026-03-17",
       usage: {

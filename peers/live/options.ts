@@ -68,6 +68,14 @@ export interface FakeLiveOptions {
   lean?: boolean;
   /** Called with each caller audio chunk appended, decoded (the bench reads its tags). */
   onInputAudio?: (session: FakeLiveSession, audio: Uint8Array) => void;
+  /**
+   * The Live model hears the caller stop from the audio itself
+   * (peers/voice_activity.ts): after this much quiet audio (ms) following
+   * speech, `onTurnEnd` scripts its answer. Off by default.
+   */
+  detectSpeechSilenceMs?: number;
+  /** The caller's turn ended (detectSpeechSilenceMs): script the model's answer (e.g. `speak`). */
+  onTurnEnd?: (session: FakeLiveSession) => void;
 }
 
 export type AppendKind = "instructions" | "thinking" | "commentary";

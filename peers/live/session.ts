@@ -67,6 +67,7 @@ import type { Assert } from "./session_schema.ts";
 import { EventLog } from "../event_log.ts";
 import { SimSocket } from "../sim_socket.ts";
 import { Waiters } from "../waiters.ts";
+import { VoiceActivity } from "../voice_activity.ts";
 
 const DEFAULT_WAIT_MS = 2000;
 /** Fixtures are limited to 30 seconds. */
@@ -120,6 +121,7 @@ export class FakeLiveSession {
   readonly #backend: Backend;
   #state: SessionState = "awaiting_start";
   #spec: AudioSpec = audioSpec(DEFAULT_FORMAT);
+  #vad: VoiceActivity | undefined;
   #voice: Voice | null = null;
   #t0 = 0;
   #lastUsage = 0;
@@ -560,6 +562,22 @@ export class FakeLiveSession {
     }
     this.#log.pushAudio(bytes);
     this.#options.onInputAudio?.(this, bytes);
+    this.#detectSpeech(bytes);
+  }
+
+  /** The caller's turns, from the audio bytes (detectSpeechSilenceMs). */
+  #detectSpeech(bytes: Uint8Array): void {
+    const silenceMs = this.#options.detectSpeechSilenceMs;
+    const format = this.#spec.format.type;
+    if (silenceMs === undefined || format === "audio/pcma") return;
+    this.#vad ??= new VoiceActivity(
+      format === "audio/pcmu" ? "pcmu" : "pcm16",
+      this.#spec.bytesPerMs,
+      silenceMs,
+    );
+    for (const event of this.#vad.push(bytes)) {
+      if (event === "speech_stopped") this.#options.onTurnEnd?.(this);
+    }
   }
 
   #onFixture(audio: string, id: string | null): void {

@@ -145,7 +145,6 @@ export type _BareTools = Assert<
     OnlyType<ResponsesDelegationConfig.FileSearch>,
     OnlyType<ResponsesDelegationConfig.CodeInterpreter>,
     OnlyType<ResponsesDelegationConfig.ImageGeneration>,
-    OnlyType<ResponsesDelegationConfig.Mcp>,
     OnlyType<ResponsesDelegationConfig.Custom>,
     OnlyType<ResponsesDelegationConfig.Namespace>,
     OnlyType<ResponsesDelegationConfig.ToolSearch>,
@@ -164,6 +163,14 @@ export type _BareTools = Assert<
   ]>
 >;
 
+// The MCP filters (tool names, read-only) have one shape in all three places.
+const mcpToolFilter = obj<ResponsesDelegationConfig.Mcp.LiveMCPToolFilterParam>(
+  {
+    read_only: opt(nullable(bool)),
+    tool_names: opt(nullable(arr(str))),
+  },
+);
+
 const tool = tagged(
   "type",
   {
@@ -181,9 +188,31 @@ const tool = tagged(
     image_generation: only<ResponsesDelegationConfig.ImageGeneration>(
       "image_generation",
     ),
-    // The Live types give an MCP tool no field but `type`, so a server_url or
-    // server_label is an unknown parameter to the strict schema.
-    mcp: only<ResponsesDelegationConfig.Mcp>("mcp"),
+    mcp: obj<ResponsesDelegationConfig.Mcp>({
+      type: req(lit("mcp")),
+      allowed_callers: opt(nullable(arr(
+        literals<
+          NonNullable<ResponsesDelegationConfig.Mcp["allowed_callers"]>[number]
+        >()("direct", "programmatic"),
+      ))),
+      allowed_tools: opt(nullable(anyOf(arr(str), mcpToolFilter))),
+      authorization: opt(nullable(str)),
+      connector_id: opt(nullable(str)),
+      defer_loading: opt(nullable(bool)),
+      // Not used by this project: checked as an object, not key by key.
+      headers: opt(nullable(jsonObject)),
+      require_approval: opt(nullable(anyOf(
+        literals<"always" | "never">()("always", "never"),
+        obj<ResponsesDelegationConfig.Mcp.LiveMCPRequireApprovalFilterParam>({
+          always: opt(nullable(mcpToolFilter)),
+          never: opt(nullable(mcpToolFilter)),
+        }),
+      ))),
+      server_description: opt(nullable(str)),
+      server_label: opt(str),
+      server_url: opt(nullable(str)),
+      tunnel_id: opt(nullable(str)),
+    }),
     custom: only<ResponsesDelegationConfig.Custom>("custom"),
     namespace: only<ResponsesDelegationConfig.Namespace>("namespace"),
     tool_search: only<ResponsesDelegationConfig.ToolSearch>("tool_search"),

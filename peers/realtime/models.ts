@@ -12,6 +12,8 @@ export interface ModelRecordOptions {
   shutdown_date?: string | null;
   /** Whether the model accepts `reasoning` / `parallel_tool_calls`. */
   reasoning?: boolean;
+  /** False for a model with a record but no Realtime sessions (transcription, Responses). */
+  session?: boolean;
 }
 
 /** The Realtime models OpenAI lists today (dates from the deprecations page). */
@@ -20,6 +22,9 @@ export const DEFAULT_MODEL_RECORDS: Record<string, ModelRecordOptions> = {
   "gpt-realtime-mini": { shutdown_date: "2027-01-20", reasoning: false },
   "gpt-realtime-2.1": { shutdown_date: null, reasoning: true },
   "gpt-realtime-2.1-mini": { shutdown_date: null, reasoning: true },
+  // Records only: the input transcription and the summary's Responses model.
+  "gpt-live-transcribe": { shutdown_date: null, session: false },
+  "gpt-5.4-mini": { shutdown_date: null, session: false },
 };
 
 /** The model a client gets from `FakeRealtime.urlWithModel()` by default. */
@@ -51,6 +56,11 @@ export class ModelCatalog {
   /** A model a request may name: known and not shut down. */
   available(id: string): boolean {
     return id in this.#records && !this.#retired.has(id);
+  }
+
+  /** A model a Realtime session may name: available, and a session model. */
+  acceptsSession(id: string): boolean {
+    return this.available(id) && this.#records[id]?.session !== false;
   }
 
   /** gpt-realtime-2.x reason; older models refuse reasoning settings. */

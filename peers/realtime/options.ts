@@ -52,4 +52,17 @@ export interface FakeRealtimeOptions {
   lean?: boolean;
   /** Called with each caller audio chunk appended, decoded (the bench reads its tags). */
   onInputAudio?: (session: FakeRealtimeSession, audio: Uint8Array) => void;
+  /**
+   * Server VAD from the audio itself (peers/voice_activity.ts): with
+   * `server_vad` turn detection, the energy of the appended audio starts
+   * speech and `silence_duration_ms` of quiet audio ends it, as the API
+   * hears it. Off by default: tests script speechStarted/speechStopped.
+   */
+  detectSpeech?: boolean;
+  /**
+   * Server VAD ended a turn and, with `create_response`, answers it: script
+   * that response here (e.g. `speak`), as `onResponseCreate` does for a
+   * client's create.
+   */
+  onTurnEnd?: (session: FakeRealtimeSession) => void;
 }

@@ -155,7 +155,9 @@ export class FakeRealtime {
       return missingParameterResponse("model");
     }
     // Unknown and shut-down models alike: the model no longer exists.
-    if (!this.models.available(model)) return modelNotFound(model, null);
+    if (!this.models.acceptsSession(model)) {
+      return modelNotFound(model, null);
+    }
     const refused = upgradeProblem(req, this.#shutdown.signal.aborted);
     if (refused) return refused;
     // Copy the headers first: the request is closed once upgraded.

@@ -38,6 +38,7 @@ import type { ModelCatalog } from "./models.ts";
 import type { FakeRealtimeOptions } from "./options.ts";
 import { bytesPerMs, ResponseRun, type Segment } from "./responses.ts";
 import { contextTokens, type TokenSplit } from "./usage.ts";
+import { VoiceActivity } from "../voice_activity.ts";
 import type {
   ApprovalResponse,
   CloseInfo,
@@ -78,6 +79,14 @@ function jsonText(value: string | JsonObject | undefined): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
+/** Transcription models billed by audio duration (their model pages). */
+const DURATION_BILLED = new Set([
+  "whisper-1",
+  "gpt-transcribe",
+  "gpt-live-transcribe",
+  "gpt-realtime-whisper",
+]);
+
 export class FakeRealtimeSession {
   readonly headers: Headers;
   readonly requestUrl: string;
@@ -91,6 +100,8 @@ export class FakeRealtimeSession {
   readonly approvalResponses: ApprovalResponse[] = [];
   /** The `usage` of every `response.done` sent, in order (./usage.ts). */
   readonly usages: RealtimeResponseUsage[] = [];
+  /** The seconds each input transcription reported as billed (duration-billed models). */
+  readonly transcribedSeconds: number[] = [];
   readonly closed: Promise<CloseInfo>;
   /** The effective session config, as the API reports it in session.updated. */
   session: SimSession;
@@ -99,6 +110,9 @@ export class FakeRealtimeSession {
 
   readonly #wire: SimSocket;
   readonly #options: FakeRealtimeOptions;
+  #vad: { key: string; activity: VoiceActivity } | undefined;
+  /** Milliseconds of audio in the last committed turn. */
+  #turnMs = 0;
   readonly #catalog: ModelCatalog;
   readonly #tally: SessionTally;
   readonly #log: EventLog;
@@ -321,19 +335,26 @@ export class FakeRealtimeSession {
     this.#commitInput(itemId);
   }
 
-  /** Input transcription finished: what the caller said, as the API reports it. */
+  /**
+   * Input transcription finished: what the caller said, as the API reports
+   * it. The duration-billed models (gpt-live-transcribe and the rest) report
+   * the seconds of the last committed turn; the others rough token counts.
+   */
   callerSaid(transcript: string, itemId = newId("item")): void {
+    const model = this.session.audio?.input?.transcription?.model ?? "";
+    const tokens = Math.ceil(transcript.length / 4);
+    const seconds = Math.round(this.#turnMs) / 1000;
+    if (DURATION_BILLED.has(model)) this.transcribedSeconds.push(seconds);
     this.#emit({
       type: "conversation.item.input_audio_transcription.completed",
       item_id: itemId,
       content_index: 0,
       transcript,
-      // Rough token counts: the figures are not modelled, only their shape.
-      usage: {
+      usage: DURATION_BILLED.has(model) ? { type: "duration", seconds } : {
         type: "tokens",
         input_tokens: 0,
-        output_tokens: Math.ceil(transcript.length / 4),
-        total_tokens: Math.ceil(transcript.length / 4),
+        output_tokens: tokens,
+        total_tokens: tokens,
       },
     });
   }
@@ -706,6 +727,32 @@ export class FakeRealtimeSession {
     this.#log.pushAudio(bytes);
     this.#inputBytes += bytes.length;
     this.#options.onInputAudio?.(this, bytes);
+    if (this.#options.detectSpeech) this.#detectSpeech(bytes);
+  }
+
+  /** Server VAD on the audio bytes (detectSpeech). */
+  #detectSpeech(bytes: Uint8Array): void {
+    const detection = this.session.audio?.input?.turn_detection;
+    const format = this.session.audio?.input?.format?.type;
+    if (detection?.type !== "server_vad" || format === "audio/pcma") return;
+    const silenceMs = detection.silence_duration_ms ?? 500;
+    const key = `${format}/${silenceMs}`;
+    if (this.#vad?.key !== key) {
+      this.#vad = {
+        key,
+        activity: format === "audio/pcmu"
+          ? new VoiceActivity("pcmu", 8, silenceMs)
+          : new VoiceActivity("pcm16", 48, silenceMs),
+      };
+    }
+    for (const event of this.#vad.activity.push(bytes)) {
+      if (event === "speech_started") {
+        this.speechStarted();
+        continue;
+      }
+      this.speechStopped();
+      if (detection.create_response !== false) this.#options.onTurnEnd?.(this);
+    }
   }
 
   #onItemCreate(event: JsonObject): void {
@@ -902,6 +949,8 @@ export class FakeRealtimeSession {
   }
 
   #commitInput(itemId: string): void {
+    this.#turnMs = (this.#inputBytes - this.#committedBytes) /
+      bytesPerMs(this.session.audio?.input?.format);
     this.#committedBytes = this.#inputBytes;
     const item: ConversationItem & { id: string } = {
       id: itemId,

@@ -8,7 +8,10 @@ import { formatSpend, formatUsd } from "../cost/pricing.ts";
 import { escapeHtml } from "../http/html.ts";
 import type { CallRecord, JournalLine } from "../journal/journal.ts";
 import type { CallOutcome } from "../call/vocabulary.ts";
-import { type ModelStatus, replacementFor } from "../realtime/model_record.ts";
+import {
+  type ConfiguredModelStatus,
+  replacementFor,
+} from "../realtime/model_record.ts";
 import { type PinLockout, WRONG_PINS_PER_HOUR } from "../twilio/caller_pin.ts";
 import { NAV_STYLE, ownerNav } from "./nav.ts";
 import { outboundParty, outboundSection } from "./outbound_lines.ts";
@@ -67,6 +70,7 @@ const OUTCOME_LABELS: Record<CallOutcome, string> = {
   shutdown: "server restart",
   handover: "handed over",
   interrupted: "interrupted (server lost)",
+  voicemail: "answering machine",
 };
 
 /** " · resumed 2× (crash, handover)": the call outlived a server process. */
@@ -88,15 +92,25 @@ function outcomeLabel(record: CallRecord): string {
  * The owner must act before the shutdown date or every call fails at the
  * handshake: say so at the top of the page they look at.
  */
-function retirementBanner(model: ModelStatus | undefined): string {
-  if (!model?.shutdownDate) return "";
-  const replacement = replacementFor(model.id);
-  const action = replacement
-    ? `set <code>OPENAI_REALTIME_MODEL=${escapeHtml(replacement)}</code>`
-    : `set <code>OPENAI_REALTIME_MODEL</code> to a current Realtime model (see OpenAI's deprecations page)`;
-  return `<p class="banner" role="alert"><b>Model ${
-    escapeHtml(model.id)
-  } shuts down on ${escapeHtml(model.shutdownDate)}</b>: ${action}.</p>`;
+function retirementBanner(models: readonly ConfiguredModelStatus[]): string {
+  return models.map((model) => {
+    if (!model.shutdownDate) return "";
+    const replacement = replacementFor(model.id);
+    const variable = model.variable;
+    const kind = variable === "OPENAI_REALTIME_MODEL" ? "Realtime " : "";
+    const action = variable === undefined
+      ? `it is built into this server (${
+        escapeHtml(model.role)
+      }): update the server`
+      : replacement
+      ? `set <code>${escapeHtml(variable)}=${escapeHtml(replacement)}</code>`
+      : `set <code>${
+        escapeHtml(variable)
+      }</code> to a current ${kind}model (see OpenAI's deprecations page)`;
+    return `<p class="banner" role="alert"><b>Model ${
+      escapeHtml(model.id)
+    } shuts down on ${escapeHtml(model.shutdownDate)}</b>: ${action}.</p>`;
+  }).join("");
 }
 
 /** What was spent: the /calls page shows it above the list. */
@@ -139,7 +153,7 @@ function lockoutLines(lockouts: PinLockout[]): string {
 
 export function callsPage(
   records: CallRecord[],
-  model?: ModelStatus,
+  models: readonly ConfiguredModelStatus[] = [],
   spending?: Spending,
   lockouts: PinLockout[] = [],
 ): string {
@@ -156,7 +170,7 @@ export function callsPage(
   ).join("");
   return page(
     "Calls",
-    ownerNav("/calls") + `<h1>Calls</h1>` + retirementBanner(model) +
+    ownerNav("/calls") + `<h1>Calls</h1>` + retirementBanner(models) +
       lockoutLines(lockouts) + spendingLine(spending) +
       (records.length === 0
         ? `<p>No calls yet.</p>`

@@ -19,7 +19,7 @@ import type { CallJournal } from "../journal/journal.ts";
 import type { Logger, LogLine } from "../log.ts";
 import { phonePage, phoneWorklet } from "../phone/page.ts";
 import { publicOrigin, websocketOrigin } from "../public_url.ts";
-import type { ModelStatus } from "../realtime/model_record.ts";
+import type { ConfiguredModelStatus } from "../realtime/model_record.ts";
 import { mintStreamToken } from "../stream_token.ts";
 import { type AdminAuth, clearedSessionCookie } from "./auth.ts";
 import type { LoginThrottle } from "./login_throttle.ts";
@@ -75,7 +75,7 @@ export interface OwnerOptions {
   admission: Admission;
   tokenKey: CryptoKey;
   /** The start-up model look-up as it stands: /calls warns of a shutdown date. */
-  model: () => ModelStatus;
+  models: () => readonly ConfiguredModelStatus[];
   /** Spending by day: /calls shows today and month to date. */
   spend: SpendLedger;
   /** DAILY_BUDGET_USD: the softphone is refused like a phone call once it is spent. */
@@ -159,7 +159,7 @@ export function ownerHandlers(options: OwnerOptions) {
     privateHtml(
       callsPage(
         await journal.list(),
-        options.model(),
+        options.models(),
         await spending(),
         await options.callerPin?.lockouts(),
       ),

@@ -15,11 +15,12 @@ import {
   TwilioEncoder,
   type TwilioMessage,
 } from "../twilio/media_stream.ts";
+import { CallerGaps, mulawSilence } from "./caller_gaps.ts";
 import { type Cancel, type Clock, realClock } from "./clock.ts";
 import type { EngineEnd, VoiceEngine } from "./engine.ts";
-import { FILLER, PlaybackLedger } from "./playback_ledger.ts";
+import { PlaybackLedger } from "./playback_ledger.ts";
 import type { TwilioPort } from "./ports.ts";
-import { thinkingChunks } from "./thinking_sound.ts";
+import { ThinkingSchedule } from "./thinking_sound.ts";
 import {
   type CallLimits,
   type CallObserver,
@@ -57,23 +58,16 @@ const GOODBYE_TIMEOUT_MS = 20_000;
 
 /** Key presses this close together go to the model as one input. */
 export const DTMF_GAP_MS = 1500;
-/** Silence during a tool call before the thinking sound starts. */
-export const THINKING_AFTER_MS = 1000;
-/** The thinking sound never plays longer than this for one tool call. */
-const MAX_THINKING_MS = 30_000;
-/** Thinking sound kept queued at Twilio: it stops within this on a clear. */
-const THINKING_QUEUE_MS = 400;
 const THINKING_TICK_MS = 100;
+/** How often a silent Twilio side is checked for (src/call/caller_gaps.ts). */
+const GAP_CHECK_MS = 100;
 
 export const TIME_LIMIT_GOODBYE =
   "The call has reached its time limit. Tell the caller so in one short sentence and say goodbye.";
 
 /** The thinking sound while a tool runs. */
 interface Thinking {
-  startedAt: number;
-  /** Since when nothing but the sound has been playing. */
-  quietSince: number | undefined;
-  next: number;
+  schedule: ThinkingSchedule;
   stop: Cancel;
 }
 
@@ -82,8 +76,6 @@ interface Hangup {
   reason: EndReason;
   said: boolean;
 }
-
-const THINKING_CHUNKS = thinkingChunks();
 
 export class CallBridge {
   readonly #twilio: TwilioPort;
@@ -112,6 +104,8 @@ export class CallBridge {
   #digits = "";
   #digitsTimer: Cancel | undefined;
   #thinking: Thinking | undefined;
+  readonly #gaps = new CallerGaps();
+  #silenceFilledMs = 0;
   #badFrames = 0;
   #framesIn = 0;
   #framesOut = 0;
@@ -174,6 +168,12 @@ export class CallBridge {
       options.limits.maxCallMs,
       () => this.hangUp("call time limit", TIME_LIMIT_GOODBYE),
     );
+    this.#timers.push(
+      this.#clock.every(
+        GAP_CHECK_MS,
+        () => this.#fillSilence(this.#gaps.idle(this.#clock.now())),
+      ),
+    );
   }
 
   /** Resolves once the call has ended and both sockets are closing. */
@@ -207,6 +207,21 @@ export class CallBridge {
     this.#logger.log("info", "call.handing_over");
     this.#after(maxWaitMs, () => this.end("handover", "no quiet moment"));
     this.#handOverIfQuiet();
+  }
+
+  /** The CallSid this call's stream token was minted for. */
+  get callSid(): string {
+    return this.#expectedCallSid;
+  }
+
+  /**
+   * Ends the call once what the assistant has said so far has played (the
+   * greeting, say); nothing new is played meanwhile.
+   */
+  endAfterPlayback(reason: EndReason): void {
+    if (!this.#beginHangup(reason)) return;
+    this.#hangup!.said = true;
+    this.#playbackMoved();
   }
 
   /** Ends the call now: closes both sides. Safe to call more than once. */
@@ -244,6 +259,7 @@ export class CallBridge {
         framesOut: summary.framesOut,
         bargeIns: summary.bargeIns,
         earlyFramesDropped: this.#callerAudioDropped || undefined,
+        silenceFilledMs: this.#silenceFilledMs || undefined,
       },
     );
     this.#observer.ended?.(summary);
@@ -296,11 +312,14 @@ export class CallBridge {
           return;
         }
         this.#framesIn++;
-        if (this.#callerAudioHeld.length === 0 && this.#engine.isOpen) {
-          this.#engine.callerAudio(message.payload);
-        } else {
-          this.#holdCallerAudio(message.payload);
-        }
+        this.#fillSilence(
+          this.#gaps.frame(
+            message.timestamp,
+            base64ByteLength(message.payload),
+            this.#clock.now(),
+          ),
+        );
+        this.#callerAudio(message.payload);
         return;
       case "mark":
         this.#ledger.acknowledged(message.name, this.#clock.now());
@@ -358,6 +377,21 @@ export class CallBridge {
     this.#assistantAudioHeld = [];
     for (const { itemId, delta } of held) this.#playAudio(itemId, delta);
     this.#playbackMoved();
+  }
+
+  #callerAudio(payload: string): void {
+    if (this.#callerAudioHeld.length === 0 && this.#engine.isOpen) {
+      this.#engine.callerAudio(payload);
+    } else {
+      this.#holdCallerAudio(payload);
+    }
+  }
+
+  /** Frames Twilio left out go upstream as silence, so voice detection hears the caller stop. */
+  #fillSilence(ms: number): void {
+    if (ms <= 0 || this.#ended) return;
+    this.#silenceFilledMs += ms;
+    this.#callerAudio(mulawSilence(ms));
   }
 
   #holdCallerAudio(payload: string): void {
@@ -445,15 +479,19 @@ export class CallBridge {
   }
 
   #sendToCaller(itemId: string, delta: string): void {
-    const encoder = this.#encoder!;
     const mark = this.#ledger.sent(
       itemId,
       base64ByteLength(delta),
       this.#clock.now(),
     );
-    this.#twilio.send(encoder.media(delta));
+    this.#sendMarked(delta, mark);
+    this.#speak("assistant");
+  }
+
+  #sendMarked(payload: string, mark: string): void {
+    const encoder = this.#encoder!;
+    this.#twilio.send(encoder.media(payload));
     this.#twilio.send(encoder.mark(mark));
-    if (itemId !== FILLER) this.#speak("assistant");
   }
 
   /** The caller started speaking: stop the assistant where the caller stopped hearing it. */
@@ -504,17 +542,14 @@ export class CallBridge {
   }
 
   /**
-   * From a tool call's start: once nothing but silence has played for
-   * THINKING_AFTER_MS, the caller hears the thinking sound until the answer's
-   * first audio, a barge-in or the end of the call.
+   * From a tool call's start, the caller hears the thinking sound as its
+   * schedule says (src/call/thinking_sound.ts) until the answer's first
+   * audio, a barge-in or the end of the call.
    */
   #startThinking(): void {
     if (!this.#thinkingSound || this.#thinking || !this.#encoder) return;
-    const now = this.#clock.now();
     this.#thinking = {
-      startedAt: now,
-      quietSince: this.#ledger.playing ? undefined : now,
-      next: 0,
+      schedule: new ThinkingSchedule(this.#clock.now(), this.#ledger.playing),
       stop: this.#clock.every(THINKING_TICK_MS, () => this.#thinkingTick()),
     };
   }
@@ -523,20 +558,19 @@ export class CallBridge {
     const thinking = this.#thinking;
     if (!thinking || this.#ended) return;
     const now = this.#clock.now();
-    if (now - thinking.startedAt > MAX_THINKING_MS) {
+    const chunks = thinking.schedule.tick(now, {
+      onlyThinking: this.#ledger.onlyThinking,
+      queuedMs: this.#ledger.queuedMs(now),
+    });
+    if (!chunks) {
       this.#stopThinking(false);
       return;
     }
-    if (!this.#ledger.onlyFiller) {
-      thinking.quietSince = undefined;
-      return;
-    }
-    thinking.quietSince ??= now;
-    if (now - thinking.quietSince < THINKING_AFTER_MS) return;
-    while (this.#ledger.queuedMs(now) < THINKING_QUEUE_MS) {
-      const chunk = THINKING_CHUNKS[thinking.next];
-      thinking.next = (thinking.next + 1) % THINKING_CHUNKS.length;
-      this.#sendToCaller(FILLER, chunk);
+    for (const chunk of chunks) {
+      this.#sendMarked(
+        chunk,
+        this.#ledger.sentThinking(base64ByteLength(chunk), now),
+      );
     }
   }
 
@@ -547,7 +581,8 @@ export class CallBridge {
     thinking.stop();
     this.#thinking = undefined;
     if (
-      flush && this.#encoder && this.#ledger.playing && this.#ledger.onlyFiller
+      flush && this.#encoder && this.#ledger.playing &&
+      this.#ledger.onlyThinking
     ) {
       this.#twilio.send(this.#encoder.clear());
       this.#ledger.clear();

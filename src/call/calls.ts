@@ -16,6 +16,7 @@ import { liveEvents } from "../live/events.ts";
 import { liveSessionConfig } from "../live/session.ts";
 import { RealtimeEngine } from "../realtime/engine.ts";
 import { initialEvents } from "../realtime/session.ts";
+import { RealtimeSetup } from "../realtime/session_setup.ts";
 import { RealtimeUpstream } from "../realtime/upstream.ts";
 import type { StreamTokenClaims } from "../stream_token.ts";
 import { endCall } from "../tools/end_call.ts";
@@ -58,6 +59,9 @@ export interface CallSegment {
 /** How long a stream waits for a quiet moment before it is handed over anyway. */
 export const HANDOVER_WAIT_MS = 4_000;
 
+/** A stream that has not started this long after endAfterPlayback never will. */
+const END_ON_START_MS = 60_000;
+
 /** A slow KV read must not hold the call's first words: it starts without memory. */
 const MEMORY_READ_TIMEOUT_MS = 1_000;
 
@@ -90,6 +94,8 @@ export class Calls {
   readonly #prewarmed: PrewarmedSessions;
   readonly #options: CallsOptions;
   readonly #tools: ToolBox;
+  /** Calls to end once their stream starts (endAfterPlayback came first). */
+  readonly #endOnStart = new Map<string, { reason: EndReason; at: number }>();
 
   constructor(options: CallsOptions) {
     this.#options = options;
@@ -178,6 +184,7 @@ export class Calls {
       claims.callSid,
       segment.context,
     );
+    const journaled = journal.observe(claims.callSid, claims.source, segment);
     const bridge = new CallBridge({
       twilio: webSocketPort(socket),
       expectedCallSid: claims.callSid,
@@ -195,7 +202,7 @@ export class Calls {
         startTimeoutMs: config.calls.streamStartTimeoutSeconds * 1000,
       },
       observer: combineObservers([
-        journal.observe(claims.callSid, claims.source, segment),
+        journaled,
         ...(context ? [context] : []),
         ...(this.#options.watchers ?? []).map((watch) =>
           watch({
@@ -208,7 +215,8 @@ export class Calls {
     });
     this.live.add(bridge);
     const recorded = bridge.done.then(async ({ outcome }) => {
-      await context?.flushed();
+      // The continuation reads how the call ended (a voicemail) once the lease says so.
+      await Promise.all([context?.flushed(), journaled.flushed()]);
       if (segment && leases) {
         await leases.streamEnded(claims.callSid, segment.number, outcome);
         // The real end: the conversation is no longer needed.
@@ -224,6 +232,11 @@ export class Calls {
     // A drain waits for these writes too: the next instance reads them.
     this.#recording.add(recorded);
     recorded.then(() => this.#recording.delete(recorded));
+    const ending = this.#endOnStart.get(claims.callSid);
+    if (ending) {
+      this.#endOnStart.delete(claims.callSid);
+      bridge.endAfterPlayback(ending.reason);
+    }
     return bridge;
   }
 
@@ -241,6 +254,25 @@ export class Calls {
   /** Resolves once every ended call's lease and context are written. */
   async #recorded(): Promise<void> {
     while (this.#recording.size > 0) await Promise.all([...this.#recording]);
+  }
+
+  /**
+   * Ends the call on `callSid` once what the assistant said so far has
+   * played (a machine answered). A call whose stream has not started yet
+   * ends as soon as it does. False when `callSid` has no call here.
+   */
+  endAfterPlayback(callSid: string, reason: EndReason): boolean {
+    for (const call of this.live) {
+      if (call.callSid !== callSid) continue;
+      call.endAfterPlayback(reason);
+      return true;
+    }
+    const now = Date.now();
+    for (const [sid, { at }] of this.#endOnStart) {
+      if (now - at > END_ON_START_MS) this.#endOnStart.delete(sid);
+    }
+    this.#endOnStart.set(callSid, { reason, at: now });
+    return false;
   }
 
   /** Lets live calls go on for up to `seconds`, then closes what is left. */
@@ -365,6 +397,8 @@ export class Calls {
       initialEvents: this.#options.memory
         ? this.#memory(this.#options.memory).then(events)
         : events(),
+      // Realtime counts as open once session.updated confirms G.711 µ-law.
+      handshake: live ? undefined : (initial) => new RealtimeSetup(initial),
       // A caller waiting longer than this hears the apology instead.
       connectTimeoutMs: upstreamConnectTimeoutMs ?? 5_000,
     });

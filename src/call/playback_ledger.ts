@@ -8,17 +8,22 @@
 
 export const MULAW_BYTES_PER_MS = 8;
 
-/** The item id of audio that is no assistant item (the thinking sound): never truncated. */
-export const FILLER = "";
-
-interface Segment {
-  mark: string;
-  itemId: string;
-  /** Bytes of this item sent up to the end of this segment. */
-  itemEnd: number;
-  bytes: number;
-  sentAt: number;
-}
+/**
+ * What a segment of sent audio is: the assistant's speech (an item id, which
+ * GPT-Live leaves empty) or the thinking sound, which is never truncated and
+ * may be dropped. A separate kind, so no item id can be taken for the sound.
+ */
+type Segment =
+  & { mark: string; bytes: number; sentAt: number }
+  & (
+    | {
+      kind: "speech";
+      itemId: string;
+      /** Bytes of this item sent up to the end of this segment. */
+      itemEnd: number;
+    }
+    | { kind: "thinking" }
+  );
 
 export interface HeardPosition {
   itemId: string;
@@ -29,26 +34,34 @@ export class PlaybackLedger {
   #pending: Segment[] = [];
   #head = 0;
   #lastAckAt = -Infinity;
-  #itemId = "";
+  #itemId: string | undefined;
   #itemBytes = 0;
   #markCounter = 0;
 
-  /** Records `bytes` of `itemId` sent at `now`; returns the mark name to send after them. */
+  /** Records `bytes` of speech of `itemId` sent at `now`; returns the mark name to send after them. */
   sent(itemId: string, bytes: number, now: number): string {
-    // Filler between two parts of one item does not restart its count.
-    if (itemId !== this.#itemId && itemId !== FILLER) {
+    // The thinking sound between two parts of one item does not restart its count.
+    if (itemId !== this.#itemId) {
       this.#itemId = itemId;
       this.#itemBytes = 0;
     }
-    if (itemId !== FILLER) this.#itemBytes += bytes;
+    this.#itemBytes += bytes;
     const mark = String(++this.#markCounter);
     this.#pending.push({
+      kind: "speech",
       mark,
       itemId,
-      itemEnd: itemId === FILLER ? bytes : this.#itemBytes,
+      itemEnd: this.#itemBytes,
       bytes,
       sentAt: now,
     });
+    return mark;
+  }
+
+  /** Records `bytes` of the thinking sound sent at `now`; returns the mark name. */
+  sentThinking(bytes: number, now: number): string {
+    const mark = String(++this.#markCounter);
+    this.#pending.push({ kind: "thinking", mark, bytes, sentAt: now });
     return mark;
   }
 
@@ -75,7 +88,7 @@ export class PlaybackLedger {
   /** The item playing now and how far into it the caller has heard; undefined when nothing plays. */
   heard(now: number): HeardPosition | undefined {
     const segment = this.#pending[this.#head];
-    if (segment === undefined || segment.itemId === FILLER) return undefined;
+    if (segment === undefined || segment.kind === "thinking") return undefined;
     const startedAt = Math.max(this.#lastAckAt, segment.sentAt);
     const played = Math.min(
       segment.bytes,
@@ -95,9 +108,11 @@ export class PlaybackLedger {
   truncations(now: number): HeardPosition[] {
     const playing = this.heard(now);
     const positions = playing ? [playing] : [];
-    const seen = new Set([FILLER, playing?.itemId]);
+    const seen = new Set(playing ? [playing.itemId] : []);
     for (let i = this.#head; i < this.#pending.length; i++) {
-      const { itemId } = this.#pending[i];
+      const segment = this.#pending[i];
+      if (segment.kind === "thinking") continue;
+      const { itemId } = segment;
       if (seen.has(itemId)) continue;
       seen.add(itemId);
       positions.push({ itemId, audioEndMs: 0 });
@@ -106,9 +121,9 @@ export class PlaybackLedger {
   }
 
   /** True while only the thinking sound is queued (or nothing at all). */
-  get onlyFiller(): boolean {
+  get onlyThinking(): boolean {
     for (let i = this.#head; i < this.#pending.length; i++) {
-      if (this.#pending[i].itemId !== FILLER) return false;
+      if (this.#pending[i].kind === "speech") return false;
     }
     return true;
   }

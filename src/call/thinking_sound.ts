@@ -44,3 +44,54 @@ export function thinkingChunks(chunkMs = 200): string[] {
   }
   return chunks;
 }
+
+/** Silence during a tool call before the thinking sound starts. */
+export const THINKING_AFTER_MS = 1000;
+/** The thinking sound never plays longer than this for one tool call. */
+const MAX_THINKING_MS = 30_000;
+/** Thinking sound kept queued at Twilio: it stops within this on a clear. */
+const THINKING_QUEUE_MS = 400;
+const CHUNK_MS = 200;
+const CHUNKS = thinkingChunks(CHUNK_MS);
+
+/** What the playback ledger holds, as the schedule needs it. */
+export interface QueuedAudio {
+  /** Nothing but the thinking sound is queued (or nothing at all). */
+  onlyThinking: boolean;
+  queuedMs: number;
+}
+
+/**
+ * When the thinking sound plays during one tool call, from its start: once
+ * nothing but silence has played for THINKING_AFTER_MS, enough of the sound
+ * is kept queued to play on, for at most MAX_THINKING_MS. Pure: the bridge
+ * ticks it and sends what it returns.
+ */
+export class ThinkingSchedule {
+  readonly #startedAt: number;
+  /** Since when nothing but the sound has been playing. */
+  #quietSince: number | undefined;
+  #next = 0;
+
+  constructor(now: number, playing: boolean) {
+    this.#startedAt = now;
+    this.#quietSince = playing ? undefined : now;
+  }
+
+  /** The chunks (base64 µ-law) to queue now; undefined once the sound is over. */
+  tick(now: number, queued: QueuedAudio): string[] | undefined {
+    if (now - this.#startedAt > MAX_THINKING_MS) return undefined;
+    if (!queued.onlyThinking) {
+      this.#quietSince = undefined;
+      return [];
+    }
+    this.#quietSince ??= now;
+    if (now - this.#quietSince < THINKING_AFTER_MS) return [];
+    const chunks: string[] = [];
+    for (let ms = queued.queuedMs; ms < THINKING_QUEUE_MS; ms += CHUNK_MS) {
+      chunks.push(CHUNKS[this.#next]);
+      this.#next = (this.#next + 1) % CHUNKS.length;
+    }
+    return chunks;
+  }
+}

@@ -20,7 +20,9 @@ export type EndReason =
   | "protocol violation"
   | "server shutting down"
   /** Ended at a quiet moment so another instance resumes the call (deploys). */
-  | "handover";
+  | "handover"
+  /** Answering machine detection's late verdict on a call the server placed. */
+  | "answering machine";
 
 /** How a call ended, in the journal's words. */
 export type CallOutcome =
@@ -31,7 +33,9 @@ export type CallOutcome =
   | "shutdown"
   | "handover"
   /** Its instance died and the call was never continued (see src/call/lease.ts). */
-  | "interrupted";
+  | "interrupted"
+  /** A machine answered a call the server placed: Twilio leaves the message. */
+  | "voicemail";
 
 export const OUTCOMES: Record<EndReason, CallOutcome> = {
   "caller hung up": "caller_hung_up",
@@ -47,15 +51,17 @@ export const OUTCOMES: Record<EndReason, CallOutcome> = {
   "protocol violation": "error",
   "server shutting down": "shutdown",
   "handover": "handover",
+  "answering machine": "voicemail",
 };
 
 /**
  * Outcomes that end the call on purpose: the goodbye, a limit, the caller
- * hanging up. Any other end of a stream resumes the call (src/call/lease.ts).
+ * hanging up, an answering machine. Any other end of a stream resumes the
+ * call (src/call/lease.ts).
  */
 export function endedOnPurpose(outcome: CallOutcome): boolean {
   return outcome === "assistant_ended" || outcome === "limit" ||
-    outcome === "caller_hung_up";
+    outcome === "caller_hung_up" || outcome === "voicemail";
 }
 
 export interface CallSummary {

@@ -38,6 +38,7 @@ const tokens = (input: number, cachedInput: number, output: number) => ({
  * gpt-5.4-mini (SUMMARY_MODEL and LIVE_BACKEND_MODEL by default): OpenAI's
  * pricing page since its launch in March 2026, $0.75 in, $0.075 cached,
  * $4.50 out (short-context rate; a summary is far below 272K tokens).
+ * gpt-live-transcribe: its model page, $0.017 per minute of audio.
  */
 export const DEFAULT_PRICES: PriceTable = {
   "gpt-realtime-2.1": {
@@ -57,6 +58,8 @@ export const DEFAULT_PRICES: PriceTable = {
     text: tokens(0.6, 0.06, 2.4),
   },
   "gpt-live-1": { perMinute: usd(0.05) },
+  // Realtime input transcription (TRANSCRIPTION_MODEL), billed by audio duration.
+  "gpt-live-transcribe": { perMinute: usd(0.017) },
   "gpt-5.4-mini": { text: tokens(0.75, 0.075, 4.5) },
 };
 

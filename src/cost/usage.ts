@@ -27,7 +27,12 @@ export type UsageReport =
    * A session's billed seconds so far: GPT-Live reports a cumulative total
    * ("do not sum this value across usage events"), so it replaces the last.
    */
-  | { kind: "seconds"; model: string; seconds: number };
+  | { kind: "seconds"; model: string; seconds: number }
+  /**
+   * Audio billed by duration, one piece at a time (a Realtime input
+   * transcription's `usage: {type: "duration"}`): it adds to what came before.
+   */
+  | { kind: "duration"; model: string; seconds: number };
 
 /** One model's share of a call. */
 export interface ModelUsage {
@@ -60,6 +65,13 @@ export function addUsage(
       tokens: sumTokens(current.tokens, report.tokens),
       seconds: current.seconds,
     }
+    : report.kind === "duration"
+    ? {
+      tokens: current.tokens,
+      // Summed in whole milliseconds: float seconds would drift (2.82 + ...).
+      seconds: (Math.round(current.seconds * 1000) +
+        wholeMs(report.seconds)) / 1000,
+    }
     // Cumulative: the larger total wins, so a late or repeated report never lowers it.
     : {
       tokens: current.tokens,
@@ -77,6 +89,13 @@ function sumTokens(a: TokenCounts, b: TokenCounts): TokenCounts {
     outputText: a.outputText + wholeCount(b.outputText),
     outputAudio: a.outputAudio + wholeCount(b.outputAudio),
   };
+}
+
+/** Seconds from the wire as whole milliseconds: finite, never negative. */
+function wholeMs(seconds: number): number {
+  return Number.isFinite(seconds) && seconds > 0
+    ? Math.round(seconds * 1000)
+    : 0;
 }
 
 /** Counts from the wire: whole, finite, never negative. */

@@ -5,7 +5,7 @@
  * backend's function calls arrive wrapped in `response.event`; this engine
  * runs them (the server's own tools, or Zapier's through the server's MCP
  * client), answers each with `response.item.create`, then `response.create`
- * once every output of that backend response is in. There is no output
+ * the moment the last output of the delegation is in (`DelegationPlan`). There is no output
  * "done" event, so a goodbye is said once its audio has started and then
  * gone quiet.
  */
@@ -18,6 +18,7 @@ import { DEFAULT_LIVE_BACKEND_MODEL, DEFAULT_LIVE_MODEL } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { muLawDecode } from "../phone/mulaw.ts";
 import type { ToolBox, ToolOutcome } from "../tools/toolbox.ts";
+import { DelegationPlan } from "./delegation_plan.ts";
 import {
   liveEvents,
   type LiveFunctionCall,
@@ -68,8 +69,6 @@ export const GOODBYE_START_MS = 5_000;
 export const GOODBYE_QUIET_MS = 800;
 /** Transcript deltas this far apart start a new journal line. */
 export const TRANSCRIPT_GAP_MS = 1_500;
-/** Backend calls whose terminal event never comes are answered after this. */
-const OUTPUTS_SETTLE_MS = 250;
 
 export function liveGreeting(greeting: string): string {
   return `Greet the caller now by saying exactly this, and nothing else: "${greeting}"`;
@@ -82,13 +81,6 @@ export function liveToolsUnavailableNote(server: string): string {
     "If the caller asks for something that needs them, say plainly that you cannot reach those tools right now.";
 }
 
-/** The backend response a batch of function calls belongs to. */
-interface Batch {
-  pending: Set<string>;
-  done: boolean;
-  settle?: () => void;
-}
-
 export class LiveEngine implements VoiceEngine {
   readonly playbackWindowMs = LIVE_PLAYBACK_WINDOW_MS;
   readonly #upstream: UpstreamPort;
@@ -97,7 +89,9 @@ export class LiveEngine implements VoiceEngine {
   readonly #started = Promise.withResolvers<number>();
   #isStarted = false;
   #listener: EngineListener | undefined;
-  #batches = new Map<string, Batch>();
+  readonly #delegations = new DelegationPlan();
+  /** Delegations by their backend response, for terminal events that name no delegation. */
+  readonly #delegationOf = new Map<string, string>();
   #requests = 0;
   /** A goodbye under way: waiting for its audio to start, then to go quiet. */
   #goodbye: { heard: boolean; cancel?: () => void } | undefined;
@@ -180,7 +174,6 @@ export class LiveEngine implements VoiceEngine {
     }
     this.#flushLines();
     this.#goodbye?.cancel?.();
-    for (const batch of this.#batches.values()) batch.settle?.();
     this.#upstream.close();
   }
 
@@ -234,7 +227,12 @@ export class LiveEngine implements VoiceEngine {
             tokens: event.usage,
           });
         }
-        this.#batchDone(event.responseId);
+        this.#backendDone(event.delegationId, event.responseId);
+        return;
+      case "delegation.created":
+        if (event.responseId) {
+          this.#delegationOf.set(event.responseId, event.delegationId);
+        }
         return;
       case "session.usage.updated":
         this.#seconds(event.seconds, listener);
@@ -305,8 +303,7 @@ export class LiveEngine implements VoiceEngine {
   }
 
   #onFunctionCall(call: LiveFunctionCall, listener: EngineListener): void {
-    const batch = this.#batch(call.responseId);
-    batch.pending.add(call.callId);
+    this.#delegations.called(call.delegationId, call.callId);
     const own = this.#options.tools.has(call.name);
     if (!own) listener.toolStarted();
     const started = this.#options.clock.now();
@@ -338,7 +335,7 @@ export class LiveEngine implements VoiceEngine {
           result: JSON.stringify(outcome.output),
         });
       }
-      this.#answer(call, outcome, batch);
+      this.#answer(call, outcome);
     });
   }
 
@@ -363,7 +360,7 @@ export class LiveEngine implements VoiceEngine {
     };
   }
 
-  #answer(call: LiveFunctionCall, outcome: ToolOutcome, batch: Batch): void {
+  #answer(call: LiveFunctionCall, outcome: ToolOutcome): void {
     if (this.#over) return;
     this.#upstream.send(
       liveEvents.functionCallOutput(
@@ -371,48 +368,23 @@ export class LiveEngine implements VoiceEngine {
         JSON.stringify(outcome.output),
       ),
     );
-    batch.pending.delete(call.callId);
+    const goOn = this.#delegations.answered(call.callId);
     if (outcome.hangUp && !this.#goodbye) {
       this.#listener?.hangUpRequested();
       this.#awaitGoodbye();
     }
-    this.#maybeContinue(call.responseId, batch);
+    if (goOn) this.#continue();
   }
 
-  #batch(responseId: string): Batch {
-    let batch = this.#batches.get(responseId);
-    if (!batch) {
-      batch = { pending: new Set(), done: false };
-      this.#batches.set(responseId, batch);
-    }
-    return batch;
+  /** A backend response ended: it makes no more calls in its delegation. */
+  #backendDone(delegationId: string, responseId: string): void {
+    const delegation = delegationId || this.#delegationOf.get(responseId);
+    this.#delegationOf.delete(responseId);
+    if (this.#delegations.ended(delegation ?? "")) this.#continue();
   }
 
-  #batchDone(responseId: string): void {
-    const batch = this.#batches.get(responseId);
-    if (!batch) return;
-    batch.done = true;
-    this.#maybeContinue(responseId, batch);
-  }
-
-  /**
-   * `response.create` once every output of the backend response is in:
-   * earlier is refused (`function_call_outputs_required`). The response's
-   * terminal event says no more calls are coming; without one, a short
-   * settle time after the last output does.
-   */
-  #maybeContinue(responseId: string, batch: Batch): void {
-    if (batch.pending.size > 0) return;
-    batch.settle?.();
-    if (!batch.done) {
-      batch.settle = this.#options.clock.after(OUTPUTS_SETTLE_MS, () => {
-        batch.settle = undefined;
-        batch.done = true;
-        this.#maybeContinue(responseId, batch);
-      });
-      return;
-    }
-    this.#batches.delete(responseId);
+  /** Every output the backend waits for is in (DelegationPlan): go on. */
+  #continue(): void {
     if (this.#over) return;
     this.#upstream.send(
       liveEvents.createResponse(`create_${++this.#requests}`),
@@ -494,7 +466,6 @@ export class LiveEngine implements VoiceEngine {
     this.#over = true;
     this.#flushLines();
     this.#goodbye?.cancel?.();
-    for (const batch of this.#batches.values()) batch.settle?.();
     this.#started.reject(new Error(detail));
     this.#listener?.ended("upstream closed", detail);
   }

@@ -12,8 +12,8 @@ export interface LiveFunctionCall {
   callId: string;
   name: string;
   arguments: string;
-  /** The backend response that made it. */
-  responseId: string;
+  /** The delegation whose backend response made it ("" when the API names none). */
+  delegationId: string;
 }
 
 export type LiveServerEvent =
@@ -22,12 +22,16 @@ export type LiveServerEvent =
   | { type: "session.input_transcript.delta"; delta: string }
   | { type: "session.output_transcript.delta"; delta: string }
   | { type: "function_call"; call: LiveFunctionCall }
+  /** The Live model delegated: `delegation.response_id` is its backend response. */
+  | { type: "delegation.created"; delegationId: string; responseId: string }
   /**
    * The backend response ended (completed, failed, incomplete, cancelled),
    * with its tokens and model when the wrapped response carries them.
    */
   | {
     type: "backend_response.done";
+    /** The outer `delegation_id`, "" when the event names none. */
+    delegationId: string;
     responseId: string;
     usage?: TokenCounts;
     model?: string;
@@ -105,15 +109,34 @@ export function parseLiveEvent(data: unknown): LiveParseResult {
         },
       };
     }
+    case "session.delegation.created": {
+      const delegation = isRecord(raw.delegation) ? raw.delegation : {};
+      if (typeof delegation.id !== "string") {
+        return { ok: false, reason: "delegation without id" };
+      }
+      return {
+        ok: true,
+        event: {
+          type: "delegation.created",
+          delegationId: delegation.id,
+          responseId: str(delegation.response_id),
+        },
+      };
+    }
     case "response.event":
-      return parseResponseEvent(raw.event);
+      // The outer delegation_id correlates the nested Responses event: the
+      // nested stream events themselves carry no response id.
+      return parseResponseEvent(raw.event, str(raw.delegation_id));
     default:
       return { ok: true, event: { type: "ignored", name: type } };
   }
 }
 
 /** The Responses stream event inside a `response.event`. */
-function parseResponseEvent(inner: unknown): LiveParseResult {
+function parseResponseEvent(
+  inner: unknown,
+  delegationId: string,
+): LiveParseResult {
   if (!isRecord(inner) || typeof inner.type !== "string") {
     return { ok: false, reason: "response.event without an event" };
   }
@@ -125,6 +148,7 @@ function parseResponseEvent(inner: unknown): LiveParseResult {
       ok: true,
       event: {
         type: "backend_response.done",
+        delegationId,
         responseId: str(response.id),
         ...(usage ? { usage } : {}),
         ...(model ? { model } : {}),
@@ -151,7 +175,7 @@ function parseResponseEvent(inner: unknown): LiveParseResult {
         callId: item.call_id,
         name: item.name,
         arguments: str(item.arguments),
-        responseId: str(inner.response_id),
+        delegationId,
       },
     },
   };

@@ -140,6 +140,8 @@ export class Dialler {
       statusCallback: `${publicUrl}/outbound-status/${call.id}`,
       statusCallbackEvents: ["initiated", "ringing", "answered", "completed"],
       machineDetection: "DetectMessageEnd",
+      // The assistant starts at once; a machine's verdict comes later.
+      asyncAmdStatusCallback: `${publicUrl}/outbound-amd/${call.id}`,
     };
   }
 

@@ -19,7 +19,7 @@ import {
 } from "./briefing.ts";
 import { Dialler } from "./dialler.ts";
 import { DIGEST_SMS_JOB, DigestTexts } from "./digest_sms.ts";
-import { outboundOpening } from "./opening.ts";
+import { outboundOpening, voicemailMessage } from "./opening.ts";
 import { OwnerNumbers } from "./phone_numbers.ts";
 import { ScheduledCalls } from "./scheduled_calls.ts";
 import { CallScheduler, OUTBOUND_CALL_JOB } from "./scheduler.ts";
@@ -140,6 +140,16 @@ export class Outbound {
     if (!callSid.startsWith("CA")) return undefined;
     const call = await this.#calls.get(callSid);
     return call && outboundOpening(call.topic, call.requestedBy);
+  }
+
+  /** The message Twilio reads to a voicemail box on a call this server placed; undefined for any other call. */
+  async voicemailFor(callSid: string): Promise<string | undefined> {
+    if (!callSid.startsWith("CA")) return undefined;
+    const call = await this.#calls.get(callSid);
+    // A fax gets no message, just the hang-up.
+    return call && call.answeredBy !== "fax"
+      ? voicemailMessage(call.topic, call.requestedBy)
+      : undefined;
   }
 
   /** A call ended: with DIGEST_SMS, its summary is texted once there is one. */

@@ -25,7 +25,8 @@ import {
   type RealtimeError,
   type ServerEvent,
 } from "./events.ts";
-import { GREETING_REQUEST } from "./session.ts";
+import { GREETING_REQUEST, TRANSCRIPTION_MODEL } from "./session.ts";
+import { SESSION_RETRY_EVENT, SESSION_SETUP_EVENT } from "./session_setup.ts";
 
 export interface RealtimeEngineOptions {
   logger: Logger;
@@ -86,6 +87,11 @@ export class RealtimeEngine implements VoiceEngine {
     { server: string; tools?: number; completed?: boolean }
   >();
   #over = false;
+  /**
+   * The first session.update was refused: until session.updated shows G.711
+   * µ-law both ways, the session runs on its defaults (src/realtime/session_setup.ts).
+   */
+  #onDefaults = false;
 
   constructor(upstream: UpstreamPort, options: RealtimeEngineOptions) {
     this.#upstream = upstream;
@@ -170,6 +176,8 @@ export class RealtimeEngine implements VoiceEngine {
   #onEvent(event: ServerEvent, listener: EngineListener): void {
     switch (event.type) {
       case "response.output_audio.delta":
+        // Audio of a session still on its defaults (PCM16) would be noise.
+        if (this.#onDefaults) return;
         if (this.#interrupted.includes(event.responseId)) return;
         this.#lastAudioResponse = event.responseId;
         listener.audio(event.itemId, event.delta);
@@ -236,6 +244,22 @@ export class RealtimeEngine implements VoiceEngine {
         return;
       case "input_transcription.completed":
         if (event.transcript) listener.transcript("caller", event.transcript);
+        // Transcription is billed apart from the session's model.
+        if (event.usage) {
+          listener.usage(
+            "seconds" in event.usage
+              ? {
+                kind: "duration",
+                model: TRANSCRIPTION_MODEL,
+                seconds: event.usage.seconds,
+              }
+              : {
+                kind: "tokens",
+                model: TRANSCRIPTION_MODEL,
+                tokens: event.usage.tokens,
+              },
+          );
+        }
         return;
       case "response.output_audio_transcript.done":
         if (event.transcript) {
@@ -245,8 +269,13 @@ export class RealtimeEngine implements VoiceEngine {
       case "error":
         this.#onError(event.error);
         return;
-      case "session.created":
       case "session.updated":
+        if (
+          event.formats.input === "audio/pcmu" &&
+          event.formats.output === "audio/pcmu"
+        ) this.#onDefaults = false;
+        return;
+      case "session.created":
       case "ignored":
         return;
     }
@@ -375,6 +404,20 @@ export class RealtimeEngine implements VoiceEngine {
   }
 
   #onError(error: RealtimeError): void {
+    if (
+      error.eventId === SESSION_SETUP_EVENT ||
+      error.eventId === SESSION_RETRY_EVENT
+    ) {
+      // The upstream retries once without the optional fields, then fails.
+      this.#onDefaults = true;
+      this.#logger.log("warn", "session.field_refused", {
+        field: error.param || undefined,
+        code: error.code,
+        retrying: error.eventId === SESSION_SETUP_EVENT,
+        message: error.message.slice(0, 200),
+      });
+      return;
+    }
     if (error.code === "conversation_already_has_active_response") {
       // Our create lost a race (server VAD answered first): it waits again.
       this.#logger.log("info", "response.deferred", { eventId: error.eventId });

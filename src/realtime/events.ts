@@ -12,11 +12,14 @@ export interface RealtimeError {
   message: string;
   /** The client event that caused it, when the API says. */
   eventId: string;
+  /** The refused parameter, when the API names one. */
+  param: string;
 }
 
 export type ServerEvent =
   | { type: "session.created" }
-  | { type: "session.updated" }
+  /** The session as set, with its audio formats (`type`, e.g. `audio/pcmu`). */
+  | { type: "session.updated"; formats: { input: string; output: string } }
   | { type: "error"; error: RealtimeError }
   | { type: "input_audio_buffer.speech_started"; itemId: string }
   | { type: "input_audio_buffer.speech_stopped"; itemId: string }
@@ -24,6 +27,8 @@ export type ServerEvent =
     type: "input_transcription.completed";
     itemId: string;
     transcript: string;
+    /** What the transcription is billed for: seconds of audio, or tokens. */
+    usage?: { seconds: number } | { tokens: TokenCounts };
   }
   | {
     type: "response.created";
@@ -102,8 +107,22 @@ export function parseServerEvent(data: unknown): ServerParseResult {
   const type = raw.type;
   switch (type) {
     case "session.created":
-    case "session.updated":
       return { ok: true, event: { type } };
+    case "session.updated": {
+      const session = isRecord(raw.session) ? raw.session : {};
+      const audio = isRecord(session.audio) ? session.audio : {};
+      const format = (direction: unknown) => {
+        const side = isRecord(direction) ? direction : {};
+        return isRecord(side.format) ? str(side.format.type) : "";
+      };
+      return {
+        ok: true,
+        event: {
+          type,
+          formats: { input: format(audio.input), output: format(audio.output) },
+        },
+      };
+    }
     case "error": {
       const error = isRecord(raw.error) ? raw.error : {};
       return {
@@ -115,6 +134,7 @@ export function parseServerEvent(data: unknown): ServerParseResult {
             code: str(error.code),
             message: str(error.message),
             eventId: str(error.event_id),
+            param: str(error.param),
           },
         },
       };
@@ -129,6 +149,7 @@ export function parseServerEvent(data: unknown): ServerParseResult {
           type: "input_transcription.completed",
           itemId: str(raw.item_id),
           transcript: str(raw.transcript),
+          ...transcriptionUsage(raw.usage),
         },
       };
     case "response.created":
@@ -287,6 +308,41 @@ function realtimeUsage(raw: unknown): TokenCounts | undefined {
   };
 }
 
+/**
+ * An input transcription's `usage` (openai-node
+ * `TranscriptTextUsageDuration` or `TranscriptTextUsageTokens`): seconds
+ * of audio, or tokens with the input split into text and audio.
+ */
+function transcriptionUsage(
+  raw: unknown,
+): { usage?: { seconds: number } | { tokens: TokenCounts } } {
+  if (!isRecord(raw)) return {};
+  if (raw.type === "duration") {
+    return typeof raw.seconds === "number" && raw.seconds > 0
+      ? { usage: { seconds: raw.seconds } }
+      : {};
+  }
+  if (raw.type !== "tokens") return {};
+  const input = isRecord(raw.input_token_details)
+    ? raw.input_token_details
+    : {};
+  const split = input.text_tokens !== undefined ||
+    input.audio_tokens !== undefined;
+  return {
+    usage: {
+      tokens: {
+        // Without the split, transcription input is audio.
+        inputText: count(input.text_tokens),
+        inputAudio: split ? count(input.audio_tokens) : count(raw.input_tokens),
+        cachedText: 0,
+        cachedAudio: 0,
+        outputText: count(raw.output_tokens),
+        outputAudio: 0,
+      },
+    },
+  };
+}
+
 /** The `response.metadata` key that carries the bridge's tag for a `response.create`. */
 export const RESPONSE_TAG = "request";
 
@@ -405,8 +461,13 @@ export const clientEvents = {
       },
     });
   },
-  sessionUpdate(session: object): string {
-    return JSON.stringify({ type: "session.update", session });
+  /** `eventId` comes back in a refusal's `event_id` (src/realtime/session_setup.ts). */
+  sessionUpdate(session: object, eventId: string): string {
+    return JSON.stringify({
+      type: "session.update",
+      event_id: eventId,
+      session,
+    });
   },
 };
 

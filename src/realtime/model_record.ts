@@ -35,6 +35,14 @@ export interface ModelStatus {
   shutdownDate: string | null;
 }
 
+/** One model the configuration uses, and the variable that names it. */
+export interface ConfiguredModelStatus extends ModelStatus {
+  /** OPENAI_REALTIME_MODEL, LIVE_BACKEND_MODEL, ...; absent for a built-in one (input transcription). */
+  variable?: string;
+  /** What it does: "voice", "input transcription", "delegation backend", "summaries". */
+  role: string;
+}
+
 /** Why a look-up failed: the HTTP status, or what went wrong before one. */
 export type LookupFailure =
   | number
@@ -172,13 +180,14 @@ export async function lookUpModel(
  * may echo part of the key). Never throws; a failure never stops the server.
  */
 export async function checkModel(
-  options: LookupOptions & { logger: Logger },
+  options: LookupOptions & { logger: Logger; variable?: string },
 ): Promise<ModelStatus> {
   const result = await lookUpModel(options);
   if (!result.ok) {
     if (result.status !== "aborted") {
       options.logger.log("warn", "model.lookup_failed", {
         model: options.model,
+        variable: options.variable,
         status: result.status,
       });
     }
@@ -188,6 +197,7 @@ export async function checkModel(
   if (shutdownDate !== null) {
     options.logger.log("warn", "model.retiring", {
       model: options.model,
+      variable: options.variable,
       shutdownDate,
       replacement: replacementFor(options.model),
     });

@@ -10,6 +10,7 @@ import type { MemoryContext } from "../memory/memory.ts";
 import { endCall } from "../tools/end_call.ts";
 import type { FunctionTool } from "../tools/toolbox.ts";
 import { clientEvents } from "./events.ts";
+import { SESSION_SETUP_EVENT } from "./session_setup.ts";
 
 /** The part of the configuration that shapes the session. */
 export type SessionSettings = {
@@ -151,6 +152,7 @@ export function initialEvents(
   const events = [
     clientEvents.sessionUpdate(
       sessionConfig(settings, now, functionTools, memory),
+      SESSION_SETUP_EVENT,
     ),
   ];
   for (const { role, text } of resume?.history ?? []) {

@@ -5,7 +5,13 @@
  */
 
 import type { UpstreamHandlers, UpstreamPort } from "../call/ports.ts";
+import type { SetupStep } from "./session_setup.ts";
 import { WebSocketClient } from "./websocket_client.ts";
+
+/** Confirms the session the initial events set up, from the messages that follow. */
+export interface SessionHandshake {
+  onMessage(data: string): SetupStep;
+}
 
 export interface UpstreamOptions {
   url: string;
@@ -17,6 +23,11 @@ export interface UpstreamOptions {
    * socket counts as open once they are sent.
    */
   initialEvents: string[] | Promise<string[]>;
+  /**
+   * Without one the socket is open once the initial events are sent; with
+   * one, once it confirms the session (and within `connectTimeoutMs`).
+   */
+  handshake?: (initial: string[]) => SessionHandshake;
   connectTimeoutMs: number;
 }
 
@@ -28,11 +39,14 @@ export class RealtimeUpstream implements UpstreamPort {
   #early: string[] = [];
   #closedReason: string | undefined;
   #ready = false;
+  #handshake: SessionHandshake | undefined;
+  readonly #makeHandshake: UpstreamOptions["handshake"];
   #readyAt: number | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly startedAt = performance.now();
 
   constructor(options: UpstreamOptions) {
+    this.#makeHandshake = options.handshake;
     this.#timer = setTimeout(
       () => this.#fail(`no handshake within ${options.connectTimeoutMs} ms`),
       options.connectTimeoutMs,
@@ -42,7 +56,7 @@ export class RealtimeUpstream implements UpstreamPort {
     // GA protocol: bearer key only, never the retired OpenAI-Beta header.
     this.#socket = new WebSocketClient(options.url, {
       open: () => {
-        clearTimeout(this.#timer);
+        if (!this.#makeHandshake) clearTimeout(this.#timer);
         const events = options.initialEvents;
         if (Array.isArray(events)) {
           this.#sendInitial(events);
@@ -54,6 +68,7 @@ export class RealtimeUpstream implements UpstreamPort {
         );
       },
       message: (text) => {
+        if (this.#handshake) this.#confirm(this.#handshake.onMessage(text));
         if (this.#handlers) this.#handlers.message(text);
         else this.#early.push(text);
       },
@@ -72,6 +87,33 @@ export class RealtimeUpstream implements UpstreamPort {
   #sendInitial(events: string[]): void {
     if (this.#closedReason !== undefined) return;
     for (const event of events) this.#socket.send(event);
+    if (this.#makeHandshake) {
+      this.#handshake = this.#makeHandshake(events);
+      return;
+    }
+    this.#becomeReady();
+  }
+
+  #confirm(step: SetupStep): void {
+    switch (step.kind) {
+      case "ready":
+        clearTimeout(this.#timer);
+        this.#handshake = undefined;
+        this.#becomeReady();
+        return;
+      case "retry":
+        for (const event of step.send) this.#socket.send(event);
+        return;
+      case "failed":
+        this.#handshake = undefined;
+        this.#fail(step.reason);
+        return;
+      case "wait":
+        return;
+    }
+  }
+
+  #becomeReady(): void {
     this.#ready = true;
     this.#readyAt = performance.now();
     this.#opened.resolve(performance.now());

@@ -6,10 +6,14 @@
  * CallSid this server created for that scheduled call: anything else is
  * refused before a stream token is minted or an upstream session opened.
  *
- * A person (AnsweredBy human or unknown) gets the same stream as
- * /incoming-call, pre-warmed with the call's opening so the assistant
- * speaks first. A machine gets one short <Say> after the beep and a hang-up:
- * no model needs to listen to a voicemail greeting, so no session is opened.
+ * Answering machine detection runs asynchronously (AsyncAmd): the TwiML
+ * request carries no verdict, so the callee gets the same stream as
+ * /incoming-call at once, pre-warmed with the call's opening so the
+ * assistant speaks first, with no silence while detection runs. The verdict
+ * comes to `POST /outbound-amd/:id` (signed, CallSid-bound like the rest):
+ * on a machine the stream ends once the opening has played, and /call-ended
+ * has Twilio read the voicemail message (<Say>) and hang up. A TwiML request
+ * that does carry AnsweredBy (synchronous AMD) is still honoured.
  */
 
 import type { Admission } from "../admission.ts";
@@ -60,6 +64,7 @@ const UNKNOWN_SID_WAIT_MS = 1500;
 
 export function outboundWebhookHandlers(options: OutboundWebhookOptions): {
   twiml: Handler;
+  amd: Handler;
   status: Handler;
 } {
   const { logger, dialler } = options;
@@ -148,6 +153,30 @@ export function outboundWebhookHandlers(options: OutboundWebhookOptions): {
     );
   };
 
+  /**
+   * Asynchronous AMD's verdict (AsyncAmdStatusCallback: CallSid, AnsweredBy,
+   * MachineDetectionDuration), seconds after the assistant started. A
+   * machine: the call ends once what the assistant said has played, and
+   * /call-ended has Twilio leave the voicemail message.
+   */
+  const amd: Handler = async (request, match) => {
+    const params = await signedForm(request);
+    if (params instanceof Response) return params;
+    const call = await ours(params, match.pathname.groups.id ?? "");
+    if (!call) return refuse("/outbound-amd");
+    const answeredBy = params.get("AnsweredBy") || "unknown";
+    await dialler.answered(call.callSid, answeredBy);
+    logger.log("info", "outbound.amd", {
+      callSid: call.callSid,
+      answeredBy,
+      detectionMs: Number(params.get("MachineDetectionDuration")) || undefined,
+    });
+    if (isMachine(answeredBy)) {
+      options.calls.endAfterPlayback(call.callSid, "answering machine");
+    }
+    return new Response(null, { status: 204 });
+  };
+
   const status: Handler = async (request, match) => {
     const params = await signedForm(request);
     if (params instanceof Response) return params;
@@ -157,5 +186,5 @@ export function outboundWebhookHandlers(options: OutboundWebhookOptions): {
     return new Response(null, { status: 204 });
   };
 
-  return { twiml, status };
+  return { twiml, amd, status };
 }

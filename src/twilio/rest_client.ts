@@ -35,8 +35,13 @@ export interface CallRequest {
   url: string;
   statusCallback: string;
   statusCallbackEvents: readonly CallEvent[];
-  /** Synchronous AMD: the TwiML request carries AnsweredBy. */
   machineDetection: "Enable" | "DetectMessageEnd";
+  /**
+   * Asynchronous AMD (`AsyncAmd=true`): the answered call runs its TwiML at
+   * once, and the verdict (AnsweredBy) is posted here later. Without it
+   * Twilio holds the answered call in silence until detection ends.
+   */
+  asyncAmdStatusCallback?: string;
 }
 
 export interface MessageRequest {
@@ -125,6 +130,11 @@ export class TwilioRestClient {
       form.append("StatusCallbackEvent", event);
     }
     form.append("MachineDetection", call.machineDetection);
+    if (call.asyncAmdStatusCallback !== undefined) {
+      form.append("AsyncAmd", "true");
+      form.append("AsyncAmdStatusCallback", call.asyncAmdStatusCallback);
+      form.append("AsyncAmdStatusCallbackMethod", "POST");
+    }
     form.append("Url", call.url);
     const body = await this.#post("Calls.json", form);
     return resource(body, CALL_SID, "call");

@@ -56,6 +56,8 @@ export interface WebhookOptions {
   admission: Admission;
   /** DAILY_BUDGET_USD; undefined: no budget. */
   budget?: Budget;
+  /** Calls the server places: the message for a voicemail box (src/outbound/). */
+  outbound?: { voicemailFor(callSid: string): Promise<string | undefined> };
   /** CALLER_PIN; undefined: no PIN asked. */
   callerPin?: CallerPin;
   /** One stream per call, and resumes. */
@@ -224,8 +226,15 @@ export function webhookHandlers(options: WebhookOptions): {
     logger.log("info", "call.continued", { callSid, decision: decision.kind });
     const origin = publicOrigin(request, config.server.publicUrl);
     switch (decision.kind) {
-      case "hang_up":
-        return twimlResponse(sayAndHangUpTwiml());
+      case "hang_up": {
+        // A machine answered a call the server placed, and the assistant's
+        // opening has played to it: Twilio leaves the message.
+        const voicemail =
+          (await journal.get(callSid))?.record.outcome === "voicemail"
+            ? await options.outbound?.voicemailFor(callSid)
+            : undefined;
+        return twimlResponse(sayAndHangUpTwiml(voicemail));
+      }
       case "held":
         options.refusal("warn", "webhook.duplicate", { callSid });
         return alreadyStreaming();
