@@ -4,6 +4,7 @@
  */
 
 import type { Config } from "../config.ts";
+import { within } from "../http/deadline.ts";
 import type { CallJournal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import type { Memory, MemoryContext } from "../memory/memory.ts";
@@ -185,12 +186,8 @@ export class Calls {
 
   /** The memory for a new call's instructions; none if it cannot be read in time. */
   async #memory(memory: Memory): Promise<MemoryContext | undefined> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), MEMORY_READ_TIMEOUT_MS);
-    });
     try {
-      const context = await Promise.race([memory.context(), late]);
+      const context = await within(memory.context(), MEMORY_READ_TIMEOUT_MS);
       if (!context) this.#options.logger.log("warn", "memory.read_slow");
       return context;
     } catch (error) {
@@ -198,8 +195,6 @@ export class Calls {
         error: error instanceof Error ? error.message : String(error),
       });
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
