@@ -8,7 +8,7 @@ import { formatSpend, formatUsd } from "../cost/pricing.ts";
 import { escapeHtml } from "../http/html.ts";
 import type { CallRecord, JournalLine } from "../journal/journal.ts";
 import { type ModelStatus, replacementFor } from "../realtime/model_record.ts";
-import { NAV_STYLE, ownerNav } from "./nav.ts";
+import { NAV_STYLE, ownerNav } from "../http/owner_nav.ts";
 import { outboundParty, outboundSection } from "./outbound_lines.ts";
 
 const STYLE = `

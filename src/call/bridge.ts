@@ -26,7 +26,7 @@ import {
   type CallSummary,
   type EndReason,
   OUTCOMES,
-} from "./vocabulary.ts";
+} from "../call_vocabulary.ts";
 
 export interface BridgeOptions {
   /** The accepted media-stream socket. */

@@ -5,7 +5,6 @@
 
 import type { Config } from "../config.ts";
 import { within } from "../http/deadline.ts";
-import type { CallJournal } from "../journal/journal.ts";
 import type { Logger } from "../log.ts";
 import type { Memory, MemoryContext } from "../memory/memory.ts";
 import { PrewarmedSessions } from "../realtime/prewarm.ts";
@@ -23,7 +22,11 @@ import { realClock } from "./clock.ts";
 import type { VoiceEngine } from "./engine.ts";
 import { combineObservers } from "./observers.ts";
 import { type UpstreamPort, webSocketPort } from "./ports.ts";
-import type { CallObserver, EndReason } from "./vocabulary.ts";
+import type {
+  CallObserver,
+  CallRecorder,
+  EndReason,
+} from "../call_vocabulary.ts";
 
 /** Another listener on every call (the budget): it may end the call with a goodbye. */
 export type CallWatcher = (call: {
@@ -38,7 +41,7 @@ const MEMORY_READ_TIMEOUT_MS = 1_000;
 export interface CallsOptions {
   config: Config;
   logger: Logger;
-  journal: CallJournal;
+  journal: CallRecorder;
   /** Milliseconds allowed for the upstream handshake. */
   upstreamConnectTimeoutMs?: number;
   /** The function tools the server runs for the assistant (end_call at least). */

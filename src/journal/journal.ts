@@ -8,7 +8,7 @@ import type {
   CallObserver,
   CallOutcome,
   CallSummary,
-} from "../call/vocabulary.ts";
+} from "../call_vocabulary.ts";
 import type { PriceTable } from "../cost/prices.ts";
 import { priceUsage } from "../cost/pricing.ts";
 import type { SpendLedger } from "../cost/spend.ts";

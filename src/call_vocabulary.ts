@@ -4,8 +4,6 @@
  * apart from both.
  */
 
-import type { UsageReport } from "../cost/usage.ts";
-
 export type EndReason =
   | "caller hung up"
   | "media stream closed"
@@ -65,6 +63,35 @@ export interface ToolCallRecord {
 }
 
 /** What a call reports as it goes (the call journal listens). */
+/**
+ * Tokens as the APIs count them: `input*` include their cached part
+ * (`cached*` is a subset), as in Realtime's `usage.input_token_details`
+ * and Responses' `usage.input_tokens_details.cached_tokens`.
+ */
+export interface TokenCounts {
+  inputText: number;
+  inputAudio: number;
+  cachedText: number;
+  cachedAudio: number;
+  outputText: number;
+  outputAudio: number;
+}
+
+/** One usage report from an engine or a background job. */
+export type UsageReport =
+  /** The tokens of one response: they add to what came before. */
+  | { kind: "tokens"; model: string; tokens: TokenCounts }
+  /**
+   * A session's billed seconds so far: GPT-Live reports a cumulative total
+   * ("do not sum this value across usage events"), so it replaces the last.
+   */
+  | { kind: "seconds"; model: string; seconds: number };
+
+/** Where each call's observer comes from (the journal). */
+export interface CallRecorder {
+  observe(callSid: string, source: string): CallObserver;
+}
+
 export interface CallObserver {
   started?(call: { callSid: string; streamSid: string; caller: string }): void;
   transcript?(role: "caller" | "assistant", text: string): void;
