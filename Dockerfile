@@ -2,7 +2,7 @@
 # Build: docker build -t phone-assistant .
 # Run:   docker run --env-file .env -p 5050:5050 -v assistant-kv:/data \
 #          --stop-timeout 30 phone-assistant
-# See docs/deploy.md. tests/deploy_files_test.ts runs this image's CMD locally.
+# See docs/deploying.md. tests/deploy_files_test.ts runs this image's CMD locally.
 
 # Official image, pinned to the Deno version this project is developed on.
 FROM denoland/deno:2.9.6

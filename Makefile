@@ -1,4 +1,4 @@
-# Shortcuts for local development. See docs/deploy.md.
+# Shortcuts for local development. See docs/deploying.md.
 
 PORT ?= 5050
 TUNNEL_CONFIG ?= $(HOME)/.cloudflared/assistant.yml

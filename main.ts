@@ -31,7 +31,7 @@ if (missingHosts.length > 0) {
     `This configuration dials ${
       missingHosts.join(", ")
     }, which --allow-net does not grant. ` +
-      "Add it to the --allow-net of the start command (see README, Permissions).",
+      "Add it to the --allow-net of the start command (see docs/configuration.md, Permissions).",
   );
   Deno.exit(1);
 }

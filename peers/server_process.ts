@@ -28,7 +28,7 @@ export interface ServerProcessOptions {
   /**
    * `{kvDir}`: the start task's own permissions, with --allow-net widened
    * to 127.0.0.1 (the local peers) and read/write for the KV directory, as
-   * the README describes for a custom endpoint and KV_PATH. `"broad"`:
+   * docs/configuration.md describes for a custom endpoint and KV_PATH. `"broad"`:
    * --allow-net, --allow-env, --allow-read, --allow-write, for runs that
    * point the server at ports and files a narrow list cannot name ahead.
    */

@@ -1,6 +1,6 @@
 /**
  * The deployment files (Dockerfile, docker-compose.yml, fly.toml, Makefile,
- * the cloudflared sample, docs/deploy.md) agree with the server and with one
+ * the cloudflared sample, docs/deploying.md) agree with the server and with one
  * another. No Docker engine runs here, so the Dockerfile's CMD is run with a
  * local deno, exactly as the image would run it.
  */
@@ -524,10 +524,10 @@ Deno.test("the named tunnel sample routes one hostname to the local server and 4
   assert.deepEqual(rules.at(-1), { service: "http_status:404" });
 });
 
-// ------------------------------------------------------------ docs/deploy.md
+// ------------------------------------------------------------ docs/deploying.md
 
-Deno.test("docs/deploy.md ends every deploy path with the WEBHOOK_URL it gives", async () => {
-  const text = await read("docs/deploy.md");
+Deno.test("docs/deploying.md ends every deploy path with the WEBHOOK_URL it gives", async () => {
+  const text = await read("docs/deploying.md");
   const sections = text.split(/^## /m).slice(1);
   const titles = sections.map((section) => section.split("\n")[0]);
   for (

@@ -14,7 +14,7 @@ import {
   TwilioUnreachableError,
 } from "../src/twilio/rest_client.ts";
 import { OwnerNumbers } from "../src/outbound/phone_numbers.ts";
-import { type RecordedRequest, TwilioRest } from "./helpers/twilio_rest.ts";
+import { type RecordedRequest, TwilioRest } from "../peers/twilio_rest.ts";
 
 const ACCOUNT = "AC0123456789abcdef0123456789abcdef";
 const TOKEN = "twilio-auth-token-for-rest-tests";

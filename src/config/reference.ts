@@ -1,13 +1,14 @@
 /**
  * What the configuration table generates: `.env.example`, the reference
  * tables of docs/configuration.md and the `--allow-env` lists of deno.json
- * and the Dockerfile. Pure text functions; `write_reference.ts` writes the
+ * and the Dockerfile. Pure text functions; src/config_docs.ts writes the
  * files and tests/config_table_test.ts fails when they are stale.
  */
 
 import {
   CONFIG_TABLE,
   DENO_VARIABLES,
+  SETUP_VARIABLES,
   tableVariables,
   type Variable,
 } from "./table.ts";
@@ -17,9 +18,20 @@ export function allowedEnv(): string[] {
   return [...tableVariables(), ...DENO_VARIABLES].map(({ name }) => name);
 }
 
-/** `text` with every `--allow-env=…` list replaced by `names`. */
-export function withAllowEnv(text: string, names: readonly string[]): string {
-  return text.replace(/--allow-env=[A-Z0-9_,]+/g, `--allow-env=${names}`);
+/**
+ * `text` with its `--allow-env=…` lists replaced by `names`: every list, or
+ * only the one in the deno.json task named `task` (the setup task reads its
+ * own few variables and keeps its list).
+ */
+export function withAllowEnv(
+  text: string,
+  names: readonly string[],
+  task?: string,
+): string {
+  const list = task === undefined
+    ? /--allow-env=[A-Z0-9_,]+/g
+    : new RegExp(`(?<="${task}": "[^"]*)--allow-env=[A-Z0-9_,]+`, "g");
+  return text.replace(list, `--allow-env=${names}`);
 }
 
 /** Markdown and code spans dropped, for a comment in .env.example. */
@@ -48,6 +60,13 @@ export function envExample(): string {
         `${variable.name}=${variable.example}`,
       );
     }
+  }
+  lines.push(
+    "",
+    "# ---- Read only by deno task setup (docs/deploying.md) ----",
+  );
+  for (const { name, doc } of SETUP_VARIABLES) {
+    lines.push(`# ${plainText(doc)}.`, `# ${name}=`);
   }
   lines.push("", "# ---- Read by Deno ----");
   for (const { name, doc } of DENO_VARIABLES) {

@@ -215,7 +215,7 @@ export const CONFIG_TABLE = {
       kvPath: optional(
         "KV_PATH",
         text,
-        "KV file path (`./data/…` needs no extra flag), or a remote KV URL (see [deploy.md](deploy.md))",
+        "KV file path (`./data/…` needs no extra flag), or a remote KV URL (see [deploying.md](deploying.md))",
         { shown: "Deno's default store" },
       ),
       drainSeconds: setting(
@@ -529,6 +529,19 @@ export const DENO_VARIABLES = [
     name: "DENO_KV_ACCESS_TOKEN",
     doc:
       "read by Deno, not the server: the access token of a remote `KV_PATH` (KV Connect)",
+  },
+] as const;
+
+/** Read only by `deno task setup` (src/setup/settings.ts), never by the server. */
+export const SETUP_VARIABLES = [
+  {
+    name: "ALLOWED_NUMBERS",
+    doc:
+      "who may call the assistant, E.164, comma-separated (unset: `OWNER_NUMBERS`); setup also reads `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_FROM_NUMBER` and `PUBLIC_URL`",
+  },
+  {
+    name: "REJECT_REASON",
+    doc: "what every other caller hears: `rejected` (default) or `busy`",
   },
 ] as const;
 

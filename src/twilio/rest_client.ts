@@ -182,7 +182,8 @@ export class TwilioRestClient {
   }
 }
 
-function apiError(status: number, body: unknown): TwilioApiError {
+/** Twilio's error answer, read from its JSON body `{code, message, more_info}`. */
+export function apiError(status: number, body: unknown): TwilioApiError {
   if (!isRecord(body)) {
     return new TwilioApiError(status, undefined, "no error body", undefined);
   }

@@ -1,6 +1,6 @@
 /**
  * The real app on a real socket with outbound calls on: Twilio's REST API is
- * the local stand-in (./twilio_rest.ts), which calls the app back on its
+ * the local stand-in (peers/twilio_rest.ts), which calls the app back on its
  * public URL as Twilio would, and OpenAI is the Realtime simulator. The job
  * queue listens as main.ts makes it; the briefing's cron is fired by hand.
  */
@@ -12,7 +12,7 @@ import {
 } from "../../peers/realtime/mod.ts";
 import { TEST_API_KEY, TEST_AUTH_TOKEN, testConfig } from "./config.ts";
 import { memoryLogger } from "./logs.ts";
-import { TwilioRest } from "./twilio_rest.ts";
+import { TwilioRest } from "../../peers/twilio_rest.ts";
 
 export const PUBLIC_ORIGIN = "https://assistant.example.com";
 export const ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef";

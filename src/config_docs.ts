@@ -9,9 +9,10 @@ import {
   envExample,
   withAllowEnv,
   withReference,
-} from "./reference.ts";
+} from "./config/reference.ts";
+import { TWILIO_HOST_VARIABLES } from "./setup/twilio_account.ts";
 
-const root = new URL("../../", import.meta.url);
+const root = new URL("../", import.meta.url);
 
 async function readIfPresent(path: URL): Promise<string | undefined> {
   try {
@@ -37,6 +38,17 @@ async function update(
 const names = allowedEnv();
 await update(".env.example", envExample);
 await update("docs/configuration.md", withReference);
-for (const path of ["deno.json", "Dockerfile"]) {
-  await update(path, (text) => withAllowEnv(text ?? "", names));
-}
+// The doctor reads what the server reads, and where setup's Twilio hosts are.
+const doctorNames = [...names, ...Object.values(TWILIO_HOST_VARIABLES)]
+  .filter((name, index, all) => all.indexOf(name) === index);
+await update("deno.json", (text) =>
+  withAllowEnv(
+    withAllowEnv(
+      withAllowEnv(text ?? "", names, "dev"),
+      names,
+      "start",
+    ),
+    doctorNames,
+    "doctor",
+  ));
+await update("Dockerfile", (text) => withAllowEnv(text ?? "", names));

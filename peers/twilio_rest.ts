@@ -1,13 +1,21 @@
 /**
- * A local stand-in for Twilio's REST API: the Calls and Messages resources
- * (`POST /2010-04-01/Accounts/{AccountSid}/Calls.json` and `Messages.json`)
- * as Twilio documents them, and what Twilio does with a call once placed.
+ * A local stand-in for Twilio's REST API, on the hosts Twilio serves it from:
+ *
+ * - `api.twilio.com` (`url`): the Calls and Messages resources
+ *   (`POST /2010-04-01/Accounts/{AccountSid}/Calls.json` and `Messages.json`)
+ *   and what Twilio does with a call once placed; the Account
+ *   (`GET /2010-04-01/Accounts/{AccountSid}.json`); IncomingPhoneNumbers
+ *   (`GET …/IncomingPhoneNumbers.json?PhoneNumber=…`, a paged list, and
+ *   `POST …/IncomingPhoneNumbers/{PN}.json` with `VoiceUrl`, `VoiceMethod`).
+ * - `serverless.twilio.com` and `serverless-upload.twilio.com`
+ *   (`serverlessUrl`, `uploadUrl`): Twilio Functions and their deployment,
+ *   in ./twilio_serverless.ts.
  *
  * Requests: form-encoded, HTTP Basic auth (account SID : auth token) checked,
  * parameters validated as Twilio does (To, From, Url, MachineDetection,
- * StatusCallbackEvent, Body), answers `201` with the resource's JSON (`sid`
- * `CA…`/`SM…`, `status` `queued` and the other fields Twilio returns) or an
- * error JSON `{code, message, more_info, status}`.
+ * StatusCallbackEvent, Body, VoiceMethod), answers with the resource's JSON
+ * (`sid` `CA…`/`SM…`, `status` `queued` and the other fields Twilio returns)
+ * or an error JSON `{code, message, more_info, status}`.
  *
  * Calls: nothing happens until a test says what the callee does. `answer()`
  * posts the call progress events the call subscribed to (initiated,
@@ -23,25 +31,44 @@
  * @module
  */
 import twilio from "twilio";
-import { TwilioEdge } from "../../peers/twilio_edge.ts";
-import { unescapeXml } from "../../peers/twilio_requests.ts";
+import { TwilioEdge } from "./twilio_edge.ts";
+import { unescapeXml } from "./twilio_requests.ts";
+import {
+  authenticated,
+  notFound,
+  type RecordedRequest,
+  recordRequest,
+  rfc2822,
+  sid,
+  twilioError,
+  unauthenticated,
+} from "./twilio_api.ts";
+import { TwilioServerless } from "./twilio_serverless.ts";
+
+export type { RecordedFile, RecordedRequest } from "./twilio_api.ts";
 
 export interface TwilioRestOptions {
   accountSid: string;
   authToken: string;
-  /** The account's own numbers: a `From` outside them is refused (21210). */
+  /**
+   * The account's own numbers: a `From` outside them is refused (21210), and
+   * they are the account's IncomingPhoneNumbers. Unset: any `From`, no numbers.
+   */
   incomingNumbers?: string[];
+  /** Items per page of a list when the client asks for no PageSize (Twilio: 50). */
+  pageSize?: number;
+  /** Status polls a Serverless Build answers `building` before `completed`. */
+  buildPolls?: number;
 }
 
-/** What reached the stand-in, as sent. */
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  /** Lower-cased names. */
-  headers: Record<string, string>;
-  /** The form body in order, repeated names kept. */
-  params: [string, string][];
-  body: string;
+/** One of the account's numbers, as IncomingPhoneNumbers holds it. */
+export interface SimNumber {
+  sid: string;
+  phoneNumber: string;
+  voiceUrl: string;
+  voiceMethod: string;
+  voiceApplicationSid: string | null;
+  created: number;
 }
 
 export type AnsweredBy =
@@ -102,34 +129,20 @@ const E164 = /^\+[1-9]\d{1,14}$/;
 const CALL_EVENTS = new Set(["initiated", "ringing", "answered", "completed"]);
 const FINAL = new Set(["completed", "busy", "no-answer", "failed", "canceled"]);
 
-function sid(prefix: string): string {
-  return prefix + crypto.randomUUID().replaceAll("-", "");
-}
-
-function twilioError(
-  status: number,
-  code: number,
-  message: string,
-): Response {
-  return Response.json({
-    code,
-    message,
-    more_info: `https://www.twilio.com/docs/errors/${code}`,
-    status,
-  }, { status });
-}
-
-/** RFC 2822, as Twilio formats `date_created` and `Timestamp`. */
-function rfc2822(epochMs: number): string {
-  return new Date(epochMs).toUTCString().replace("GMT", "+0000");
-}
-
 export class TwilioRest {
   readonly url: string;
   readonly requests: RecordedRequest[] = [];
   readonly calls: SimCall[] = [];
   readonly messages: SimMessage[] = [];
   readonly webhooks: SentWebhook[] = [];
+  /** The account's IncomingPhoneNumbers; tests may change them. */
+  readonly numbers: SimNumber[];
+  /** Twilio Functions: services, environments, builds, deployments. */
+  readonly serverless: TwilioServerless;
+  /** `https://serverless.twilio.com` stands for this origin. */
+  readonly serverlessUrl: string;
+  /** `https://serverless-upload.twilio.com` stands for this origin. */
+  readonly uploadUrl: string;
   readonly #options: TwilioRestOptions;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #forwards = new Map<string, string>();
@@ -153,6 +166,17 @@ export class TwilioRest {
       (request) => this.#handle(request),
     );
     this.url = `http://127.0.0.1:${this.#server.addr.port}`;
+    this.numbers = (options.incomingNumbers ?? []).map((phoneNumber) => ({
+      sid: sid("PN"),
+      phoneNumber,
+      voiceUrl: "",
+      voiceMethod: "POST",
+      voiceApplicationSid: null,
+      created: Date.now(),
+    }));
+    this.serverless = new TwilioServerless(options, this.requests);
+    this.serverlessUrl = this.serverless.url;
+    this.uploadUrl = this.serverless.uploadUrl;
   }
 
   static start(options: TwilioRestOptions): Promise<TwilioRest> {
@@ -276,6 +300,7 @@ export class TwilioRest {
     await Promise.all([...this.#edges].map((edge) => edge.closed));
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
     await this.#server.shutdown();
+    await this.serverless.close();
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {
@@ -412,35 +437,25 @@ export class TwilioRest {
   // ---- the REST API ----
 
   async #handle(request: Request): Promise<Response> {
+    const record = await recordRequest(request, "api");
+    this.requests.push(record);
     const url = new URL(request.url);
-    const body = await request.text();
-    const headers: Record<string, string> = {};
-    request.headers.forEach((value, name) => headers[name] = value);
-    const form = /^application\/x-www-form-urlencoded\b/i.test(
-        request.headers.get("content-type") ?? "",
-      )
-      ? [...new URLSearchParams(body)]
-      : [];
-    this.requests.push({
-      method: request.method,
-      path: url.pathname,
-      headers,
-      params: form,
-      body,
-    });
-    const match = /^\/2010-04-01\/Accounts\/([^/]+)\/(Calls|Messages)\.json$/
-      .exec(url.pathname);
-    if (!match) {
-      return twilioError(
-        404,
-        20404,
-        `The requested resource ${url.pathname} was not found`,
-      );
+    const match =
+      /^\/2010-04-01\/Accounts\/([^/.]+)(?:\/(Calls|Messages|IncomingPhoneNumbers)(?:\/(PN[0-9a-f]{32}))?)?\.json$/
+        .exec(url.pathname);
+    if (!match) return notFound(url.pathname);
+    const [, account, resource, numberSid] = match;
+    if (!authenticated(request, this.#options)) return unauthenticated();
+    if (account !== this.#options.accountSid) return notFound(url.pathname);
+    if (resource === undefined) {
+      return request.method === "GET"
+        ? Response.json(this.#account())
+        : twilioError(405, 20004, "Method not allowed");
     }
-    const [, account, resource] = match;
-    if (!this.#authenticated(request, account)) {
-      return twilioError(401, 20003, "Authenticate");
+    if (resource === "IncomingPhoneNumbers") {
+      return this.#incomingNumbers(request, url, numberSid, record);
     }
+    if (numberSid !== undefined) return notFound(url.pathname);
     if (request.method !== "POST") {
       return twilioError(405, 20004, "Method not allowed");
     }
@@ -449,7 +464,7 @@ export class TwilioRest {
       const [f] = this.#failures.splice(failure, 1);
       return twilioError(f.status, f.code, f.message);
     }
-    const params = new URLSearchParams(form);
+    const params = new URLSearchParams(record.params);
     const response = resource === "Calls"
       ? this.#createCall(params)
       : this.#createMessage(params);
@@ -457,22 +472,129 @@ export class TwilioRest {
     return response;
   }
 
-  #authenticated(request: Request, account: string): boolean {
-    const header = request.headers.get("authorization") ?? "";
-    if (!header.startsWith("Basic ")) return false;
-    let decoded: string;
-    try {
-      decoded = new TextDecoder().decode(
-        Uint8Array.fromBase64(header.slice(6).trim()),
+  #account(): Record<string, unknown> {
+    const account = this.#options.accountSid;
+    return {
+      auth_token: "[Redacted]",
+      date_created: rfc2822(0),
+      date_updated: rfc2822(0),
+      friendly_name: "My first Twilio account",
+      owner_account_sid: account,
+      sid: account,
+      status: "active",
+      subresource_uris: {
+        incoming_phone_numbers:
+          `/2010-04-01/Accounts/${account}/IncomingPhoneNumbers.json`,
+        calls: `/2010-04-01/Accounts/${account}/Calls.json`,
+        messages: `/2010-04-01/Accounts/${account}/Messages.json`,
+      },
+      type: "Full",
+      uri: `/2010-04-01/Accounts/${account}.json`,
+    };
+  }
+
+  /** The list (filtered by PhoneNumber, `*` any digit), one number, or its update. */
+  #incomingNumbers(
+    request: Request,
+    url: URL,
+    numberSid: string | undefined,
+    record: RecordedRequest,
+  ): Response {
+    const base = `/2010-04-01/Accounts/${this.#options.accountSid}`;
+    if (numberSid === undefined) {
+      if (request.method !== "GET") {
+        return twilioError(405, 20004, "Method not allowed");
+      }
+      const filter = url.searchParams.get("PhoneNumber");
+      const pattern = filter === null ? undefined : new RegExp(
+        filter.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", "\\d"),
       );
-    } catch {
-      return false;
+      const matching = this.numbers.filter((n) =>
+        pattern === undefined || pattern.test(n.phoneNumber)
+      );
+      const pageSize = Number(
+        url.searchParams.get("PageSize") ?? this.#options.pageSize ?? 50,
+      );
+      const page = Number(url.searchParams.get("Page") ?? 0);
+      const start = page * pageSize;
+      const items = matching.slice(start, start + pageSize);
+      const pageUri = (n: number) => {
+        const query = new URLSearchParams(url.searchParams);
+        query.set("PageSize", String(pageSize));
+        query.set("Page", String(n));
+        return `${base}/IncomingPhoneNumbers.json?${query}`;
+      };
+      return Response.json({
+        end: start + Math.max(items.length - 1, 0),
+        first_page_uri: pageUri(0),
+        incoming_phone_numbers: items.map((n) => this.#numberJson(n)),
+        next_page_uri: start + pageSize < matching.length
+          ? pageUri(page + 1)
+          : null,
+        page,
+        page_size: pageSize,
+        previous_page_uri: page > 0 ? pageUri(page - 1) : null,
+        start,
+        uri: pageUri(page),
+      });
     }
-    const colon = decoded.indexOf(":");
-    const user = decoded.slice(0, colon);
-    const password = decoded.slice(colon + 1);
-    return colon > 0 && user === this.#options.accountSid &&
-      password === this.#options.authToken && account === user;
+    const number = this.numbers.find((n) => n.sid === numberSid);
+    if (!number) return notFound(url.pathname);
+    if (request.method === "GET") {
+      return Response.json(this.#numberJson(number));
+    }
+    if (request.method !== "POST") {
+      return twilioError(405, 20004, "Method not allowed");
+    }
+    const form = new URLSearchParams(record.params);
+    const voiceUrl = form.get("VoiceUrl");
+    const voiceMethod = form.get("VoiceMethod");
+    if (voiceUrl !== null && voiceUrl !== "" && !URL.canParse(voiceUrl)) {
+      return twilioError(400, 21502, `VoiceUrl is not valid: ${voiceUrl}`);
+    }
+    if (voiceMethod !== null && !["GET", "POST"].includes(voiceMethod)) {
+      return twilioError(400, 21502, "VoiceMethod must be GET or POST");
+    }
+    if (voiceUrl !== null) number.voiceUrl = voiceUrl;
+    if (voiceMethod !== null) number.voiceMethod = voiceMethod;
+    if (form.has("VoiceApplicationSid")) {
+      number.voiceApplicationSid = form.get("VoiceApplicationSid") || null;
+    }
+    return Response.json(this.#numberJson(number));
+  }
+
+  #numberJson(number: SimNumber): Record<string, unknown> {
+    const account = this.#options.accountSid;
+    const uri =
+      `/2010-04-01/Accounts/${account}/IncomingPhoneNumbers/${number.sid}.json`;
+    return {
+      account_sid: account,
+      address_requirements: "none",
+      api_version: "2010-04-01",
+      beta: false,
+      capabilities: { fax: false, mms: true, sms: true, voice: true },
+      date_created: rfc2822(number.created),
+      date_updated: rfc2822(Date.now()),
+      emergency_status: "Inactive",
+      friendly_name: number.phoneNumber,
+      origin: "twilio",
+      phone_number: number.phoneNumber,
+      sid: number.sid,
+      sms_method: "POST",
+      sms_url: "",
+      status: "in-use",
+      status_callback: "",
+      status_callback_method: "POST",
+      trunk_sid: null,
+      uri,
+      voice_application_sid: number.voiceApplicationSid,
+      voice_caller_id_lookup: false,
+      voice_fallback_method: "POST",
+      voice_fallback_url: null,
+      voice_method: number.voiceMethod,
+      voice_receive_mode: "voice",
+      voice_url: number.voiceUrl,
+    };
   }
 
   #checkFrom(from: string | null): Response | undefined {
