@@ -10,7 +10,10 @@ import {
   loadConfig,
 } from "./src/config.ts";
 import { consoleSink, createLogger } from "./src/log.ts";
-import { missingNetPermissions } from "./src/net_permissions.ts";
+import {
+  dropListenGrant,
+  missingNetPermissions,
+} from "./src/net_permissions.ts";
 import { createApp } from "./src/server.ts";
 
 function readConfig(): Config {
@@ -69,9 +72,21 @@ const jobsListening = app.jobs.listen();
 
 const server = Deno.serve({
   port: config.server.port,
-  onListen: ({ hostname, port }) =>
-    logger.log("info", "server.listening", { hostname, port }),
+  onListen() {},
 }, app.handler);
+// Listening needed 0.0.0.0; from here on the process only dials its hosts.
+const localPortsReachable = await dropListenGrant(server.addr.hostname);
+logger.log("info", "server.listening", {
+  hostname: server.addr.hostname,
+  port: server.addr.port,
+  localPorts: localPortsReachable ? "reachable" : "refused",
+});
+if (localPortsReachable) {
+  logger.log("warn", "net.local_ports_reachable", {
+    advice:
+      "--allow-net grants a loopback address: the process could connect to local services",
+  });
+}
 
 let stopping = false;
 async function shutdown(signal: string) {

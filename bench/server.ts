@@ -86,8 +86,11 @@ export async function stopServer(server: ServerProcess): Promise<number> {
   return code;
 }
 
+/** The owner's /healthz: the live-call count is behind ADMIN_TOKEN. */
 export async function health(port: number): Promise<{ calls: number }> {
-  const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+  const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
   return await response.json();
 }
 

@@ -9,6 +9,7 @@ import type { KindFigures } from "./calls.ts";
 import { SILENCE_BOUND_MS } from "./calls.ts";
 import type { DrainFigures } from "./drain.ts";
 import type { FloodReport } from "./floods.ts";
+import type { PinGuessFigures } from "./pin_guesses.ts";
 import {
   type CallResult,
   type Harness,
@@ -49,6 +50,7 @@ export interface Measured {
   idleTicks: number;
   crashedBeforeEnd: boolean;
   floods: FloodReport;
+  pins: PinGuessFigures;
   drain: DrainFigures;
   secrets: SecretFigures;
 }
@@ -320,6 +322,17 @@ export function assess(run: SoakRun): Assessment {
       })`,
       requirement: "all 401/403 (404 no token, 413 oversized)",
       pass: floodUnexpected === 0,
+    },
+    {
+      name: "Wrong PINs refused cheaply",
+      value:
+        `${m.pins.refused}/${m.pins.guesses} (${m.pins.lockedOut} calls locked out, p99 ${
+          m.pins.p99Ms.toFixed(1)
+        } ms, ${m.pins.logLines} log lines)`,
+      requirement:
+        "all refused, no stream; ≤ 100 log lines; the verified owner gets through after",
+      pass: m.pins.refused === m.pins.guesses && m.pins.upstreamOpened === 0 &&
+        m.pins.logLines <= 100 && m.pins.ownerGotThrough,
     },
     {
       name: "Upstream sessions opened by floods",

@@ -36,6 +36,8 @@ export interface Secrets {
   openaiApiKey: string;
   twilioAuthToken: string;
   mcpPassword: string;
+  /** /healthz shows the live-call count only with it. */
+  adminToken: string;
 }
 
 export interface ServerSettings {
@@ -148,6 +150,7 @@ export class Harness {
       openaiApiKey: `sk-soak-${hex(24)}`,
       twilioAuthToken: hex(16),
       mcpPassword: `zapier-mcp-SOAK-SECRET-${hex(12)}`,
+      adminToken: `soak-admin-${hex(16)}`,
     };
     const backends = new Map<BackendMode, FakeRealtime>();
     const apiKey = secrets.openaiApiKey;
@@ -193,6 +196,7 @@ export class Harness {
       OPENAI_API_KEY: secrets.openaiApiKey,
       TWILIO_AUTH_TOKEN: secrets.twilioAuthToken,
       ZAPIER_MCP_PASSWORD: secrets.mcpPassword,
+      ADMIN_TOKEN: secrets.adminToken,
       PORT: "0",
       PUBLIC_URL: PUBLIC_ORIGIN,
       OPENAI_REALTIME_URL:
@@ -330,6 +334,7 @@ export class Harness {
   async healthz(timeoutMs = 5000): Promise<{ calls: number } | undefined> {
     try {
       const response = await fetch(`${this.server.origin}/healthz`, {
+        headers: { authorization: `Bearer ${this.secrets.adminToken}` },
         signal: AbortSignal.timeout(timeoutMs),
         client: soakHttp,
       });

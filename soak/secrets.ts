@@ -22,6 +22,7 @@ export function scanSecrets(h: Harness): SecretFigures {
     ["OPENAI_API_KEY", h.secrets.openaiApiKey],
     ["TWILIO_AUTH_TOKEN", h.secrets.twilioAuthToken],
     ["ZAPIER_MCP_PASSWORD", h.secrets.mcpPassword],
+    ["ADMIN_TOKEN", h.secrets.adminToken],
   ];
   const tokens = new Set(h.tokens);
   const macs = new Map<string, string>();

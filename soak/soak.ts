@@ -20,6 +20,7 @@ import { inside, memory as serverMemory, type MemorySample } from "./inside.ts";
 import { KINDS } from "./kinds.ts";
 import { startTimeLimitCall } from "./limits.ts";
 import { HELP, type Options, parseOptions } from "./options.ts";
+import { pinGuesses } from "./pin_guesses.ts";
 import { mib, printAndWrite } from "./report.ts";
 import { scanSecrets } from "./secrets.ts";
 
@@ -158,6 +159,10 @@ async function soak(
     memory,
   );
 
+  // 5b. PIN guessing, against a server with CALLER_PIN (its own process).
+  progress(`PIN guessing: ${options.flood} wrong PINs`);
+  const pins = await pinGuesses(options.serverRoot, options.flood);
+
   // 6. The time-limit call ends by itself.
   if (timeLimit) {
     progress("waiting for the time-limit call");
@@ -212,6 +217,7 @@ async function soak(
     idleTicks,
     crashedBeforeEnd,
     floods,
+    pins,
     drain,
     secrets,
   };

@@ -6,6 +6,7 @@
  */
 
 import { MODEL_NAME, modelNameProblem } from "./config/fields.ts";
+import { priceOf } from "./cost/prices.ts";
 import {
   CONFIG_TABLE,
   type ConfigVariable,
@@ -113,8 +114,35 @@ export function loadConfig(read: EnvReader): Config {
       problems,
     ),
   };
+  if (config.callers.pinSkipVerified && config.callers.pin === undefined) {
+    problems.push("CALLER_PIN_SKIP_VERIFIED needs CALLER_PIN");
+  }
+  if (config.cost.dailyBudgetMicroUsd !== undefined) {
+    problems.push(...unpricedModels(config));
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * A budget cannot hold if a model it pays for is priced at nothing: each
+ * model the configuration will bill must have a price.
+ */
+function unpricedModels(config: Config): string[] {
+  const billed: [string, string][] = config.assistant.engine === "live"
+    ? [
+      ["LIVE_MODEL", config.live.model],
+      ["LIVE_BACKEND_MODEL", config.live.backendModel],
+    ]
+    : [["OPENAI_REALTIME_MODEL", config.realtime.model]];
+  if (config.memory.enabled && config.journal.transcripts) {
+    billed.push(["SUMMARY_MODEL", config.memory.summaryModel]);
+  }
+  return billed
+    .filter(([, model]) => priceOf(config.cost.prices, model) === undefined)
+    .map(([variable, model]) =>
+      `DAILY_BUDGET_USD is set, but the model "${model}" (${variable}) has no known price, so its calls would count as $0: add its price to PRICES_JSON (see .env.example) or use a model with a built-in price`
+    );
 }
 
 /**

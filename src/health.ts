@@ -1,8 +1,11 @@
 /**
- * `GET /healthz`: public, for load balancers and the Docker HEALTHCHECK.
- * Nothing in it is secret: a count, the uptime and the model's public record.
+ * `GET /healthz`: public, for load balancers and the Docker HEALTHCHECK. It
+ * says only ok (200) or not (503 while draining) and the model's public
+ * record. How many calls are live tells anyone when the owner is on the
+ * phone: that, and the uptime, only with the owner's token or session.
  */
 
+import type { AdminAuth } from "./admin/auth.ts";
 import type { Admission } from "./admission.ts";
 import type { Calls } from "./call/calls.ts";
 import type { Handler } from "./http/router.ts";
@@ -12,13 +15,24 @@ export function healthHandler(options: {
   admission: Admission;
   calls: Calls;
   model: () => ModelStatus;
+  admin: AdminAuth | undefined;
 }): Handler {
   const startedAt = Date.now();
-  return () =>
-    Response.json({
-      status: options.admission.draining ? "draining" : "ok",
-      calls: options.calls.live.size,
-      uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
+  return async (request) => {
+    const ok = !options.admission.draining;
+    const owner = await options.admin?.allows(request) ?? false;
+    return Response.json({
+      status: ok ? "ok" : "draining",
       model: options.model(),
+      ...(owner
+        ? {
+          calls: options.calls.live.size,
+          uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
+        }
+        : {}),
+    }, {
+      status: ok ? 200 : 503,
+      headers: { "cache-control": "no-store" },
     });
+  };
 }

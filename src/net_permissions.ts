@@ -34,6 +34,27 @@ function hostAndPort(endpoint: string): string {
   return `${url.hostname}:${port}`;
 }
 
+/** Loopback addresses a process could reach local services on (port 1 stands for any port). */
+const LOCAL_PROBES = ["0.0.0.0:1", "127.0.0.1:1", "localhost:1", "[::1]:1"];
+
+/**
+ * Drops the grant the listener needed. `--allow-net=0.0.0.0` (any port, so
+ * PORT can be set freely) would also let the process connect to 0.0.0.0:*,
+ * which is every service on this machine; a socket already listening keeps
+ * accepting once the grant is revoked. True when the process can still
+ * connect to some local port anyway (a broader --allow-net).
+ */
+export async function dropListenGrant(hostname = "0.0.0.0"): Promise<boolean> {
+  try {
+    await Deno.permissions.revoke({ name: "net", host: hostname });
+  } catch {
+    // A runtime that cannot revoke (all permissions, as on Deno Deploy).
+  }
+  return LOCAL_PROBES.some((host) =>
+    Deno.permissions.querySync({ name: "net", host }).state === "granted"
+  );
+}
+
 /** The dialled hosts `--allow-net` does not grant. */
 export function missingNetPermissions(config: Config): string[] {
   return dialledHosts(config).filter((host) =>

@@ -16,10 +16,10 @@ import type { Services } from "./services.ts";
 export function routeTable(parts: Services): Route[] {
   const { config, admin, outbound } = parts;
   const twilio = webhookHandlers(parts);
-  const owner = ownerGuard(admin);
+  const owner = ownerGuard(admin, config.server.publicUrl);
   const pages = ownerHandlers(parts);
   const memoryPages = memoryHandlers(parts);
-  const scheduled = scheduledCallHandlers(outbound, config.server.publicUrl);
+  const scheduled = scheduledCallHandlers(outbound);
   const placed = outbound &&
     outboundWebhookHandlers({
       ...parts,
@@ -31,6 +31,7 @@ export function routeTable(parts: Services): Route[] {
   return [
     route("GET", "/healthz", healthHandler(parts)),
     route("POST", "/incoming-call", twilio.incomingCall),
+    route("POST", "/incoming-call/pin", twilio.pinEntered),
     route("POST", "/call-ended", twilio.callEnded),
     route(
       "GET",

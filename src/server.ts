@@ -27,7 +27,8 @@ export { BUDGET_MESSAGE } from "./cost/budget.ts";
 export type { AppOptions } from "./services.ts";
 
 export interface App {
-  handler(request: Request): Promise<Response>;
+  /** `info`: Deno.serve's, for the client address (the /login throttle). */
+  handler(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
   calls: Calls;
   journal: CallJournal;
   /**
@@ -62,7 +63,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   const services = await startServices(options);
   const { calls, journal, jobs, memory, spend, outbound } = services;
   return {
-    handler: router(routeTable(services), options.logger),
+    handler: router(
+      routeTable(services),
+      options.logger,
+      options.bodyDeadlineMs,
+    ),
     calls,
     journal,
     jobs,

@@ -6,10 +6,13 @@
 
 import { Admission } from "./admission.ts";
 import { AdminAuth } from "./admin/auth.ts";
+import { LoginThrottle } from "./admin/login_throttle.ts";
 import { Calls, type CallWatcher } from "./call/calls.ts";
 import type { Config } from "./config.ts";
 import { Budget } from "./cost/budget.ts";
+import { priceUsage } from "./cost/pricing.ts";
 import { SpendLedger } from "./cost/spend.ts";
+import { addUsage, type UsageReport } from "./cost/usage.ts";
 import { JobQueue } from "./jobs/queue.ts";
 import { CallJournal } from "./journal/journal.ts";
 import { type Logger, rateLimited } from "./log.ts";
@@ -21,6 +24,7 @@ import { zapierToolSource } from "./mcp/zapier_client.ts";
 import { endCall } from "./tools/end_call.ts";
 import { forgetTool } from "./tools/forget.ts";
 import { rememberTool } from "./tools/remember.ts";
+import { CallerPin, WRONG_PINS_PER_HOUR } from "./twilio/caller_pin.ts";
 import { importSigningKey } from "./twilio/signature.ts";
 import { Outbound } from "./outbound/outbound.ts";
 import type { CronRegistrar } from "./outbound/outbound.ts";
@@ -38,6 +42,8 @@ export interface AppOptions {
   summary?: { timeoutMs?: number; retryDelayMs?: number; maxAttempts?: number };
   /** Registers the daily briefing's cron (default Deno.cron; tests fire their own). */
   cron?: CronRegistrar;
+  /** How long a request body may take to arrive (default 15 s; tests shorten it). */
+  bodyDeadlineMs?: number;
   /** How often DIGEST_SMS looks for a call's summary (default 30 s). */
   digestCheckEveryMs?: number;
 }
@@ -53,7 +59,7 @@ export async function startServices(options: AppOptions) {
   const tokenKey = await importTokenKey(config.twilio.authToken);
   const admin = config.admin.token === undefined
     ? undefined
-    : await AdminAuth.create(config.admin.token);
+    : new AdminAuth(config.admin.token, kv);
   const jobs = new JobQueue(kv, logger);
   const spend = new SpendLedger(kv, config.assistant.timeZone);
   const memory = config.memory.enabled
@@ -119,6 +125,7 @@ export async function startServices(options: AppOptions) {
     cron: options.cron,
     digestCheckEveryMs: options.digestCheckEveryMs,
     draining: (): boolean => admission.draining,
+    budget,
   });
   const watchers: CallWatcher[] = [];
   if (budget) watchers.push((call) => budget.watch(call));
@@ -128,8 +135,35 @@ export async function startServices(options: AppOptions) {
       ended: () => outbound.afterCall(call.callSid),
     }));
   }
+  // A pre-warmed session no stream claimed was still paid for: count it.
+  const unclaimedWrites = new Set<Promise<void>>();
+  const unclaimed = (callSid: string, usage: UsageReport[]) => {
+    const totals = usage.reduce(addUsage, {});
+    const { microUsd } = priceUsage(totals, config.cost.prices);
+    logger.log("info", "prewarm.unclaimed", {
+      callSid,
+      costMicroUsd: microUsd,
+    });
+    if (microUsd <= 0) return;
+    const write = spend.write(
+      kv.atomic(),
+      `${callSid}/unclaimed`,
+      Date.now(),
+      microUsd,
+    ).commit().then(
+      () => {},
+      (error) =>
+        logger.log("warn", "prewarm.unclaimed_not_counted", {
+          callSid,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    );
+    unclaimedWrites.add(write);
+    write.finally(() => unclaimedWrites.delete(write));
+  };
   const calls = new Calls({
     config,
+    unclaimed,
     logger,
     journal,
     upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs,
@@ -143,6 +177,21 @@ export async function startServices(options: AppOptions) {
     watchers,
   });
   const admission = new Admission(() => calls.load, config.calls.maxConcurrent);
+  const callerPin = config.callers.pin === undefined
+    ? undefined
+    : new CallerPin(config.callers.pin, kv, {
+      onLockout: (lockout) =>
+        logger.log("warn", "caller_pin.lockout", {
+          wrongPins: WRONG_PINS_PER_HOUR + 1,
+          refusedUntil: new Date(lockout.hourStart + 3_600_000).toISOString(),
+        }),
+    });
+  if (config.callers.pin !== undefined && config.callers.pin.length < 6) {
+    logger.log("warn", "config.caller_pin_short", {
+      digits: config.callers.pin.length,
+      advice: "a CALLER_PIN of 6 or more digits is much harder to guess",
+    });
+  }
   const model = watchModel(
     config,
     logger,
@@ -158,9 +207,11 @@ export async function startServices(options: AppOptions) {
     tokenKey,
     usedTokens: new KvUsedTokenStore(kv),
     admin,
+    loginThrottle: new LoginThrottle(),
     journal,
     calls,
     admission,
+    callerPin,
     model: model.current,
     memory,
     spend,
@@ -172,6 +223,7 @@ export async function startServices(options: AppOptions) {
     async drain(seconds: number): Promise<void> {
       admission.drain();
       await calls.drain(seconds);
+      await Promise.all([...unclaimedWrites]);
       // The last calls' summaries are queued; one being made now is left to
       // KV, which delivers it again after the restart.
       await journal.flushed();
@@ -184,6 +236,7 @@ export async function startServices(options: AppOptions) {
       model.stop();
       await model.done;
       await calls.close();
+      await Promise.all([...unclaimedWrites]);
       await remoteTools?.close();
       await journal.flushed();
       await budget?.settled();

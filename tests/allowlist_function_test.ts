@@ -19,11 +19,16 @@ type Env = Record<string, string | undefined>;
 // One call through the Function, as Twilio would make it. Checks what every
 // answer must satisfy: a <Response> holding exactly one verb, and no allowed
 // number in the logs.
-async function call(env: Env, from: string | undefined) {
+async function call(
+  env: Env,
+  from: string | undefined,
+  extra: Record<string, string> = {},
+) {
   const event: Record<string, unknown> = {
     CallSid: "CA00000000000000000000000000000000",
     To: "+15005550006",
     Direction: "inbound",
+    ...extra,
   };
   if (from !== undefined) event.From = from;
   const { response, logs, twiml } = await runFunction(FUNCTION, env, event);
@@ -119,6 +124,41 @@ for (
     assertRedirected((await call(ENV, from)).verb);
   });
 }
+
+Deno.test("allowlist function rejects a listed caller ID whose STIR/SHAKEN verdict failed, saying why", async () => {
+  for (
+    const verdict of [
+      "TN-Validation-Failed-A",
+      "TN-Validation-Failed-B",
+      "TN-Validation-Failed-C",
+      "TN-Validation-Failed",
+    ]
+  ) {
+    const { verb, logs } = await call(ENV, OWNER, { StirVerstat: verdict });
+    assertRejected(verb);
+    assert.ok(
+      errors(logs).some((line) =>
+        line.includes("STIR/SHAKEN") && line.includes(verdict)
+      ),
+      `reason logged for ${verdict}`,
+    );
+  }
+});
+
+Deno.test("allowlist function redirects a listed caller with a passed verdict, No-TN-Validation or no verdict", async () => {
+  const verdicts: Record<string, string>[] = [
+    { StirVerstat: "TN-Validation-Passed-A" },
+    { StirVerstat: "TN-Validation-Passed-B" },
+    { StirVerstat: "TN-Validation-Passed-C" },
+    { StirVerstat: "No-TN-Validation" },
+    {},
+  ];
+  for (const extra of verdicts) {
+    const { verb, logs } = await call(ENV, OWNER, extra);
+    assertRedirected(verb);
+    assert.deepEqual(errors(logs), []);
+  }
+});
 
 Deno.test("allowlist function rejects a caller who is not on the list without answering", async () => {
   const { verb, logs } = await call(ENV, STRANGER);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { BUDGET_GOODBYE, BUDGET_MESSAGE } from "../src/cost/budget.ts";
 import { callSidFor, placeCall, waitForRecord } from "./helpers/placed_call.ts";
 import {
+  delay,
   PUBLIC_ORIGIN,
   randomAudio,
   startTestServer,
@@ -104,6 +105,49 @@ Deno.test("under DAILY_BUDGET_USD calls go on as usual", async () => {
     assert.equal(server.realtime.handshakes, 2);
     again.edge.sendStop();
     await again.session.closed;
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a pre-warmed session that no stream claims is priced and counted against DAILY_BUDGET_USD", async () => {
+  const server = await startTestServer({
+    DAILY_BUDGET_USD: "0.01",
+    ASSISTANT_INSTRUCTIONS: LONG_INSTRUCTIONS,
+    GREETING: "Hello, boss.",
+    STREAM_TOKEN_TTL_SECONDS: "5",
+    MEMORY: "false",
+  }, { onResponseCreate: (session) => session.speak(randomAudio(800)) });
+  try {
+    // Twilio fetched the TwiML but never connected the stream: the greeting's
+    // response still ran, and was billed.
+    await server.answer({ ...CALL_PARAMS, CallSid: callSidFor(1) });
+    const session = await server.realtime.nextSession();
+    await session.waitFor("response.create");
+    let unclaimed: Record<string, unknown> | undefined;
+    for (let i = 0; i < 80 && !unclaimed; i++) {
+      await delay(100);
+      unclaimed = server.logs.events().find((e) =>
+        e.event === "prewarm.unclaimed"
+      );
+    }
+    assert.equal(unclaimed?.callSid, callSidFor(1));
+    const cost = Number(unclaimed?.costMicroUsd);
+    assert.ok(cost >= 10_000, String(cost));
+    await delay(100);
+    assert.equal(await server.app.spend.day(Date.now()), cost);
+    // The budget now holds: the next call opens nothing.
+    const webhook = signedWebhook(`${PUBLIC_ORIGIN}/incoming-call`, {
+      ...CALL_PARAMS,
+      CallSid: callSidFor(2),
+    });
+    const refused = await fetch(`${server.origin}/incoming-call`, {
+      method: "POST",
+      headers: webhook.headers,
+      body: await webhook.text(),
+    });
+    assert.ok(!(await refused.text()).includes("<Stream"));
+    assert.equal(server.realtime.handshakes, 1);
   } finally {
     await server.close();
   }

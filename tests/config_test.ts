@@ -614,3 +614,92 @@ Deno.test("deno.json dev reads .env and start does not", async () => {
   assert.doesNotMatch(all.start, /--env-file\b/);
   assert.doesNotMatch(all.start, /--env\b/);
 });
+
+Deno.test("loadConfig() takes CALLER_PIN of 4 to 12 digits and refuses anything else without echoing it", () => {
+  assert.deepEqual(load({ ...REQUIRED, CALLER_PIN: "4821" }).callers, {
+    pin: "4821",
+    pinSkipVerified: false,
+  });
+  assert.deepEqual(
+    load({
+      ...REQUIRED,
+      CALLER_PIN: "123456789012",
+      CALLER_PIN_SKIP_VERIFIED: "true",
+    }).callers,
+    { pin: "123456789012", pinSkipVerified: true },
+  );
+  assert.equal(load(REQUIRED).callers.pin, undefined);
+  for (const pin of ["123", "1234567890123", "12a4", "12 34", "+1234"]) {
+    const error = refuse({ ...REQUIRED, CALLER_PIN: pin });
+    assert.match(error.message, /CALLER_PIN must be 4 to 12 digits/);
+    assert.ok(!error.message.includes(pin), error.message);
+  }
+  assert.match(
+    refuse({ ...REQUIRED, CALLER_PIN_SKIP_VERIFIED: "true" }).message,
+    /CALLER_PIN_SKIP_VERIFIED needs CALLER_PIN/,
+  );
+});
+
+Deno.test("loadConfig() with DAILY_BUDGET_USD refuses a model without a known price, naming it and PRICES_JSON", () => {
+  const error = refuse({
+    ...REQUIRED,
+    DAILY_BUDGET_USD: "5",
+    OPENAI_REALTIME_MODEL: "gpt-realtime-1.5",
+  });
+  assert.match(error.message, /"gpt-realtime-1\.5" \(OPENAI_REALTIME_MODEL\)/);
+  assert.match(error.message, /PRICES_JSON/);
+  // Priced through PRICES_JSON, or no budget: accepted.
+  load({
+    ...REQUIRED,
+    DAILY_BUDGET_USD: "5",
+    OPENAI_REALTIME_MODEL: "gpt-realtime-1.5",
+    PRICES_JSON: JSON.stringify({
+      "gpt-realtime-1.5": {
+        audio: { input: 32, cached_input: 0.4, output: 64 },
+        text: { input: 4, cached_input: 0.4, output: 16 },
+      },
+    }),
+  });
+  load({ ...REQUIRED, OPENAI_REALTIME_MODEL: "gpt-realtime-1.5" });
+  // GPT-Live bills LIVE_MODEL and LIVE_BACKEND_MODEL; the summary model too.
+  assert.match(
+    refuse({
+      ...REQUIRED,
+      DAILY_BUDGET_USD: "5",
+      VOICE_ENGINE: "live",
+      LIVE_BACKEND_MODEL: "gpt-9-nano",
+    }).message,
+    /"gpt-9-nano" \(LIVE_BACKEND_MODEL\)/,
+  );
+  assert.match(
+    refuse({ ...REQUIRED, DAILY_BUDGET_USD: "5", SUMMARY_MODEL: "gpt-9-nano" })
+      .message,
+    /"gpt-9-nano" \(SUMMARY_MODEL\)/,
+  );
+});
+
+Deno.test("loadConfig() accepts ws:// and http:// for OpenAI, Zapier and Twilio only on this machine", () => {
+  for (
+    const [name, url] of [
+      ["OPENAI_REALTIME_URL", "ws://realtime.example.net/v1/realtime"],
+      ["OPENAI_LIVE_URL", "ws://10.0.0.5:9000/v1/live/sessions"],
+      ["ZAPIER_MCP_URL", "http://mcp.example.net/api/mcp"],
+      ["TWILIO_API_URL", "http://api.twilio.com"],
+    ] as const
+  ) {
+    const error = refuse({ ...REQUIRED, [name]: url });
+    assert.match(
+      error.message,
+      new RegExp(`${name} must start with (wss|https)://`),
+    );
+  }
+  const local = load({
+    ...REQUIRED,
+    OPENAI_REALTIME_URL: "ws://127.0.0.1:9000/v1/realtime",
+    OPENAI_LIVE_URL: "ws://localhost:9001/v1/live/sessions",
+    ZAPIER_MCP_URL: "http://[::1]:9002/api/mcp",
+    TWILIO_API_URL: "http://127.0.0.1:9003",
+  });
+  assert.match(local.realtime.url, /^ws:\/\/127\.0\.0\.1:9000/);
+  assert.equal(local.live.url, "ws://localhost:9001/v1/live/sessions");
+});

@@ -361,7 +361,7 @@ function environmentOf(service: Yaml): Record<string, string> {
   );
 }
 
-Deno.test("docker-compose.yml runs the assistant from this Dockerfile with .env, port 5050 and the KV volume at the image's data directory", async () => {
+Deno.test("docker-compose.yml runs the assistant from this Dockerfile with .env, port 5050 published on 127.0.0.1 only, and the KV volume at the image's data directory", async () => {
   const { services, volumes } = await compose();
   const { env: imageEnv } = await dockerfile();
   const assistant = services.assistant;
@@ -376,7 +376,8 @@ Deno.test("docker-compose.yml runs the assistant from this Dockerfile with .env,
   );
   assert.ok(envFiles.includes(".env"));
   assert.equal(environmentOf(assistant).PORT, "5050");
-  assert.ok(assistant.ports.includes("${PORT:-5050}:5050"));
+  // Plain HTTP on this machine's loopback only, never on every interface.
+  assert.deepEqual(assistant.ports, ["127.0.0.1:${PORT:-5050}:5050"]);
   const dataDir = posix.dirname(imageEnv.KV_PATH);
   assert.ok(assistant.volumes.includes(`kv-data:${dataDir}`));
   assert.ok(volumes && "kv-data" in volumes, "kv-data is not declared");

@@ -16,7 +16,11 @@ import { delay, randomAudio, startTestServer } from "./helpers/test_server.ts";
 import { testConfig } from "./helpers/config.ts";
 import { CALL_PARAMS } from "../peers/twilio_requests.ts";
 import { assistantInstructions } from "../src/call/instructions.ts";
-import { CALLS_HEADING, NOTES_HEADING } from "../src/memory/prompt.ts";
+import {
+  ASSISTANT_NOTES_HEADING,
+  CALLS_HEADING,
+  NOTES_HEADING,
+} from "../src/memory/prompt.ts";
 import { SUMMARY_INSTRUCTIONS } from "../src/memory/summarizer.ts";
 
 const FACT = "My dentist is Dr. Lee, Tuesdays";
@@ -63,10 +67,14 @@ Deno.test("a fact stored with remember in one call is in the next call's session
     await hangUp(server, first);
 
     const second = await placeCall(server, 2);
+    // The assistant's own note, quoted as information, never as the owner's.
     assert.ok(
-      second.instructions.includes(`${NOTES_HEADING}\n- ${FACT}`),
+      second.instructions.includes(
+        `${ASSISTANT_NOTES_HEADING}\n- ${JSON.stringify(FACT)}`,
+      ),
       second.instructions,
     );
+    assert.ok(!second.instructions.includes(NOTES_HEADING));
     const forgotten = await modelCalls(second.session, "forget", {
       description: "the dentist",
     });
@@ -281,7 +289,12 @@ Deno.test("GPT-Live: a remembered fact and the last call's summary are in the ne
     const second = await live.nextSession();
     await second.waitFor("session.start", undefined, 3000);
     const instructions = startOf(second);
-    assert.ok(instructions.includes(`${NOTES_HEADING}\n- ${FACT}`));
+    assert.ok(
+      instructions.includes(
+        `${ASSISTANT_NOTES_HEADING}\n- ${JSON.stringify(FACT)}`,
+      ),
+    );
+    assert.ok(!instructions.includes(NOTES_HEADING));
     assert.ok(instructions.includes(MILK_SUMMARY.summary));
     // The summary went to the Responses API beside the Realtime endpoint.
     assert.equal(server.realtime.responsesApi.requests.length, 1);

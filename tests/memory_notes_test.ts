@@ -10,6 +10,8 @@ import { NoteStore } from "../src/memory/notes.ts";
 import { forgetTool } from "../src/tools/forget.ts";
 import { rememberTool } from "../src/tools/remember.ts";
 
+const OWNER = { by: "owner" } as const;
+
 async function withStore(
   run: (notes: NoteStore, tick: () => void) => Promise<void>,
 ): Promise<void> {
@@ -67,7 +69,7 @@ Deno.test("remember tells the model what was stored, so it confirms in one sente
 Deno.test(`notes keep the newest ${MAX_NOTES}: the oldest is dropped first and the tool says so`, async () => {
   await withStore(async (notes, tick) => {
     for (let i = 1; i <= MAX_NOTES; i++) {
-      await notes.add(`fact number ${i}`);
+      await notes.add(`fact number ${i}`, OWNER);
       tick();
     }
     const { output } = await rememberTool(notes).run(
@@ -86,7 +88,7 @@ Deno.test(`notes keep at most ${MAX_NOTES_CHARS} characters in all, oldest dropp
   await withStore(async (notes, tick) => {
     // 9 notes of 250 characters: 2 250 characters, over the bound.
     for (let i = 1; i <= 9; i++) {
-      await notes.add(`${i} `.padEnd(250, "x"));
+      await notes.add(`${i} `.padEnd(250, "x"), OWNER);
       tick();
     }
     const kept = await notes.list();
@@ -106,7 +108,7 @@ Deno.test("forget removes every note the description names, says which, and says
         "Anna's birthday is 3 May",
       ]
     ) {
-      await notes.add(text);
+      await notes.add(text, OWNER);
       tick();
     }
     const tool = forgetTool(notes);

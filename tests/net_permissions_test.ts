@@ -59,3 +59,59 @@ Deno.test("dialledHosts() adds Twilio's REST API host when outbound calls are on
     ["api.openai.com:443", "api.twilio.com:443"],
   );
 });
+
+Deno.test("dropListenGrant(): under --allow-net=0.0.0.0 the server keeps serving but can no longer connect to a local port", async () => {
+  // A local service the server must not reach.
+  const local = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const script = `
+    import { dropListenGrant } from ${
+    JSON.stringify(new URL("../src/net_permissions.ts", import.meta.url).href)
+  };
+    const served = Promise.withResolvers();
+    const server = Deno.serve({ port: 0, onListen() {} }, () => {
+      served.resolve();
+      return new Response("served");
+    });
+    const before = Deno.permissions.querySync({ name: "net", host: "0.0.0.0:${local.addr.port}" }).state;
+    const reachable = await dropListenGrant(server.addr.hostname);
+    let dialled = "connected";
+    try {
+      (await Deno.connect({ hostname: "0.0.0.0", port: ${local.addr.port} })).close();
+    } catch (error) {
+      dialled = error.constructor.name;
+    }
+    console.log(JSON.stringify({ port: server.addr.port, before, reachable, dialled }));
+    await served.promise;
+    await server.shutdown();
+  `;
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(file, script);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net=0.0.0.0", "--allow-read", file],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    text += value;
+  }
+  try {
+    const { port, ...result } = JSON.parse(text);
+    assert.deepEqual(result, {
+      before: "granted",
+      reachable: false,
+      dialled: "NotCapable",
+    });
+    const answer = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(await answer.text(), "served");
+  } finally {
+    local.close();
+    await lines.cancel();
+    await child.stderr.cancel();
+    await child.status;
+    await Deno.remove(file);
+  }
+});

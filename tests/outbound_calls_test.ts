@@ -16,6 +16,7 @@ import {
 import { delay, randomAudio } from "./helpers/test_server.ts";
 import { signedWebhook } from "../peers/twilio_requests.ts";
 import { BRIEFING_TOPIC } from "../src/outbound/opening.ts";
+import { BUDGET_SKIPPED } from "../src/outbound/dialler.ts";
 import { FakeLive } from "../peers/live/mod.ts";
 import { TEST_API_KEY } from "./helpers/config.ts";
 
@@ -433,5 +434,86 @@ Deno.test("GPT-Live: a person answering hears the call's opening, sent as commen
   } finally {
     await server.close();
     await live.close();
+  }
+});
+
+Deno.test("with CALLER_PIN set, a call the server placed to the owner needs no PIN", async () => {
+  const server = await startOutboundServer({
+    variables: { CALLER_PIN: "480613" },
+  });
+  try {
+    await schedule(server, { when: isoIn(200), topic: "the plumber's quote" });
+    const placed = await server.rest.call(1);
+    const answered = await server.rest.answer(placed.sid, "human");
+    assert.equal(answered.status, 200);
+    assert.ok(!answered.twiml.includes("<Gather"), answered.twiml);
+    assert.match(answered.twiml, /<Connect><Stream url="wss:/);
+    await server.realtime.nextSession();
+    server.rest.hangUp(placed.sid, answered.stream!);
+    await answered.ended;
+  } finally {
+    await server.close();
+  }
+});
+
+/** Records `microUsd` of today's spend, as a finished call's journal would. */
+async function spendToday(
+  server: Awaited<ReturnType<typeof startOutboundServer>>,
+  microUsd: number,
+): Promise<void> {
+  const atomic = server.app.spend.write(
+    server.kv.atomic(),
+    "CAffffffffffffffffffffffffffffffff",
+    Date.now(),
+    microUsd,
+  );
+  assert.ok((await atomic.commit()).ok);
+}
+
+Deno.test("a scheduled call due once DAILY_BUDGET_USD is spent is skipped, not dialled, and says why", async () => {
+  const server = await startOutboundServer({
+    variables: { DAILY_BUDGET_USD: "0.01" },
+  });
+  try {
+    await spendToday(server, 10_000);
+    const { call } = await schedule(server, {
+      when: isoIn(200),
+      topic: "the plumber's quote",
+    });
+    let listed: ScheduledView | undefined;
+    for (let i = 0; i < 50 && listed?.state !== "skipped"; i++) {
+      await delay(100);
+      listed = (await scheduledCalls(server)).find((c) => c.id === call.id);
+    }
+    assert.equal(listed?.state, "skipped");
+    assert.equal(listed?.result, BUDGET_SKIPPED);
+    assert.equal(server.rest.calls.length, 0, "no call was created");
+    assert.ok(
+      server.logs.events().some((e) =>
+        e.event === "outbound.skipped" && e.reason === "budget"
+      ),
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("an outbound call answered once DAILY_BUDGET_USD is spent hears one sentence; no stream is minted, no session opens", async () => {
+  const server = await startOutboundServer({
+    variables: { DAILY_BUDGET_USD: "0.01" },
+  });
+  try {
+    await schedule(server, { when: isoIn(200), topic: "the plumber's quote" });
+    const placed = await server.rest.call(1);
+    await spendToday(server, 10_000);
+    const answered = await server.rest.answer(placed.sid, "human");
+    assert.equal(answered.status, 200);
+    assert.ok(!answered.twiml.includes("<Stream"), answered.twiml);
+    assert.match(answered.twiml, /today&apos;s budget/);
+    assert.match(answered.twiml, /<Hangup\/>/);
+    await delay(100);
+    assert.equal(server.realtime.handshakes, 0, "no session was opened");
+  } finally {
+    await server.close();
   }
 });

@@ -51,6 +51,7 @@ Deno.test("outbound settings: owner numbers in E.164, Twilio's API by default, a
     retryMinutes: 5,
     briefing: undefined,
     digestSms: false,
+    caps: { maxPending: 10, maxPerDay: 10, minGapMinutes: 10 },
   });
   const briefing = load({
     ...OUTBOUND,
@@ -107,4 +108,32 @@ Deno.test("invalid outbound values are refused, the account SID without being ec
   assert.match(text, /BRIEFING_DAYS must be one of weekdays, daily/);
   assert.match(text, /CALLBACK_RETRY_MINUTES must be a number/);
   assert.match(text, /DIGEST_SMS must be true or false/);
+});
+
+Deno.test("outbound settings: SCHEDULED_CALLS_* caps within sane bounds, with clear errors", () => {
+  assert.deepEqual(
+    load({
+      ...OUTBOUND,
+      SCHEDULED_CALLS_MAX_PENDING: "3",
+      SCHEDULED_CALLS_MAX_PER_DAY: "5",
+      SCHEDULED_CALLS_MIN_GAP_MINUTES: "0",
+    }).outbound?.caps,
+    { maxPending: 3, maxPerDay: 5, minGapMinutes: 0 },
+  );
+  for (
+    const [name, value] of [
+      ["SCHEDULED_CALLS_MAX_PENDING", "0"],
+      ["SCHEDULED_CALLS_MAX_PENDING", "1000"],
+      ["SCHEDULED_CALLS_MAX_PER_DAY", "2.5"],
+      ["SCHEDULED_CALLS_MIN_GAP_MINUTES", "-1"],
+      ["SCHEDULED_CALLS_MIN_GAP_MINUTES", "many"],
+    ]
+  ) {
+    assert.throws(
+      () => load({ ...OUTBOUND, [name]: value }),
+      new RegExp(
+        `${name} must be a whole number from \\d+ to \\d+ \\(got "${value}"\\)`,
+      ),
+    );
+  }
 });

@@ -53,8 +53,9 @@ function upgradeRequest(url: string, signature?: string): Request {
   return new Request(url, { headers });
 }
 
-Deno.test("GET /healthz answers a small JSON status without secrets", async () => {
-  await withApp({}, async (app) => {
+Deno.test("GET /healthz answers a small JSON status without secrets; the live-call count only with the admin token", async () => {
+  const adminToken = "healthz-admin-token-0123456789";
+  await withApp({ ADMIN_TOKEN: adminToken }, async (app) => {
     const response = await app.handler(
       new Request("http://localhost/healthz"),
     );
@@ -62,8 +63,21 @@ Deno.test("GET /healthz answers a small JSON status without secrets", async () =
     const text = await response.text();
     const body = JSON.parse(text);
     assert.equal(body.status, "ok");
-    assert.equal(body.calls, 0);
+    assert.equal(body.calls, undefined, "no call count in public");
+    assert.equal(body.uptimeSeconds, undefined);
     assert.ok(!text.includes(TEST_API_KEY) && !text.includes(TEST_AUTH_TOKEN));
+    const owner = await app.handler(
+      new Request("http://localhost/healthz", {
+        headers: { authorization: `Bearer ${adminToken}` },
+      }),
+    );
+    assert.equal((await owner.json()).calls, 0);
+    const wrong = await app.handler(
+      new Request("http://localhost/healthz", {
+        headers: { authorization: "Bearer not-the-admin-token-0000" },
+      }),
+    );
+    assert.equal((await wrong.json()).calls, undefined);
   });
 });
 

@@ -63,6 +63,8 @@ Deno.test("deno task start serves /healthz with keys in the environment alone an
     if (match) port = Number(match[1]);
   }
   assert.ok(port > 0, `server did not start: ${output}`);
+  // Listening on 0.0.0.0 does not leave the process able to dial local ports.
+  assert.match(output, /"event":"server.listening".*"localPorts":"refused"/);
   const health = await fetch(`http://127.0.0.1:${port}/healthz`);
   assert.equal(health.status, 200);
   assert.equal((await health.json()).status, "ok");

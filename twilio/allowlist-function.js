@@ -1,8 +1,8 @@
 // Twilio Serverless Function (path /incoming-call): screens every call on
 // Twilio's side, before it is answered. Listed callers are redirected to the
 // server's webhook; everyone else gets <Reject>, so the call is never
-// answered and never billed. Any doubt (bad config, withheld caller ID)
-// fails closed. Uses only the runtime's global `Twilio`: no dependencies.
+// answered and never billed. Any doubt (bad config, withheld caller ID, a
+// caller ID that STIR/SHAKEN says did not verify) fails closed. Uses only the runtime's global `Twilio`: no dependencies.
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 // Visual separators people type into numbers (incl. Unicode dashes).
@@ -19,6 +19,10 @@ const WITHHELD = new Set([
   "266696687",
 ]);
 const REJECT_REASONS = new Set(["rejected", "busy"]);
+// Twilio's StirVerstat when the caller ID's STIR/SHAKEN signature did not
+// verify (TN-Validation-Failed-A|B|C): the number is likely spoofed. A passed
+// verdict or none at all (common outside the US) is screened as before.
+const STIR_FAILED = "TN-Validation-Failed";
 
 // E.164 form of a typed number, or null when it is not one.
 function toE164(stripped) {
@@ -76,6 +80,16 @@ function screen(context, event) {
   if (allowed.length === 0) {
     console.error(
       "allowlist: ALLOWED_NUMBERS has no valid E.164 number; rejecting call",
+    );
+    return null;
+  }
+
+  const verdict = String(event.StirVerstat ?? "").trim();
+  if (verdict.startsWith(STIR_FAILED)) {
+    console.error(
+      `allowlist: STIR/SHAKEN says the caller ID did not verify (${
+        verdict.slice(0, 32)
+      }); rejecting call`,
     );
     return null;
   }

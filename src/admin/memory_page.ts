@@ -45,10 +45,22 @@ function items(title: string, values: string[]): string {
     }</ul>`;
 }
 
+/** Who wrote a note, for the owner to judge it by. */
+function noteSource(note: Note): string {
+  const source = note.source;
+  if (source?.by === "owner") return "written by you";
+  if (source?.by === "assistant") {
+    return `saved by the assistant during <a href="/calls/${
+      encodeURIComponent(source.callSid)
+    }">a call</a>`;
+  }
+  return "origin not recorded";
+}
+
 function noteRow(note: Note, timeZone: string): string {
   return `<li class="note"><span class="text">${
     escapeHtml(note.text)
-  }</span> <span class="muted">${
+  }</span> <span class="muted source">${noteSource(note)}, ${
     escapeHtml(date(note.createdAt, timeZone))
   }</span> <form method="post" action="/memory/notes/${
     encodeURIComponent(note.id)

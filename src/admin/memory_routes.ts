@@ -14,7 +14,6 @@ import { isRecord } from "../json.ts";
 import type { Logger } from "../log.ts";
 import type { Memory } from "../memory/memory.ts";
 import { memoryPage } from "./memory_page.ts";
-import { isSameOrigin } from "./same_origin.ts";
 
 export interface MemoryRouteOptions {
   config: Config;
@@ -41,22 +40,10 @@ export function memoryHandlers(options: MemoryRouteOptions) {
     });
 
   /**
-   * The memory to change, or the refusal shared by every change: a request
-   * from another site, or memory off.
+   * The memory to change, or the refusal shared by every change: memory off
+   * (the owner guard has refused other sites already).
    */
-  const changeable = (
-    request: Request,
-    kind: "html" | "json",
-  ): Memory | Response => {
-    if (!isSameOrigin(request, config.server.publicUrl)) {
-      logger.log("warn", "memory.cross_origin_refused");
-      return kind === "json"
-        ? privateJson({ error: "cross-origin request" }, 403)
-        : privateHtml(
-          "<!doctype html><p>Cross-origin request refused.</p>",
-          403,
-        );
-    }
+  const changeable = (kind: "html" | "json"): Memory | Response => {
     if (!memory) {
       return kind === "json"
         ? privateJson({ error: MEMORY_OFF }, 409)
@@ -75,13 +62,13 @@ export function memoryHandlers(options: MemoryRouteOptions) {
   const memoryPageHandler: Handler = async () => privateHtml(await view());
 
   const addNoteForm: Handler = async (request) => {
-    const target = changeable(request, "html");
+    const target = changeable("html");
     if (target instanceof Response) return target;
     const body = await readLimitedText(request, MAX_BODY_BYTES);
     const text = new URLSearchParams(body ?? "").get("text") ?? "";
     const result = body === undefined
       ? { ok: false as const, error: "That note is too long." }
-      : await target.notes.add(text);
+      : await target.notes.add(text, { by: "owner" });
     if (!result.ok) {
       return privateHtml(await view(capitalise(result.error)), 400);
     }
@@ -90,7 +77,7 @@ export function memoryHandlers(options: MemoryRouteOptions) {
   };
 
   const deleteNoteForm: Handler = async (request, match) => {
-    const target = changeable(request, "html");
+    const target = changeable("html");
     if (target instanceof Response) return target;
     await request.body?.cancel();
     await target.notes.remove(match.pathname.groups.id ?? "");
@@ -99,7 +86,7 @@ export function memoryHandlers(options: MemoryRouteOptions) {
   };
 
   const deleteSummaryForm: Handler = async (request, match) => {
-    const target = changeable(request, "html");
+    const target = changeable("html");
     if (target instanceof Response) return target;
     await request.body?.cancel();
     await target.summaries.remove(match.pathname.groups.id ?? "");
@@ -116,7 +103,7 @@ export function memoryHandlers(options: MemoryRouteOptions) {
     });
 
   const addNoteJson: Handler = async (request) => {
-    const target = changeable(request, "json");
+    const target = changeable("json");
     if (target instanceof Response) return target;
     const body = await readLimitedText(request, MAX_BODY_BYTES);
     if (body === undefined) {
@@ -131,7 +118,7 @@ export function memoryHandlers(options: MemoryRouteOptions) {
     if (!isRecord(parsed) || typeof parsed.text !== "string") {
       return privateJson({ error: 'expected {"text": "..."}' }, 400);
     }
-    const result = await target.notes.add(parsed.text);
+    const result = await target.notes.add(parsed.text, { by: "owner" });
     if (!result.ok) return privateJson({ error: result.error }, 400);
     logger.log("info", "memory.note_added", { via: "api" });
     return privateJson(
@@ -144,8 +131,8 @@ export function memoryHandlers(options: MemoryRouteOptions) {
     );
   };
 
-  const deleteNoteJson: Handler = async (request, match) => {
-    const target = changeable(request, "json");
+  const deleteNoteJson: Handler = async (_request, match) => {
+    const target = changeable("json");
     if (target instanceof Response) return target;
     const note = await target.notes.remove(match.pathname.groups.id ?? "");
     if (!note) return privateJson({ error: "not found" }, 404);
@@ -153,8 +140,8 @@ export function memoryHandlers(options: MemoryRouteOptions) {
     return privateJson({ deleted: note });
   };
 
-  const deleteSummaryJson: Handler = async (request, match) => {
-    const target = changeable(request, "json");
+  const deleteSummaryJson: Handler = async (_request, match) => {
+    const target = changeable("json");
     if (target instanceof Response) return target;
     const removed = await target.summaries.remove(
       match.pathname.groups.id ?? "",

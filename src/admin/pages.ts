@@ -8,6 +8,7 @@ import { formatSpend, formatUsd } from "../cost/pricing.ts";
 import { escapeHtml } from "../http/html.ts";
 import type { CallRecord, JournalLine } from "../journal/journal.ts";
 import { type ModelStatus, replacementFor } from "../realtime/model_record.ts";
+import { type PinLockout, WRONG_PINS_PER_HOUR } from "../twilio/caller_pin.ts";
 import { NAV_STYLE, ownerNav } from "../http/owner_nav.ts";
 import { outboundParty, outboundSection } from "./outbound_lines.ts";
 
@@ -114,10 +115,22 @@ function spendingLine(spending: Spending | undefined): string {
   }</p>`;
 }
 
+/** Hours CALLER_PIN refused every call after too many wrong PINs. */
+function lockoutLines(lockouts: PinLockout[]): string {
+  if (lockouts.length === 0) return "";
+  const items = lockouts.map((lockout) =>
+    `<li>${escapeHtml(when(lockout.lockedAt))} until ${
+      escapeHtml(when(lockout.hourStart + 3_600_000))
+    }</li>`
+  ).join("");
+  return `<div class="banner pin-lockouts" role="alert"><b>Calls refused after more than ${WRONG_PINS_PER_HOUR} wrong PINs in an hour</b> (someone may be guessing your PIN):<ul>${items}</ul></div>`;
+}
+
 export function callsPage(
   records: CallRecord[],
   model?: ModelStatus,
   spending?: Spending,
+  lockouts: PinLockout[] = [],
 ): string {
   const rows = records.map((r) =>
     `<tr><td><a href="/calls/${encodeURIComponent(r.callSid)}">${
@@ -133,7 +146,7 @@ export function callsPage(
   return page(
     "Calls",
     ownerNav("/calls") + `<h1>Calls</h1>` + retirementBanner(model) +
-      spendingLine(spending) +
+      lockoutLines(lockouts) + spendingLine(spending) +
       (records.length === 0
         ? `<p>No calls yet.</p>`
         : `<table><thead><tr><th>Started</th><th>Caller</th><th>Length</th><th>Ended</th><th class="num">Cost</th></tr></thead><tbody>${rows}</tbody></table>`) +

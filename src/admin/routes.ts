@@ -14,28 +14,44 @@ import {
   readLimitedText,
   text,
 } from "../http/responses.ts";
-import type { Handler } from "../http/router.ts";
+import { clientAddress, type Handler } from "../http/router.ts";
 import type { CallJournal } from "../journal/journal.ts";
-import type { Logger } from "../log.ts";
+import type { Logger, LogLine } from "../log.ts";
 import { phonePage, phoneWorklet } from "../phone/page.ts";
 import { publicOrigin, websocketOrigin } from "../public_url.ts";
 import type { ModelStatus } from "../realtime/model_record.ts";
 import { mintStreamToken } from "../stream_token.ts";
 import { type AdminAuth, clearedSessionCookie } from "./auth.ts";
+import type { LoginThrottle } from "./login_throttle.ts";
+import { isSameOrigin } from "./same_origin.ts";
+import type { CallerPin } from "../twilio/caller_pin.ts";
 import { callPage, callsPage, loginPage } from "./pages.ts";
 
 /**
  * Wraps owner-only handlers: 404 without ADMIN_TOKEN, and without a session
  * a login page (html) or a 401 (json).
  */
-export function ownerGuard(admin: AdminAuth | undefined): {
+export function ownerGuard(
+  admin: AdminAuth | undefined,
+  publicUrl: string | undefined,
+): {
   html(handle: Handler): Handler;
   json(handle: Handler): Handler;
 } {
   const guard =
-    (handle: Handler, kind: "html" | "json"): Handler => (request, match) => {
+    (handle: Handler, kind: "html" | "json"): Handler =>
+    async (request, match) => {
       if (!admin) return text(404, "not found");
-      if (admin.allows(request)) return handle(request, match);
+      // Every change must come from the owner's own pages (or a script).
+      if (request.method !== "GET" && !isSameOrigin(request, publicUrl)) {
+        return kind === "json"
+          ? privateJson({ error: "cross-origin request" }, 403)
+          : privateHtml(
+            "<!doctype html><p>Cross-origin request refused.</p>",
+            403,
+          );
+      }
+      if (await admin.allows(request)) return handle(request, match);
       return kind === "json"
         ? privateJson({ error: "unauthorized" }, 401)
         : privateHtml(
@@ -64,6 +80,12 @@ export interface OwnerOptions {
   spend: SpendLedger;
   /** DAILY_BUDGET_USD: the softphone is refused like a phone call once it is spent. */
   budget?: Budget;
+  /** Failed sign-ins per client address and overall. */
+  loginThrottle: LoginThrottle;
+  /** Rate-limited: refused sign-ins can come in floods. */
+  refusal: LogLine;
+  /** CALLER_PIN: /calls shows the hours it refused calls after too many wrong PINs. */
+  callerPin?: CallerPin;
 }
 
 /** The owner's handlers; those behind `ownerGuard` assume a signed-in owner. */
@@ -72,14 +94,29 @@ export function ownerHandlers(options: OwnerOptions) {
 
   const login: Handler = async (request) => {
     if (!admin) return text(404, "not found");
+    const address = clientAddress(request);
+    const throttle = options.loginThrottle;
+    if (throttle.blocked(address)) {
+      await request.body?.cancel();
+      options.refusal("warn", "admin.login_throttled");
+      return new Response("too many failed sign-ins: try again later\n", {
+        status: 429,
+        headers: {
+          "content-type": "text/plain; charset=utf-8",
+          "retry-after": String(throttle.retryAfterSeconds(address)),
+        },
+      });
+    }
     const form = new URLSearchParams(
       await readLimitedText(request, 4096) ?? "",
     );
     const next = safeNext(form.get("next"));
     if (!admin.isToken(form.get("token") ?? "")) {
-      logger.log("warn", "admin.login_failed");
+      throttle.failed(address);
+      options.refusal("warn", "admin.login_failed");
       return privateHtml(loginPage(next, "That token is not right."), 401);
     }
+    throttle.succeeded(address);
     const secure = publicOrigin(request, config.server.publicUrl).startsWith(
       "https:",
     );
@@ -87,17 +124,23 @@ export function ownerHandlers(options: OwnerOptions) {
       status: 303,
       headers: {
         location: next,
-        "set-cookie": admin.sessionCookie(secure),
+        "set-cookie": await admin.startSession(secure),
         "cache-control": "no-store",
       },
     });
   };
 
-  const logout: Handler = () =>
-    new Response(null, {
+  const logout: Handler = async (request) => {
+    // From another site, a logout would only be a nuisance: refused too.
+    if (!isSameOrigin(request, config.server.publicUrl)) {
+      return text(403, "cross-origin request");
+    }
+    await admin?.endSession(request);
+    return new Response(null, {
       status: 303,
       headers: { location: "/calls", "set-cookie": clearedSessionCookie() },
     });
+  };
 
   const spending = async () => {
     const now = Date.now();
@@ -114,7 +157,12 @@ export function ownerHandlers(options: OwnerOptions) {
 
   const listCalls: Handler = async () =>
     privateHtml(
-      callsPage(await journal.list(), options.model(), await spending()),
+      callsPage(
+        await journal.list(),
+        options.model(),
+        await spending(),
+        await options.callerPin?.lockouts(),
+      ),
     );
 
   const showCall: Handler = async (_request, match) => {
@@ -126,7 +174,11 @@ export function ownerHandlers(options: OwnerOptions) {
   };
 
   const listCallsJson: Handler = async () =>
-    privateJson({ calls: await journal.list(), spending: await spending() });
+    privateJson({
+      calls: await journal.list(),
+      spending: await spending(),
+      pinLockouts: await options.callerPin?.lockouts() ?? [],
+    });
 
   const showCallJson: Handler = async (_request, match) => {
     const call = await journal.get(match.pathname.groups.callSid ?? "");

@@ -18,16 +18,12 @@ import type { Outbound } from "../outbound/outbound.ts";
 import type { ScheduledCall } from "../outbound/scheduled_calls.ts";
 import { phonePage } from "../phone/page.ts";
 import { scheduleSection } from "../phone/schedule_form.ts";
-import { isSameOrigin } from "./same_origin.ts";
 
 const OFF =
   "outbound calls are off: set OWNER_NUMBERS, TWILIO_ACCOUNT_SID, TWILIO_FROM_NUMBER and PUBLIC_URL";
 const MAX_BODY_BYTES = 4096;
 
-export function scheduledCallHandlers(
-  outbound: Outbound | undefined,
-  publicUrl: string | undefined,
-) {
+export function scheduledCallHandlers(outbound: Outbound | undefined) {
   const view = (call: ScheduledCall) => ({
     id: call.id,
     to: call.to,
@@ -79,7 +75,9 @@ export function scheduledCallHandlers(
       to: input.to,
       requestedBy: { by: "api" },
     });
-    if (!result.ok) return privateJson({ error: result.error }, 400);
+    if (!result.ok) {
+      return privateJson({ error: result.error }, result.cap ? 409 : 400);
+    }
     return privateJson(
       { call: view(result.call), understood: result.when },
       201,
@@ -128,17 +126,8 @@ export function scheduledCallHandlers(
     });
   };
 
-  /** The forms change things: only from the owner's own pages. */
-  const crossOrigin = (request: Request) =>
-    isSameOrigin(request, publicUrl) ? undefined : privateHtml(
-      "<!doctype html><p>Cross-origin request refused.</p>",
-      403,
-    );
-
   const scheduleForm: Handler = async (request) => {
     if (!outbound) return privateHtml(phonePage(), 404);
-    const refused = crossOrigin(request);
-    if (refused) return refused;
     const form = new URLSearchParams(
       await readLimitedText(request, MAX_BODY_BYTES) ?? "",
     );
@@ -151,10 +140,8 @@ export function scheduledCallHandlers(
     return seeOther(`/phone?scheduled=${encodeURIComponent(result.call.id)}`);
   };
 
-  const cancelForm: Handler = async (request, match) => {
+  const cancelForm: Handler = async (_request, match) => {
     if (!outbound) return privateHtml(phonePage(), 404);
-    const refused = crossOrigin(request);
-    if (refused) return refused;
     const id = match.pathname.groups.id ?? "";
     const result = await outbound.scheduler.cancel(id);
     if (!result.ok) return phone({ kind: "problem", text: result.error }, 409);

@@ -7,7 +7,10 @@ import type { Config } from "../config.ts";
 import { within } from "../http/deadline.ts";
 import type { Logger } from "../log.ts";
 import type { Memory, MemoryContext } from "../memory/memory.ts";
-import { PrewarmedSessions } from "../realtime/prewarm.ts";
+import {
+  PrewarmedSessions,
+  type UnclaimedListener,
+} from "../realtime/prewarm.ts";
 import { LiveEngine, type RemoteTools } from "../live/engine.ts";
 import { liveEvents } from "../live/events.ts";
 import { liveSessionConfig } from "../live/session.ts";
@@ -52,16 +55,23 @@ export interface CallsOptions {
   memory?: Memory;
   /** Listeners beside the journal on every call. */
   watchers?: CallWatcher[];
+  /** What a pre-warmed session that no stream claimed consumed (to be paid for). */
+  unclaimed?: UnclaimedListener;
 }
 
 export class Calls {
   readonly live = new Set<CallBridge>();
-  readonly #prewarmed = new PrewarmedSessions();
+  readonly #prewarmed: PrewarmedSessions;
   readonly #options: CallsOptions;
   readonly #tools: ToolBox;
 
   constructor(options: CallsOptions) {
     this.#options = options;
+    const live = options.config.assistant.engine === "live";
+    this.#prewarmed = new PrewarmedSessions({
+      kind: live ? "live" : "realtime",
+      model: live ? options.config.live.model : options.config.realtime.model,
+    }, options.unclaimed);
     this.#tools = new ToolBox(options.tools ?? [endCall]);
   }
 
@@ -78,6 +88,7 @@ export class Calls {
   prewarm(claims: StreamTokenClaims, opening?: string): void {
     this.#prewarmed.add(
       claims.nonce,
+      claims.callSid,
       this.#openUpstream(opening),
       claims.expiresAt,
     );

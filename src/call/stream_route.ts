@@ -28,7 +28,7 @@ export interface StreamRouteOptions {
   usedTokens: UsedTokenStore;
   /** Undefined without ADMIN_TOKEN: softphone tokens are then refused. */
   /** The owner's sign-in (src/admin/auth.ts), for the browser softphone's streams. */
-  admin: { allows(request: Request): boolean } | undefined;
+  admin: { allows(request: Request): Promise<boolean> } | undefined;
   calls: Calls;
   /** What the assistant says first on a call the server placed (outbound on). */
   openingFor?: (callSid: string) => Promise<string | undefined>;
@@ -49,7 +49,7 @@ export function mediaStreamHandler(options: StreamRouteOptions): Handler {
     const { callSid, source } = readable.claims;
     if (source === "browser") {
       // The browser softphone: the owner's session replaces Twilio's signature.
-      if (!options.admin?.allows(request)) {
+      if (!await options.admin?.allows(request)) {
         rejected("no admin session", callSid);
         return text(403, "forbidden");
       }

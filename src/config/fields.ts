@@ -91,17 +91,34 @@ export function oneOf<const T extends string>(
 
 const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
 
+/** The secure protocol of each plain one. */
+const SECURE: Record<string, string> = { "http:": "https:", "ws:": "wss:" };
+
 /**
- * A URL with one of `protocols`. `loopbackHttp`: a secret travels in a
- * header, so plain http only to a server on this machine. `noQuery`: why
- * the URL may have no query string.
+ * A plain (ws:, http:) URL anywhere but this machine: a key travels in its
+ * headers, so it must not cross a network unencrypted. Undefined when fine.
+ */
+function plainOffLoopback(
+  parsed: URL,
+  name: string,
+): { problems: string[] } | undefined {
+  const secure = SECURE[parsed.protocol];
+  if (secure === undefined || LOOPBACK_HOSTS.includes(parsed.hostname)) {
+    return undefined;
+  }
+  return refused(
+    name,
+    `start with ${secure}// (${parsed.protocol}// only for a server on this machine: localhost, 127.0.0.1 or [::1])`,
+  );
+}
+
+/**
+ * A URL with one of `protocols`; a plain one (ws:, http:) only to a server
+ * on this machine. `noQuery`: why the URL may have no query string.
  */
 export function url(
   protocols: string[],
-  { loopbackHttp = false, noQuery }: {
-    loopbackHttp?: boolean;
-    noQuery?: string;
-  } = {},
+  { noQuery }: { noQuery?: string } = {},
 ): Field<string> {
   return (raw, name) => {
     let parsed: URL;
@@ -110,28 +127,29 @@ export function url(
     } catch {
       return refused(name, `be a URL (got "${raw}")`);
     }
-    if (loopbackHttp && parsed.protocol === "http:") {
-      return LOOPBACK_HOSTS.includes(parsed.hostname)
-        ? { value: raw }
-        : refused(
-          name,
-          "start with https:// (http:// only for a server on this machine)",
-        );
-    }
     if (!protocols.includes(parsed.protocol)) {
       return refused(
         name,
         `start with ${protocols.map((p) => `${p}//`).join(" or ")}`,
       );
     }
+    const plain = plainOffLoopback(parsed, name);
+    if (plain) return plain;
     return noQuery !== undefined && parsed.search
       ? refused(name, `have no query string: ${noQuery}`)
       : { value: raw };
   };
 }
 
-/** An http(s) origin such as `example`, normalised ("https://Host:443/" → "https://host"). */
-export function origin(example: string): Field<string> {
+/**
+ * An http(s) origin such as `example`, normalised ("https://Host:443/" →
+ * "https://host"). `plainOnLoopback`: it is dialled with a key, so http://
+ * only to this machine (PUBLIC_URL is not dialled: any host).
+ */
+export function origin(
+  example: string,
+  { plainOnLoopback = false }: { plainOnLoopback?: boolean } = {},
+): Field<string> {
   return (raw, name) => {
     try {
       const parsed = new URL(raw);
@@ -139,7 +157,8 @@ export function origin(example: string): Field<string> {
         (parsed.protocol === "https:" || parsed.protocol === "http:") &&
         parsed.pathname === "/" && !parsed.search && !parsed.hash
       ) {
-        return { value: parsed.origin };
+        const plain = plainOnLoopback && plainOffLoopback(parsed, name);
+        return plain ? plain : { value: parsed.origin };
       }
     } catch {
       // Refused below.

@@ -33,6 +33,17 @@ export interface OutboundSettings {
   briefing: BriefingSettings | undefined;
   /** Text the owner each call's summary once the journal has one. */
   digestSms: boolean;
+  /** How many scheduled calls may wait, how many a day, how far apart. */
+  caps: ScheduleCaps;
+}
+
+export interface ScheduleCaps {
+  /** At most this many calls waiting to be dialled. */
+  maxPending: number;
+  /** At most this many calls placed on one day (ASSISTANT_TIMEZONE), the briefing included. */
+  maxPerDay: number;
+  /** No call within this many minutes of another. */
+  minGapMinutes: number;
 }
 
 /** The outbound variables, parsed (src/config/table.ts). */
@@ -45,6 +56,9 @@ export interface OutboundValues {
   briefingDays: BriefingDays;
   retryMinutes: number;
   digestSms: boolean;
+  maxPending: number;
+  maxPerDay: number;
+  minGapMinutes: number;
 }
 
 /**
@@ -96,5 +110,10 @@ export function outboundSettings(
       ? undefined
       : { at: briefingAt, days: values.briefingDays },
     digestSms: values.digestSms,
+    caps: {
+      maxPending: values.maxPending,
+      maxPerDay: values.maxPerDay,
+      minGapMinutes: values.minGapMinutes,
+    },
   };
 }

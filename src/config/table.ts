@@ -197,6 +197,23 @@ export const CONFIG_TABLE = {
       ),
     },
   },
+  callers: {
+    title: "Caller verification",
+    variables: {
+      pin: optional(
+        "CALLER_PIN",
+        pattern(/^\d{4,12}$/, "4 to 12 digits"),
+        "recommended: every call to `/incoming-call` must key in this PIN (4–12 digits, 6 or more advised) before anything reaches OpenAI; 3 wrong in a call hang up, more than 10 wrong in an hour refuse calls until the hour ends",
+        { shown: "unset (no PIN)" },
+      ),
+      pinSkipVerified: setting(
+        "CALLER_PIN_SKIP_VERIFIED",
+        flag,
+        false,
+        "`true`: a call whose STIR/SHAKEN verdict is `TN-Validation-Passed-A` skips the PIN and the hourly refusal",
+      ),
+    },
+  },
   server: {
     title: "Server",
     variables: {
@@ -363,7 +380,7 @@ export const CONFIG_TABLE = {
     variables: {
       url: setting(
         "ZAPIER_MCP_URL",
-        url(["https:"], { loopbackHttp: true }),
+        url(["https:", "http:"]),
         "https://mcp.zapier.com/api/mcp/mcp",
         "Zapier MCP server",
       ),
@@ -481,7 +498,7 @@ export const CONFIG_TABLE = {
       ),
       apiUrl: setting(
         "TWILIO_API_URL",
-        origin(DEFAULT_TWILIO_API_URL),
+        origin(DEFAULT_TWILIO_API_URL, { plainOnLoopback: true }),
         DEFAULT_TWILIO_API_URL,
         "Twilio's REST origin (a local stand-in in tests; another host needs `--allow-net`)",
         { example: "" },
@@ -512,6 +529,27 @@ export const CONFIG_TABLE = {
         flag,
         false,
         "`true`: after each call, text its summary to your first number, once the journal has one",
+      ),
+      maxPending: setting(
+        "SCHEDULED_CALLS_MAX_PENDING",
+        number({ min: 1, max: 100, integer: true }),
+        10,
+        "at most this many scheduled calls waiting to be dialled (1–100); past it a request is refused with the reason",
+        { example: "" },
+      ),
+      maxPerDay: setting(
+        "SCHEDULED_CALLS_MAX_PER_DAY",
+        number({ min: 1, max: 100, integer: true }),
+        10,
+        "at most this many calls placed on one day in `ASSISTANT_TIMEZONE`, the briefing included (1–100)",
+        { example: "" },
+      ),
+      minGapMinutes: setting(
+        "SCHEDULED_CALLS_MIN_GAP_MINUTES",
+        number({ min: 0, max: 720, integer: true }),
+        10,
+        "no scheduled call within this many minutes of another (0–720)",
+        { example: "" },
       ),
     },
   },

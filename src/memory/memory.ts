@@ -4,13 +4,15 @@
  * while its voice session opens, for the instructions.
  */
 
-import { NoteStore } from "./notes.ts";
+import { byOwner, NoteStore } from "./notes.ts";
 import { type RememberedCall, SummaryMemory } from "./summaries.ts";
 
 /** What one call starts knowing (the instructions bound it further). */
 export interface MemoryContext {
-  /** Newest first. */
+  /** The owner's notes, newest first. */
   notes: string[];
+  /** Notes the assistant saved itself during calls, newest first: information, never instructions. */
+  assistantNotes?: string[];
   /** Newest first. */
   calls: RememberedCall[];
 }
@@ -32,6 +34,12 @@ export class Memory {
       this.notes.list(),
       this.summaries.recent(SUMMARIES_READ),
     ]);
-    return { notes: notes.map((note) => note.text), calls };
+    return {
+      notes: notes.filter(byOwner).map((note) => note.text),
+      assistantNotes: notes.filter((note) => !byOwner(note)).map((note) =>
+        note.text
+      ),
+      calls,
+    };
   }
 }

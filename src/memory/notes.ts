@@ -14,11 +14,26 @@ import {
 } from "./bounds.ts";
 import { describes, normalizeText } from "./matching.ts";
 
+/**
+ * Who wrote a note: the owner (/memory, the API) or the assistant during a
+ * call (`remember`). Notes kept before provenance was recorded have none and
+ * are treated like the assistant's: never as the owner's word.
+ */
+export type NoteSource =
+  | { by: "owner" }
+  | { by: "assistant"; callSid: string };
+
 export interface Note {
   /** Derived from the text: stable, and the same for the same fact. */
   id: string;
   text: string;
   createdAt: number;
+  source?: NoteSource;
+}
+
+/** True only for a note the owner wrote. */
+export function byOwner(note: Note): boolean {
+  return note.source?.by === "owner";
 }
 
 export type AddResult =
@@ -45,7 +60,7 @@ export class NoteStore {
    * Stores a fact unless it is kept already; the oldest notes beyond the
    * bounds are dropped and returned.
    */
-  async add(rawText: string): Promise<AddResult> {
+  async add(rawText: string, source: NoteSource): Promise<AddResult> {
     const text = rawText.replace(/\s+/g, " ").trim();
     if (!normalizeText(text)) return { ok: false, error: "the note is empty" };
     if (text.length > MAX_NOTE_CHARS) {
@@ -56,14 +71,20 @@ export class NoteStore {
     }
     const id = await noteId(text);
     const key = [PREFIX, id];
-    const note: Note = { id, text, createdAt: this.#now() };
+    const note: Note = { id, text, createdAt: this.#now(), source };
     const commit = await this.#kv.atomic()
       .check({ key, versionstamp: null })
       .set(key, note)
       .commit();
     if (!commit.ok) {
-      const kept = (await this.#kv.get<Note>(key)).value;
-      return { ok: true, note: kept ?? note, added: false, dropped: [] };
+      const kept = await this.#kv.get<Note>(key);
+      // The owner writing down what the assistant noted makes it theirs.
+      if (kept.value && source.by === "owner" && !byOwner(kept.value)) {
+        const owned = { ...kept.value, source };
+        await this.#kv.atomic().check(kept).set(key, owned).commit();
+        return { ok: true, note: owned, added: false, dropped: [] };
+      }
+      return { ok: true, note: kept.value ?? note, added: false, dropped: [] };
     }
     return { ok: true, note, added: true, dropped: await this.#prune() };
   }

@@ -43,6 +43,10 @@ export function isMachine(answeredBy: string | undefined): boolean {
   return answeredBy !== undefined && MACHINE_ANSWERS.has(answeredBy);
 }
 
+/** Why a call due on a spent budget was not placed (the scheduled call's result). */
+export const BUDGET_SKIPPED =
+  "skipped: today's budget (DAILY_BUDGET_USD) was already spent";
+
 /** Final statuses that mean nobody picked up: worth one more try. */
 const UNANSWERED: Record<string, string> = {
   "no-answer": "no answer",
@@ -61,6 +65,8 @@ export interface DiallerOptions {
   logger: Logger;
   /** True while this instance is shutting down: it leaves calls to the next one. */
   draining?: () => boolean;
+  /** DAILY_BUDGET_USD: checked before every call is created. */
+  budget?: { reached(): Promise<boolean> };
   now?: () => number;
 }
 
@@ -101,6 +107,20 @@ export class Dialler {
       return;
     }
     const call = claim.call;
+    // A call costs as soon as it is answered: none is placed on a spent budget.
+    if (await this.#options.budget?.reached()) {
+      await store.transition(
+        call.id,
+        (current) => current.state === "dialling",
+        () => ({ state: "skipped", result: BUDGET_SKIPPED }),
+      );
+      logger.log("warn", "outbound.skipped", {
+        id: call.id,
+        attempt: call.attempt,
+        reason: "budget",
+      });
+      return;
+    }
     try {
       const placed = await this.#options.twilio.createCall(
         this.#request(call),

@@ -46,6 +46,8 @@ export interface OutboundOptions {
   cron?: CronRegistrar;
   /** True once the server is shutting down: no new call is dialled. */
   draining?: () => boolean;
+  /** DAILY_BUDGET_USD: a call due once it is spent is skipped, not dialled. */
+  budget?: { reached(): Promise<boolean> };
   /** How often the digest looks for a call's summary (tests shorten it). */
   digestCheckEveryMs?: number;
 }
@@ -79,6 +81,7 @@ export class Outbound {
       owners: this.owners,
       timeZone,
       logger,
+      caps: settings.caps,
       callerOf: async (callSid) => (await journal.get(callSid))?.record.caller,
     });
     this.dialler = new Dialler({
@@ -91,6 +94,7 @@ export class Outbound {
       timeZone,
       logger,
       draining: options.draining,
+      budget: options.budget,
     });
     jobs.on(OUTBOUND_CALL_JOB, (payload) => this.dialler.dial(payload));
     if (settings.digestSms) {

@@ -10,7 +10,7 @@ import type { RequestedBy } from "../journal/outbound_calls.ts";
 /**
  * scheduled → dialling (claimed) → calling (Twilio took it) → done, or back
  * to scheduled for the one retry; cancelled only from scheduled; failed
- * when Twilio refused it.
+ * when Twilio refused it; skipped when the day's budget was spent.
  */
 export type ScheduledState =
   | "scheduled"
@@ -18,7 +18,8 @@ export type ScheduledState =
   | "calling"
   | "done"
   | "cancelled"
-  | "failed";
+  | "failed"
+  | "skipped";
 
 export interface ScheduledCall {
   /** Short, so the assistant can say it and the owner type it. */
@@ -50,6 +51,20 @@ function key(id: string): Deno.KvKey {
   return ["scheduled_calls", id];
 }
 
+/**
+ * Bumped by every new call: a create commits only if no other create came
+ * between its look at the stored calls and its commit, so caps on them hold
+ * across instances.
+ */
+const LIST_VERSION: Deno.KvKey = ["scheduled_calls_version"];
+
+/** What a create may be refused for, from the calls stored: the reason, or undefined. */
+export type Admit = (stored: ScheduledCall[]) => string | undefined;
+
+export type CreateResult =
+  | { ok: true; call: ScheduledCall }
+  | { ok: false; error: "once" | string };
+
 /** More to commit with a write (a queued job): all of it lands or none. */
 export type Also = (atomic: Deno.AtomicOperation, call: ScheduledCall) => void;
 
@@ -70,17 +85,24 @@ export class ScheduledCalls {
    * Stores a new call under a fresh id (insert-if-absent), with `also`
    * (its job) in the same commit; returns it with its id. With `once`, only
    * if that key is absent, which the same commit then sets (the briefing's
-   * one call a day): undefined when it was already there.
+   * one call a day): error "once" when it was already there. `admit` sees
+   * the stored calls and may refuse; no other create lands in between.
    */
   async create(
     call: Omit<ScheduledCall, "id">,
     also: Also,
     once?: Deno.KvKey,
-  ): Promise<ScheduledCall | undefined> {
+    admit?: Admit,
+  ): Promise<CreateResult> {
     for (;;) {
+      const version = await this.#kv.get(LIST_VERSION);
+      const refusal = admit?.(await this.list());
+      if (refusal !== undefined) return { ok: false, error: refusal };
       const id = crypto.getRandomValues(new Uint8Array(4)).toHex();
       const stored = { id, ...call };
       const atomic = this.#kv.atomic()
+        .check(version)
+        .set(LIST_VERSION, id)
         .check({ key: key(id), versionstamp: null })
         .set(key(id), stored, { expireIn: this.#keepFor(stored) });
       if (once) {
@@ -89,10 +111,10 @@ export class ScheduledCalls {
       }
       also(atomic, stored);
       const commit = await atomic.commit();
-      if (commit.ok) return stored;
-      // Either check failed: the once-key, or (rarely) the random id.
+      if (commit.ok) return { ok: true, call: stored };
+      // A check failed: the once-key, another create, or (rarely) the random id.
       if (once && (await this.#kv.get(once)).versionstamp !== null) {
-        return undefined;
+        return { ok: false, error: "once" };
       }
     }
   }

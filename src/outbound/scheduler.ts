@@ -11,6 +11,8 @@ import type { Logger } from "../log.ts";
 import { MAX_TOPIC_CHARS } from "./opening.ts";
 import type { OwnerNumbers } from "./phone_numbers.ts";
 import type { ScheduledCall, ScheduledCalls } from "./scheduled_calls.ts";
+import { localDay } from "../cost/spend.ts";
+import type { ScheduleCaps } from "../config/outbound.ts";
 import {
   describeWhen,
   MAX_AHEAD_MS,
@@ -34,7 +36,8 @@ export interface ScheduleRequest {
 
 export type ScheduleResult =
   | { ok: true; call: ScheduledCall; when: string }
-  | { ok: false; error: string };
+  /** `cap`: refused by a SCHEDULED_CALLS_* limit, not for what was asked. */
+  | { ok: false; error: string; cap?: true };
 
 export type CancelResult =
   | { ok: true; call: ScheduledCall; when: string }
@@ -46,6 +49,8 @@ export interface SchedulerOptions {
   owners: OwnerNumbers;
   timeZone: string;
   logger: Logger;
+  /** Limits on what may be scheduled (SCHEDULED_CALLS_*). */
+  caps: ScheduleCaps;
   /** The number a call came from (the journal), to call the owner back there. */
   callerOf?: (callSid: string) => Promise<string | undefined>;
   now?: () => number;
@@ -110,30 +115,77 @@ export class CallScheduler {
       ? checkInstant(request.when, now)
       : parseWhen(request.when, now, this.#options.timeZone);
     if (!at.ok) return at;
-    const call = await store.create({
-      to,
-      topic,
-      requestedBy: request.requestedBy,
-      createdAt: now,
-      at: at.at,
-      dueAt: at.at,
-      attempt: 1,
-      state: "scheduled",
-      callSids: [],
-    }, (atomic, stored) =>
-      jobs.enqueueWith(
-        atomic,
-        OUTBOUND_CALL_JOB,
-        { id: stored.id, attempt: 1 },
-        stored.dueAt - now,
-      ), request.once);
-    if (!call) return { ok: false, error: "Already scheduled." };
+    const created = await store.create(
+      {
+        to,
+        topic,
+        requestedBy: request.requestedBy,
+        createdAt: now,
+        at: at.at,
+        dueAt: at.at,
+        attempt: 1,
+        state: "scheduled",
+        callSids: [],
+      },
+      (atomic, stored) =>
+        jobs.enqueueWith(
+          atomic,
+          OUTBOUND_CALL_JOB,
+          { id: stored.id, attempt: 1 },
+          stored.dueAt - now,
+        ),
+      request.once,
+      (stored) => this.#overCap(stored, at.at),
+    );
+    if (!created.ok) {
+      if (created.error === "once") {
+        return { ok: false, error: "Already scheduled." };
+      }
+      logger.log("warn", "outbound.cap_reached", {
+        requestedBy: request.requestedBy.by,
+      });
+      return { ok: false, error: created.error, cap: true };
+    }
+    const call = created.call;
     logger.log("info", "outbound.scheduled", {
       id: call.id,
       requestedBy: call.requestedBy.by,
       inMinutes: Math.round((call.dueAt - now) / 60_000),
     });
     return { ok: true, call, when: this.describe(call.at) };
+  }
+
+  /** Why a call at `at` would go past a cap, given the calls stored; undefined when it would not. */
+  #overCap(stored: ScheduledCall[], at: number): string | undefined {
+    const { maxPending, maxPerDay, minGapMinutes } = this.#options.caps;
+    const { timeZone } = this.#options;
+    const pending = stored.filter((call) => call.state === "scheduled");
+    if (pending.length >= maxPending) {
+      return `Refused: ${
+        calls(maxPending)
+      } already scheduled, the most allowed. Cancel one first.`;
+    }
+    const day = localDay(at, timeZone);
+    const sameDay = stored.filter((call) =>
+      call.state !== "cancelled" && call.state !== "skipped" &&
+      localDay(call.at, timeZone) === day
+    );
+    if (sameDay.length >= maxPerDay) {
+      return `Refused: ${
+        calls(maxPerDay)
+      } already planned for that day, the most allowed. Pick another day.`;
+    }
+    const gapMs = minGapMinutes * 60_000;
+    const near = stored.find((call) =>
+      (call.state === "scheduled" || call.state === "dialling" ||
+        call.state === "calling") && Math.abs(call.dueAt - at) < gapMs
+    );
+    if (near) {
+      return `Refused: another call is due ${
+        this.describe(near.dueAt)
+      }; calls must be at least ${minGapMinutes} minutes apart.`;
+    }
+    return undefined;
   }
 
   /** Cancels a call not yet being dialled (a pending retry included). */
@@ -177,6 +229,10 @@ export class CallScheduler {
   get(id: string): Promise<ScheduledCall | undefined> {
     return this.#options.store.get(id);
   }
+}
+
+function calls(count: number): string {
+  return count === 1 ? "1 call is" : `${count} calls are`;
 }
 
 /** An instant the server chose (the briefing's "now"): a minute late still means now. */

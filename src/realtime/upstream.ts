@@ -28,6 +28,7 @@ export class RealtimeUpstream implements UpstreamPort {
   #early: string[] = [];
   #closedReason: string | undefined;
   #ready = false;
+  #readyAt: number | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly startedAt = performance.now();
 
@@ -72,6 +73,7 @@ export class RealtimeUpstream implements UpstreamPort {
     if (this.#closedReason !== undefined) return;
     for (const event of events) this.#socket.send(event);
     this.#ready = true;
+    this.#readyAt = performance.now();
     this.#opened.resolve(performance.now());
   }
 
@@ -83,6 +85,21 @@ export class RealtimeUpstream implements UpstreamPort {
   /** Resolves with performance.now() when the socket opened; rejects if it never does. */
   get opened(): Promise<number> {
     return this.#opened.promise;
+  }
+
+  /**
+   * Events that came while no call was attached: what a pre-warmed session
+   * that no stream claimed received (its responses' usage).
+   */
+  get held(): readonly string[] {
+    return this.#early;
+  }
+
+  /** Seconds since the session was set up (0 if it never was). */
+  get openSeconds(): number {
+    return this.#readyAt === undefined
+      ? 0
+      : (performance.now() - this.#readyAt) / 1000;
   }
 
   /** Starts delivering events (first those that arrived before). */

@@ -25,9 +25,12 @@ export function rememberTool(notes: NoteStore): ServerTool {
   return {
     definition: REMEMBER_TOOL,
     // Idempotent: the same fact twice (parallel calls, or said again) is kept once.
-    async run(args) {
+    async run(args, call) {
       const fact = typeof args.fact === "string" ? args.fact : "";
-      const result = await notes.add(fact);
+      const result = await notes.add(fact, {
+        by: "assistant",
+        callSid: call.callSid,
+      });
       if (!result.ok) return { output: { ok: false, error: result.error } };
       return {
         output: {

@@ -14,6 +14,7 @@
 
 import type { Admission } from "../admission.ts";
 import type { Calls } from "../call/calls.ts";
+import { BUDGET_MESSAGE } from "../cost/budget.ts";
 import { text } from "../http/responses.ts";
 import type { Handler } from "../http/router.ts";
 import type { OutboundCall } from "../journal/outbound_calls.ts";
@@ -43,6 +44,8 @@ export interface OutboundWebhookOptions {
   calls: Calls;
   admission: Admission;
   dialler: Dialler;
+  /** DAILY_BUDGET_USD: checked before a stream is minted. */
+  budget?: { reached(): Promise<boolean> };
 }
 
 /**
@@ -91,7 +94,9 @@ export function outboundWebhookHandlers(options: OutboundWebhookOptions): {
     if (!call) return refuse("/outbound-call");
     const answeredBy = params.get("AnsweredBy") || "unknown";
     const callLog = { callSid: call.callSid, answeredBy };
-    const refused = !isMachine(answeredBy) && options.admission.refusal();
+    const refused = !isMachine(answeredBy) &&
+      (options.admission.refusal() ||
+        (await options.budget?.reached() ? "over budget" : false));
     await dialler.answered(
       call.callSid,
       answeredBy,
@@ -107,7 +112,11 @@ export function outboundWebhookHandlers(options: OutboundWebhookOptions): {
     }
     if (refused) {
       logger.log("warn", "outbound.refused", { ...callLog, reason: refused });
-      return twimlResponse(sayAndHangUpTwiml(OUTBOUND_BUSY_MESSAGE));
+      return twimlResponse(
+        sayAndHangUpTwiml(
+          refused === "over budget" ? BUDGET_MESSAGE : OUTBOUND_BUSY_MESSAGE,
+        ),
+      );
     }
     const { token, claims } = await mintStreamToken(
       options.tokenKey,

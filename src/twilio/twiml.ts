@@ -37,6 +37,30 @@ export function connectStreamTwiml(
   }">${params}</Stream></Connect>${next}</Response>`;
 }
 
+/**
+ * `<Gather input="dtmf">`: asks for `numDigits` key presses, which Twilio
+ * POSTs (signed) as `Digits` to `actionUrl`. With no key pressed in time
+ * Twilio goes on past `</Gather>`: a goodbye and a hang-up.
+ */
+export function gatherDigitsTwiml(options: {
+  numDigits: number;
+  actionUrl: string;
+  prompt: string;
+  noInput: string;
+  timeoutSeconds?: number;
+}): string {
+  return `${PROLOG}<Response><Gather input="dtmf" numDigits="${options.numDigits}" timeout="${
+    options.timeoutSeconds ?? 10
+  }" action="${escapeXml(options.actionUrl)}" method="POST"><Say>${
+    escapeXml(options.prompt)
+  }</Say></Gather><Say>${escapeXml(options.noInput)}</Say><Hangup/></Response>`;
+}
+
+/** `<Reject>` as the first verb: the call is never answered, so never billed. */
+export function rejectTwiml(reason: "rejected" | "busy" = "rejected"): string {
+  return `${PROLOG}<Response><Reject reason="${reason}"/></Response>`;
+}
+
 /** Speaks `message` (if any), then hangs up. */
 export function sayAndHangUpTwiml(message?: string): string {
   const say = message === undefined ? "" : `<Say>${escapeXml(message)}</Say>`;

@@ -1,7 +1,9 @@
 /**
- * Twilio's signed form webhooks: `POST /incoming-call` mints the stream
- * token (security layer 3 starts here, and only for a signed request) and
- * `POST /call-ended` decides how a call whose stream closed ends.
+ * Twilio's signed form webhooks: `POST /incoming-call` screens the caller
+ * (STIR/SHAKEN, then CALLER_PIN through `<Gather>` and `POST
+ * /incoming-call/pin`) and only then mints the stream token (security layer 3
+ * starts here, and only for a signed request); `POST /call-ended` decides how
+ * a call whose stream closed ends.
  */
 
 import type { Admission } from "../admission.ts";
@@ -15,9 +17,12 @@ import type { CallJournal } from "../journal/journal.ts";
 import type { Logger, LogLine } from "../log.ts";
 import { publicOrigin, websocketOrigin } from "../public_url.ts";
 import { mintStreamToken } from "../stream_token.ts";
+import { type CallerPin, stirFailed, stirPassedA } from "./caller_pin.ts";
 import { readSignedForm } from "./signed_form.ts";
 import {
   connectStreamTwiml,
+  gatherDigitsTwiml,
+  rejectTwiml,
   sayAndHangUpTwiml,
   twimlResponse,
 } from "./twiml.ts";
@@ -28,6 +33,12 @@ export const BUSY_MESSAGE =
   "Sorry, your assistant is busy with other calls. Please try again in a few minutes.";
 export const APOLOGY_MESSAGE =
   "Sorry, your assistant ran into a problem and has to hang up. Please call again.";
+export const PIN_PROMPT = "Please enter your PIN.";
+export const PIN_RETRY_PROMPT = "That PIN is not right. Please try again.";
+export const PIN_WRONG_MESSAGE = "That PIN is not right. Goodbye.";
+export const PIN_MISSING_MESSAGE = "No PIN was entered. Goodbye.";
+export const PIN_LOCKED_MESSAGE =
+  "Sorry, your assistant is not taking calls right now. Please try again later.";
 
 export interface WebhookOptions {
   config: Config;
@@ -41,6 +52,8 @@ export interface WebhookOptions {
   admission: Admission;
   /** DAILY_BUDGET_USD; undefined: no budget. */
   budget?: Budget;
+  /** CALLER_PIN; undefined: no PIN asked. */
+  callerPin?: CallerPin;
 }
 
 /** How long /call-ended waits for the journal to learn how the stream ended. */
@@ -48,6 +61,7 @@ const CALL_END_WAIT_MS = 2000;
 
 export function webhookHandlers(options: WebhookOptions): {
   incomingCall: Handler;
+  pinEntered: Handler;
   callEnded: Handler;
 } {
   const { config, logger, calls, journal } = options;
@@ -60,11 +74,8 @@ export function webhookHandlers(options: WebhookOptions): {
       refusal: options.refusal,
     });
 
-  const incomingCall: Handler = async (request) => {
-    const params = await signedForm(request);
-    if (params instanceof Response) return params;
-    const callSid = params.get("CallSid");
-    if (!callSid) return text(400, "missing CallSid");
+  /** The TwiML refusing a call the server cannot take now, if any. */
+  const refusedNow = async (callSid: string) => {
     const refused = options.admission.refusal();
     if (refused === "draining") {
       logger.log("info", "webhook.refused", { callSid, reason: refused });
@@ -79,6 +90,19 @@ export function webhookHandlers(options: WebhookOptions): {
       logger.log("warn", "webhook.refused", { callSid, reason: "budget" });
       return twimlResponse(sayAndHangUpTwiml(BUDGET_MESSAGE));
     }
+    return undefined;
+  };
+
+  /**
+   * The one step that spends: mints the stream token and opens (pre-warms)
+   * the upstream session, then answers the TwiML that connects the stream.
+   * Only a caller who passed every check gets here.
+   */
+  const connectStream = async (
+    request: Request,
+    callSid: string,
+    caller: string,
+  ) => {
     const { token, claims } = await mintStreamToken(
       options.tokenKey,
       callSid,
@@ -87,7 +111,6 @@ export function webhookHandlers(options: WebhookOptions): {
     // Open the Realtime session now, while Twilio fetches the TwiML and
     // connects the stream, so the caller's first words do not wait for it.
     calls.prewarm(claims);
-    const caller = params.get("From") ?? "";
     logger.log("info", "webhook.accepted", {
       callSid,
       caller: maskCaller(caller),
@@ -100,6 +123,76 @@ export function webhookHandlers(options: WebhookOptions): {
         `${origin}/call-ended`,
       ),
     );
+  };
+
+  const askForPin = (request: Request, prompt: string) =>
+    twimlResponse(gatherDigitsTwiml({
+      numDigits: options.callerPin!.digits,
+      actionUrl: `${
+        publicOrigin(request, config.server.publicUrl)
+      }/incoming-call/pin`,
+      prompt,
+      noInput: PIN_MISSING_MESSAGE,
+    }));
+
+  const lockedOut = (callSid: string) => {
+    options.refusal("warn", "webhook.refused", {
+      callSid,
+      reason: "pin_lockout",
+    });
+    return twimlResponse(sayAndHangUpTwiml(PIN_LOCKED_MESSAGE));
+  };
+
+  const incomingCall: Handler = async (request) => {
+    const params = await signedForm(request);
+    if (params instanceof Response) return params;
+    const callSid = params.get("CallSid");
+    if (!callSid) return text(400, "missing CallSid");
+    // The allowlist Function applies this rule too; it may be bypassed or
+    // misconfigured, so the server does not rely on it.
+    const verdict = params.get("StirVerstat");
+    if (stirFailed(verdict)) {
+      options.refusal("warn", "webhook.refused", {
+        callSid,
+        reason: "stir_shaken_failed",
+      });
+      return twimlResponse(rejectTwiml());
+    }
+    const refused = await refusedNow(callSid);
+    if (refused) return refused;
+    const caller = params.get("From") ?? "";
+    const pin = options.callerPin;
+    if (
+      pin === undefined ||
+      (config.callers.pinSkipVerified && stirPassedA(verdict))
+    ) {
+      return connectStream(request, callSid, caller);
+    }
+    if (await pin.lockedOut()) return lockedOut(callSid);
+    return askForPin(request, PIN_PROMPT);
+  };
+
+  /** `<Gather>`'s action: the digits the caller keyed in (never logged). */
+  const pinEntered: Handler = async (request) => {
+    const params = await signedForm(request);
+    if (params instanceof Response) return params;
+    const callSid = params.get("CallSid");
+    const pin = options.callerPin;
+    if (!callSid) return text(400, "missing CallSid");
+    if (pin === undefined) return text(404, "no PIN is configured");
+    if (await pin.lockedOut()) return lockedOut(callSid);
+    if (pin.matches(params.get("Digits") ?? "")) {
+      const refused = await refusedNow(callSid);
+      if (refused) return refused;
+      return connectStream(request, callSid, params.get("From") ?? "");
+    }
+    const outcome = await pin.wrong(callSid);
+    options.refusal("warn", "webhook.wrong_pin", { callSid, outcome });
+    if (outcome === "locked_out") return lockedOut(callSid);
+    if (outcome === "hang_up") {
+      return twimlResponse(sayAndHangUpTwiml(PIN_WRONG_MESSAGE));
+    }
+    return askForPin(request, PIN_RETRY_PROMPT);
   };
 
   /** Twilio comes here when the stream closed and the call is still up. */
@@ -124,5 +217,5 @@ export function webhookHandlers(options: WebhookOptions): {
     );
   };
 
-  return { incomingCall, callEnded };
+  return { incomingCall, pinEntered, callEnded };
 }

@@ -51,6 +51,8 @@ export async function startTestServer(
   liveOptions?: FakeLiveOptions,
   /** The summary job's timing, shortened for tests. */
   summary?: AppOptions["summary"],
+  /** Other app options (e.g. a short body deadline). */
+  appOptions: Pick<AppOptions, "bodyDeadlineMs"> = {},
 ): Promise<TestServer> {
   const realtime = await FakeRealtime.start({
     apiKey: "sk-test-openai-key",
@@ -77,6 +79,7 @@ export async function startTestServer(
     kv,
     upstreamConnectTimeoutMs: 3000,
     summary,
+    ...appOptions,
   });
   // The start-up model look-up is done before a test places its first call.
   await app.modelCheck;
