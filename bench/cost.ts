@@ -19,7 +19,7 @@ import {
   type TokenCounts,
   type UsageTotals,
 } from "../src/cost/usage.ts";
-import { responsesUsage } from "../src/live/events.ts";
+import { responsesUsage } from "../src/cost/usage.ts";
 import { parseServerEvent } from "../src/realtime/events.ts";
 import { isRecord } from "../src/json.ts";
 import { FakeLive, type FakeLiveSession } from "../peers/live/mod.ts";

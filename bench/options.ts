@@ -72,6 +72,8 @@ export const HELP = `deno run -A bench/bench.ts [options]
                        TCP_NODELAY like every other socket of the run
 `;
 
+import { nonNegative, readFlags } from "../peers/command_line.ts";
+
 /** The options, or "help" when asked for it; throws on a bad option. */
 export function parseOptions(args: string[]): Options | "help" {
   const options: Options = {
@@ -99,107 +101,57 @@ export function parseOptions(args: string[]): Options | "help" {
     serverLog: undefined,
     readme: true,
   };
-  const number = (name: string, raw: string | undefined): number => {
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < 0) {
-      throw new Error(`${name} needs a non-negative number (got ${raw})`);
-    }
-    return value;
-  };
-  const counts = (name: string, raw: string | undefined): number[] =>
+  const counts = (flag: string, raw: string | undefined): number[] =>
     raw === "none" || raw === "" || raw === undefined
       ? []
-      : raw.split(",").map((n) => Math.round(number(name, n)));
-  const given = new Set<string>();
-  for (let i = 0; i < args.length; i++) {
-    const [flag, inline] = args[i].split("=", 2) as [string, string?];
-    given.add(flag);
-    const value = () => inline ?? args[++i];
-    switch (flag) {
-      case "--engines": {
-        const engines = (value() ?? "").split(",").filter(Boolean);
-        if (
-          engines.length === 0 ||
-          engines.some((e) => e !== "realtime" && e !== "live")
-        ) {
-          throw new Error("--engines takes realtime, live or both");
-        }
-        options.engines = engines as Engine[];
-        break;
+      : raw.split(",").map((n) => Math.round(nonNegative(flag, n)));
+  const given = readFlags(args, {
+    "--engines": (value) => {
+      const engines = (value() ?? "").split(",").filter(Boolean);
+      if (
+        engines.length === 0 ||
+        engines.some((e) => e !== "realtime" && e !== "live")
+      ) {
+        throw new Error("--engines takes realtime, live or both");
       }
-      case "--calls":
-        options.calls = Math.max(1, Math.round(number(flag, value())));
-        break;
-      case "--seconds":
-        options.seconds = number(flag, value());
-        break;
-      case "--step-seconds":
-        options.stepSeconds = number(flag, value());
-        break;
-      case "--warmup":
-        options.warmupSeconds = number(flag, value());
-        break;
-      case "--warm-calls":
-        options.warmCalls = Math.round(number(flag, value()));
-        break;
-      case "--ramp":
-        options.ramp = counts(flag, value());
-        break;
-      case "--live-calls":
-        options.liveCalls = Math.max(1, Math.round(number(flag, value())));
-        break;
-      case "--live-ramp":
-        options.liveRamp = counts(flag, value());
-        break;
-      case "--cost-seconds":
-        options.costSeconds = number(flag, value());
-        break;
-      case "--out":
-        options.out = value() ?? options.out;
-        break;
-      case "--server":
-        options.server = value() ?? options.server;
-        break;
-      case "--barge-every":
-        options.bargeEvery = Math.round(number(flag, value()));
-        break;
-      case "--answer-every":
-        options.answerEverySeconds = number(flag, value());
-        break;
-      case "--connect-rate":
-        options.connectRate = Math.max(1, number(flag, value()));
-        break;
-      case "--answer-gap":
-        options.answerGapMs = number(flag, value());
-        break;
-      case "--no-pin":
-        options.pin = false;
-        break;
-      case "--cpu-prof":
-        options.cpuProf = value();
-        break;
-      case "--server-flags":
-        options.serverFlags = (value() ?? "").split(/\s+/).filter(Boolean);
-        break;
-      case "--no-readme":
-        options.readme = false;
-        break;
-      case "--server-log":
-        options.serverLog = value();
-        break;
-      case "--retries":
-        options.retries = Math.round(number(flag, value()));
-        break;
-      case "--nodelay-shim":
-        options.nodelayShim = true;
-        break;
-      case "--help":
-      case "-h":
-        return "help";
-      default:
-        throw new Error(`unknown option ${args[i]}\n\n${HELP}`);
-    }
-  }
+      options.engines = engines as Engine[];
+    },
+    "--calls": (value, flag) =>
+      options.calls = Math.max(1, Math.round(nonNegative(flag, value()))),
+    "--seconds": (value, flag) => options.seconds = nonNegative(flag, value()),
+    "--step-seconds": (value, flag) =>
+      options.stepSeconds = nonNegative(flag, value()),
+    "--warmup": (value, flag) =>
+      options.warmupSeconds = nonNegative(flag, value()),
+    "--warm-calls": (value, flag) =>
+      options.warmCalls = Math.round(nonNegative(flag, value())),
+    "--ramp": (value, flag) => options.ramp = counts(flag, value()),
+    "--live-calls": (value, flag) =>
+      options.liveCalls = Math.max(1, Math.round(nonNegative(flag, value()))),
+    "--live-ramp": (value, flag) => options.liveRamp = counts(flag, value()),
+    "--cost-seconds": (value, flag) =>
+      options.costSeconds = nonNegative(flag, value()),
+    "--out": (value) => options.out = value() ?? options.out,
+    "--server": (value) => options.server = value() ?? options.server,
+    "--barge-every": (value, flag) =>
+      options.bargeEvery = Math.round(nonNegative(flag, value())),
+    "--answer-every": (value, flag) =>
+      options.answerEverySeconds = nonNegative(flag, value()),
+    "--connect-rate": (value, flag) =>
+      options.connectRate = Math.max(1, nonNegative(flag, value())),
+    "--answer-gap": (value, flag) =>
+      options.answerGapMs = nonNegative(flag, value()),
+    "--no-pin": () => options.pin = false,
+    "--cpu-prof": (value) => options.cpuProf = value(),
+    "--server-flags": (value) =>
+      options.serverFlags = (value() ?? "").split(/\s+/).filter(Boolean),
+    "--no-readme": () => options.readme = false,
+    "--server-log": (value) => options.serverLog = value(),
+    "--retries": (value, flag) =>
+      options.retries = Math.round(nonNegative(flag, value())),
+    "--nodelay-shim": () => options.nodelayShim = true,
+  }, HELP);
+  if (given === "help") return "help";
   if (options.liveCalls === 0) options.liveCalls = options.calls;
   // Another server (bench/minimal_bridge.ts) is a bare Realtime bridge.
   if (options.server !== "main.ts") {

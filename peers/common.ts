@@ -6,12 +6,22 @@
  *
  * @module
  */
-import { isRecord } from "../src/json.ts";
-
 export type JsonObject = Record<string, unknown>;
 
-/** The project's one "is a JSON object" check, under the name the peers use. */
-export const isObject = isRecord;
+/** A JSON object: not null, not an array. */
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The bytes of `chunks`, back to back in one array. */
+export function joinBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  const joined = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  chunks.reduce((offset, chunk) => {
+    joined.set(chunk, offset);
+    return offset + chunk.length;
+  }, 0);
+  return joined;
+}
 
 /** `Omit` applied to each member of a union (a server event minus `event_id`). */
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown

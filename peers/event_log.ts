@@ -7,8 +7,7 @@
  *
  * @module
  */
-import { concat } from "../src/bytes.ts";
-import type { JsonObject } from "./common.ts";
+import { joinBytes, type JsonObject } from "./common.ts";
 import { Waiters } from "./waiters.ts";
 
 interface Wanted {
@@ -41,7 +40,7 @@ export class EventLog {
   /** All the audio the client appended, decoded, in order. */
   audio(): Uint8Array {
     if (!this.#keep) throw new Error("a lean session keeps no input audio");
-    return concat(this.#audio);
+    return joinBytes(this.#audio);
   }
 
   /** Wakes waiters (after the event was handled, so they see its effect). */

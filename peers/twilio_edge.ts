@@ -12,9 +12,8 @@
  *
  * @module
  */
-import { concat } from "../src/bytes.ts";
 import twilio from "twilio";
-import { isObject, type JsonObject, sleep } from "./common.ts";
+import { isObject, joinBytes, type JsonObject, sleep } from "./common.ts";
 import { startMessage } from "./twilio_messages.ts";
 import { Waiters } from "./waiters.ts";
 import { RawWebSocket } from "./ws_client.ts";
@@ -368,12 +367,12 @@ export class TwilioEdge {
 
   /** All assistant audio received in `media` messages, in order, decoded. */
   receivedAudio(): Uint8Array {
-    return concat(this.#receivedAudio);
+    return joinBytes(this.#receivedAudio);
   }
 
   /** Audio the playback clock actually played to the caller. */
   playedAudio(): Uint8Array {
-    return concat(this.#played);
+    return joinBytes(this.#played);
   }
 
   /**

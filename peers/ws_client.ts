@@ -1,16 +1,18 @@
 /**
- * The simulated Twilio edges' WebSocket: the server's own client
- * (`src/realtime/websocket_client.ts`), which keeps TCP_NODELAY.
+ * The lean Twilio edge's WebSocket: the `ws` package, not the server's own
+ * client, so a bug in the server's client cannot hide on both sides.
  *
- * Deno's `new WebSocket()` clears TCP_NODELAY on its socket (strace on Deno
- * 2.9.6: `setsockopt(fd, SOL_TCP, TCP_NODELAY, [0])`), so a 20 ms frame could
- * wait for the delayed ACK of the previous one: tens of milliseconds that would
- * be charged to the server. Real Twilio edges do not behave like that.
+ * Why not Deno's `new WebSocket()`: it clears TCP_NODELAY on its socket
+ * (strace on Deno 2.9.6: `setsockopt(fd, SOL_TCP, TCP_NODELAY, [0])`), so a
+ * 20 ms frame could wait for the delayed ACK of the previous one: tens of
+ * milliseconds that would be charged to the server. Real Twilio edges do not
+ * behave like that; `ws` sets TCP_NODELAY on (strace: `[1]`).
  *
  * @module
  */
 
-import { WebSocketClient } from "../src/realtime/websocket_client.ts";
+// @deno-types="@types/ws"
+import WebSocket from "ws";
 
 export interface CloseInfo {
   code: number;
@@ -20,7 +22,7 @@ export interface CloseInfo {
 export class RawWebSocket {
   onmessage: (data: string) => void = () => {};
   readonly closed: Promise<CloseInfo>;
-  readonly #client: WebSocketClient;
+  readonly #socket: WebSocket;
 
   private constructor(
     url: string,
@@ -31,17 +33,23 @@ export class RawWebSocket {
     const closed = Promise.withResolvers<CloseInfo>();
     this.closed = closed.promise;
     let open = false;
-    this.#client = new WebSocketClient(url, {
-      open: () => {
-        open = true;
-        opened(this);
-      },
-      message: (text) => this.onmessage(text),
-      close: (code, reason, detail) => {
-        if (!open) refused(new Error(`stream handshake refused: ${detail}`));
-        closed.resolve({ code, reason });
-      },
-    }, { headers });
+    let detail = "no handshake";
+    this.#socket = new WebSocket(url, { headers, perMessageDeflate: false });
+    this.#socket.on("open", () => {
+      open = true;
+      opened(this);
+    });
+    this.#socket.on("message", (data, isBinary) => {
+      if (!isBinary) this.onmessage(String(data));
+    });
+    // A refused handshake: "Unexpected server response: 403", then close.
+    this.#socket.on("error", (error) => {
+      detail = error.message;
+    });
+    this.#socket.on("close", (code, reason) => {
+      if (!open) refused(new Error(`stream handshake refused: ${detail}`));
+      closed.resolve({ code, reason: String(reason) });
+    });
   }
 
   /** Connects and completes the opening handshake; rejects on any answer but 101. */
@@ -55,14 +63,14 @@ export class RawWebSocket {
   }
 
   get isOpen(): boolean {
-    return this.#client.isOpen;
+    return this.#socket.readyState === WebSocket.OPEN;
   }
 
   sendText(text: string): void {
-    this.#client.send(text);
+    this.#socket.send(text);
   }
 
   close(code = 1000, reason = ""): void {
-    this.#client.close(code, reason);
+    this.#socket.close(code, reason);
   }
 }

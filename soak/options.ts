@@ -4,6 +4,8 @@
  * @module
  */
 
+import { readFlags, wholeNumber } from "../peers/command_line.ts";
+
 export const HELP =
   "deno run -A soak/soak.ts [--calls N] [--warmup N] [--flood N] [--out FILE] [--no-time-limit] [--no-inspect] [--server-root DIR]";
 
@@ -28,45 +30,16 @@ export function parseOptions(args: string[]): Options | "help" {
     inspect: true,
     serverRoot: new URL("..", import.meta.url).pathname,
   };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const [name, inline] = arg.split("=", 2);
-    const value = () => inline ?? args[++i];
-    const count = () => {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < 0) {
-        throw new Error(`${name} needs a whole number`);
-      }
-      return n;
-    };
-    switch (name) {
-      case "--calls":
-        options.calls = count();
-        break;
-      case "--warmup":
-        options.warmup = count();
-        break;
-      case "--flood":
-        options.flood = count();
-        break;
-      case "--out":
-        options.out = value();
-        break;
-      case "--no-time-limit":
-        options.timeLimit = false;
-        break;
-      case "--no-inspect":
-        options.inspect = false;
-        break;
-      case "--server-root":
-        options.serverRoot = value();
-        break;
-      case "--help":
-      case "-h":
-        return "help";
-      default:
-        throw new Error(`unknown option ${arg}`);
-    }
-  }
+  const given = readFlags(args, {
+    "--calls": (value, flag) => options.calls = wholeNumber(flag, value()),
+    "--warmup": (value, flag) => options.warmup = wholeNumber(flag, value()),
+    "--flood": (value, flag) => options.flood = wholeNumber(flag, value()),
+    "--out": (value) => options.out = value() ?? options.out,
+    "--no-time-limit": () => options.timeLimit = false,
+    "--no-inspect": () => options.inspect = false,
+    "--server-root": (value) =>
+      options.serverRoot = value() ?? options.serverRoot,
+  }, HELP);
+  if (given === "help") return "help";
   return options;
 }

@@ -15,10 +15,7 @@ import {
   tableVariables,
   type Variable,
 } from "./config/table.ts";
-import {
-  type OutboundSettings,
-  outboundSettings,
-} from "./outbound/settings.ts";
+import { type OutboundSettings, outboundSettings } from "./config/outbound.ts";
 
 export {
   type ConfigVariable,

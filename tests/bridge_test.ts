@@ -13,7 +13,7 @@ import {
 } from "../src/realtime/engine.ts";
 import { RESPONSE_TAG } from "../src/realtime/events.ts";
 import { GREETING_REQUEST } from "../src/realtime/session.ts";
-import type { CallSummary } from "../src/call/vocabulary.ts";
+import type { CallSummary } from "../src/call_vocabulary.ts";
 import {
   CALL_SID,
   type FakeUpstream,

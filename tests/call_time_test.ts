@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { briefingDue } from "../src/outbound/briefing.ts";
-import type { BriefingSettings } from "../src/outbound/settings.ts";
+import type { BriefingSettings } from "../src/config/outbound.ts";
 import { describeWhen, parseWhen } from "../src/outbound/when.ts";
 import { localParts, localToEpoch } from "../src/outbound/zoned_time.ts";
 

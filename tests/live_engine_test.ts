@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { ServerEvent as LiveWireEvent } from "openai/resources/live/live";
 import { CallBridge, TIME_LIMIT_GOODBYE } from "../src/call/bridge.ts";
-import type { CallSummary } from "../src/call/vocabulary.ts";
+import type { CallSummary } from "../src/call_vocabulary.ts";
 import {
   GOODBYE_QUIET_MS,
   GOODBYE_START_MS,

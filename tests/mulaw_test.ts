@@ -1,18 +1,16 @@
 /**
- * The softphone's DSP (src/phone/mulaw.ts): G.711 µ-law against the
- * reference values, the microphone downsampler, and the playback queue's
- * mark and clear semantics.
+ * G.711 µ-law (src/audio/mulaw.ts) against the reference values, and the
+ * softphone's DSP (src/phone/dsp.ts): the microphone downsampler and the
+ * playback queue's mark and clear semantics.
  */
 import assert from "node:assert/strict";
 import {
-  Downsampler,
   floatsToMuLaw,
   muLawDecode,
   muLawEncode,
   muLawTable,
-  PlaybackQueue,
-  rms,
-} from "../src/phone/mulaw.ts";
+} from "../src/audio/mulaw.ts";
+import { Downsampler, PlaybackQueue, rms } from "../src/phone/dsp.ts";
 
 /** The G.711 µ-law segment (exponent) of a code: its step is 2^(segment+3). */
 function segment(code: number): number {

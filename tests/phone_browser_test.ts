@@ -5,7 +5,7 @@
  * what arrives and plays the assistant's side.
  */
 import assert from "node:assert/strict";
-import { muLawDecode } from "../src/phone/mulaw.ts";
+import { muLawDecode } from "../src/audio/mulaw.ts";
 import {
   artifactsDir,
   Chromium,

@@ -4,7 +4,7 @@
  * page's inline script parsed.
  */
 import assert from "node:assert/strict";
-import { muLawDecode } from "../src/phone/mulaw.ts";
+import { muLawDecode } from "../src/audio/mulaw.ts";
 import { phonePage, phoneWorklet } from "../src/phone/page.ts";
 import {
   type FromWorklet,

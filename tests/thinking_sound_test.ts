@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { muLawDecode } from "../src/phone/mulaw.ts";
+import { muLawDecode } from "../src/audio/mulaw.ts";
 import {
   THINKING_AFTER_MS,
   THINKING_CYCLE_MS,

@@ -13,7 +13,7 @@ import {
 } from "../memory/bounds.ts";
 import type { Note } from "../memory/notes.ts";
 import type { RememberedCall } from "../memory/summaries.ts";
-import { ownerNav } from "./nav.ts";
+import { ownerNav } from "../http/owner_nav.ts";
 import { page } from "./pages.ts";
 
 export interface MemoryView {

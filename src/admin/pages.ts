@@ -7,13 +7,13 @@ import { maskCaller } from "../caller_number.ts";
 import { formatSpend, formatUsd } from "../cost/pricing.ts";
 import { escapeHtml } from "../http/html.ts";
 import type { CallRecord, JournalLine } from "../journal/journal.ts";
-import type { CallOutcome } from "../call/vocabulary.ts";
+import type { CallOutcome } from "../call_vocabulary.ts";
 import {
   type ConfiguredModelStatus,
   replacementFor,
 } from "../realtime/model_record.ts";
 import { type PinLockout, WRONG_PINS_PER_HOUR } from "../twilio/caller_pin.ts";
-import { NAV_STYLE, ownerNav } from "./nav.ts";
+import { NAV_STYLE, ownerNav } from "../http/owner_nav.ts";
 import { outboundParty, outboundSection } from "./outbound_lines.ts";
 
 const STYLE = `

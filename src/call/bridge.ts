@@ -28,7 +28,7 @@ import {
   type EndReason,
   OUTCOMES,
   type Speaker,
-} from "./vocabulary.ts";
+} from "../call_vocabulary.ts";
 
 export interface BridgeOptions {
   /** The accepted media-stream socket. */

@@ -8,7 +8,7 @@
 
 import type { CallContext, ContextLine } from "./resume_plan.ts";
 import { withLine } from "./resume_plan.ts";
-import type { CallObserver } from "./vocabulary.ts";
+import type { CallObserver } from "../call_vocabulary.ts";
 
 /** Longer than any call (MAX_CALL_MINUTES is at most a few hours). */
 const CONTEXT_TTL_MS = 12 * 3_600_000;

@@ -4,7 +4,7 @@
  */
 
 import type { Config } from "../config.ts";
-import type { CallJournal } from "../journal/journal.ts";
+import { within } from "../http/deadline.ts";
 import type { Logger } from "../log.ts";
 import type { Memory, MemoryContext } from "../memory/memory.ts";
 import {
@@ -26,7 +26,7 @@ import type { CallContexts } from "./call_context.ts";
 import { realClock } from "./clock.ts";
 import type { VoiceEngine } from "./engine.ts";
 import { combineObservers } from "./observers.ts";
-import type { CallLeases, ResumeCause } from "./lease.ts";
+import type { CallLeases } from "./lease.ts";
 import { type UpstreamPort, webSocketPort } from "./ports.ts";
 import {
   type CallContext,
@@ -35,9 +35,11 @@ import {
 } from "./resume_plan.ts";
 import {
   type CallObserver,
+  type CallRecorder,
   endedOnPurpose,
   type EndReason,
-} from "./vocabulary.ts";
+  type ResumeCause,
+} from "../call_vocabulary.ts";
 
 /** Another listener on every call (the budget): it may end the call with a goodbye. */
 export type CallWatcher = (call: {
@@ -68,7 +70,7 @@ const MEMORY_READ_TIMEOUT_MS = 1_000;
 export interface CallsOptions {
   config: Config;
   logger: Logger;
-  journal: CallJournal;
+  journal: CallRecorder;
   /** Milliseconds allowed for the upstream handshake. */
   upstreamConnectTimeoutMs?: number;
   /** The function tools the server runs for the assistant (end_call at least). */
@@ -343,12 +345,8 @@ export class Calls {
 
   /** The memory for a new call's instructions; none if it cannot be read in time. */
   async #memory(memory: Memory): Promise<MemoryContext | undefined> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), MEMORY_READ_TIMEOUT_MS);
-    });
     try {
-      const context = await Promise.race([memory.context(), late]);
+      const context = await within(memory.context(), MEMORY_READ_TIMEOUT_MS);
       if (!context) this.#options.logger.log("warn", "memory.read_slow");
       return context;
     } catch (error) {
@@ -356,8 +354,6 @@ export class Calls {
         error: error instanceof Error ? error.message : String(error),
       });
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

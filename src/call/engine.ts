@@ -7,9 +7,8 @@
  * journal or the security layers.
  */
 
-import type { UsageReport } from "../cost/usage.ts";
 import type { HeardPosition } from "./playback_ledger.ts";
-import type { ToolCallRecord } from "./vocabulary.ts";
+import type { ToolCallRecord, UsageReport } from "../call_vocabulary.ts";
 
 /** Why the engine's session is over. */
 export type EngineEnd = "upstream closed" | "upstream error";

@@ -12,11 +12,11 @@
  */
 
 import type { Instances } from "../instances.ts";
-import type { CallOutcome } from "./vocabulary.ts";
-import { endedOnPurpose } from "./vocabulary.ts";
-
-/** Why a call was resumed: its instance died, it was handed over, or its stream dropped. */
-export type ResumeCause = "crash" | "handover" | "dropped";
+import {
+  type CallOutcome,
+  endedOnPurpose,
+  type ResumeCause,
+} from "../call_vocabulary.ts";
 
 export type LeaseState =
   /** A stream token is minted; the stream has not started. */

@@ -3,7 +3,7 @@
  * reports to one observer, which passes every report to each, in order.
  */
 
-import type { CallObserver } from "./vocabulary.ts";
+import type { CallObserver } from "../call_vocabulary.ts";
 
 export function combineObservers(
   observers: readonly CallObserver[],

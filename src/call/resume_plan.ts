@@ -8,7 +8,7 @@
  * over.
  */
 
-import type { Speaker } from "./vocabulary.ts";
+import type { Speaker } from "../call_vocabulary.ts";
 
 /** One line of the conversation so far. */
 export type ContextLine =

@@ -6,7 +6,6 @@
  * session for a softphone token), and only then its single use.
  */
 
-import type { AdminAuth } from "../admin/auth.ts";
 import type { Config } from "../config.ts";
 import { text } from "../http/responses.ts";
 import type { Handler } from "../http/router.ts";
@@ -28,7 +27,8 @@ export interface StreamRouteOptions {
   tokenKey: CryptoKey;
   usedTokens: UsedTokenStore;
   /** Undefined without ADMIN_TOKEN: softphone tokens are then refused. */
-  admin: AdminAuth | undefined;
+  /** The owner's sign-in (src/admin/auth.ts), for the browser softphone's streams. */
+  admin: { allows(request: Request): Promise<boolean> } | undefined;
   calls: Calls;
   /** What the assistant says first on a call the server placed (outbound on). */
   openingFor?: (callSid: string) => Promise<string | undefined>;

@@ -4,7 +4,7 @@
  * per second, made as G.711 µ-law in code, so there is no audio file.
  */
 
-import { muLawEncode } from "../phone/mulaw.ts";
+import { muLawEncode } from "../audio/mulaw.ts";
 
 const SAMPLE_RATE = 8000;
 /** One cycle of the sound: a tone, then silence. */

@@ -4,8 +4,13 @@
  * reads "<NAME> must …"; a secret's value is never put in one.
  */
 
-import { normalizeE164 } from "../outbound/phone_numbers.ts";
-import { type LocalTime, parseLocalTime } from "../outbound/zoned_time.ts";
+import { normalizeE164 } from "../e164.ts";
+
+/** A wall-clock time of day. */
+export interface LocalTime {
+  hour: number;
+  minute: number;
+}
 
 export type Parsed<T> = { value: T } | { problems: string[] };
 
@@ -248,9 +253,10 @@ export const timeZone: Field<string> = (raw, name) => {
   }
 };
 
+/** "07:30", "7:30" → {hour: 7, minute: 30}. */
 export const localTime: Field<LocalTime> = (raw, name) => {
-  const value = parseLocalTime(raw);
-  return value !== undefined
-    ? { value }
+  const match = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(raw.trim());
+  return match
+    ? { value: { hour: Number(match[1]), minute: Number(match[2]) } }
     : refused(name, `be a 24-hour time such as 07:30 (got "${raw}")`);
 };

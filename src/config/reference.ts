@@ -1,7 +1,7 @@
 /**
  * What the configuration table generates: `.env.example`, the reference
  * tables of docs/configuration.md and the `--allow-env` lists of deno.json
- * and the Dockerfile. Pure text functions; `write_reference.ts` writes the
+ * and the Dockerfile. Pure text functions; src/config_docs.ts writes the
  * files and tests/config_table_test.ts fails when they are stale.
  */
 

@@ -15,7 +15,6 @@ import {
   parsePrices,
   type PriceTable,
 } from "../cost/prices.ts";
-import { BRIEFING_DAYS } from "../outbound/settings.ts";
 import {
   type Field,
   flag,
@@ -34,6 +33,7 @@ import {
   timeZone,
   url,
 } from "./fields.ts";
+import { BRIEFING_DAYS } from "./outbound.ts";
 
 export interface Variable<N extends string = string, T = unknown> {
   name: N;

@@ -4,7 +4,7 @@
  * that takes the day over it is ended with a short goodbye.
  */
 
-import type { CallObserver } from "../call/vocabulary.ts";
+import type { CallObserver } from "../call_vocabulary.ts";
 import type { Logger } from "../log.ts";
 import type { PriceTable } from "./prices.ts";
 import { priceUsage } from "./pricing.ts";

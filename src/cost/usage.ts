@@ -5,34 +5,36 @@
  * it as it comes; the journal and the budget add it up.
  */
 
-/**
- * Tokens as the APIs count them: `input*` include their cached part
- * (`cached*` is a subset), as in Realtime's `usage.input_token_details`
- * and Responses' `usage.input_tokens_details.cached_tokens`.
- */
-export interface TokenCounts {
-  inputText: number;
-  inputAudio: number;
-  cachedText: number;
-  cachedAudio: number;
-  outputText: number;
-  outputAudio: number;
+import type { TokenCounts, UsageReport } from "../call_vocabulary.ts";
+import { isRecord } from "../json.ts";
+
+// Defined with the call's vocabulary, where engines report them.
+export type { TokenCounts, UsageReport };
+
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0
+    ? value
+    : 0;
 }
 
-/** One usage report from an engine or a background job. */
-export type UsageReport =
-  /** The tokens of one response: they add to what came before. */
-  | { kind: "tokens"; model: string; tokens: TokenCounts }
-  /**
-   * A session's billed seconds so far: GPT-Live reports a cumulative total
-   * ("do not sum this value across usage events"), so it replaces the last.
-   */
-  | { kind: "seconds"; model: string; seconds: number }
-  /**
-   * Audio billed by duration, one piece at a time (a Realtime input
-   * transcription's `usage: {type: "duration"}`): it adds to what came before.
-   */
-  | { kind: "duration"; model: string; seconds: number };
+/**
+ * A Responses `usage` (openai-node `ResponseUsage`): text tokens, cached
+ * input counted inside `input_tokens`, reasoning inside `output_tokens`.
+ */
+export function responsesUsage(raw: unknown): TokenCounts | undefined {
+  if (!isRecord(raw)) return undefined;
+  const details = isRecord(raw.input_tokens_details)
+    ? raw.input_tokens_details
+    : {};
+  return {
+    inputText: count(raw.input_tokens),
+    inputAudio: 0,
+    cachedText: count(details.cached_tokens),
+    cachedAudio: 0,
+    outputText: count(raw.output_tokens),
+    outputAudio: 0,
+  };
+}
 
 /** One model's share of a call. */
 export interface ModelUsage {

@@ -18,7 +18,7 @@ import { createLogger } from "../log.ts";
 import { zapierToolSource } from "../mcp/zapier_client.ts";
 import { ToolListError } from "../mcp/tool_source.ts";
 import { dialledHosts } from "../net_permissions.ts";
-import { normalizeE164 } from "../outbound/phone_numbers.ts";
+import { normalizeE164 } from "../e164.ts";
 import {
   lookUpModel,
   modelRecordUrl,

@@ -4,13 +4,14 @@
  * limited to 64 KiB and a long call's transcript is not.
  */
 
-import type { ResumeCause } from "../call/lease.ts";
 import {
   type CallObserver,
   type CallOutcome,
   type CallSummary,
   endedOnPurpose,
-} from "../call/vocabulary.ts";
+  type ResumeCause,
+  type SegmentInfo,
+} from "../call_vocabulary.ts";
 import type { PriceTable } from "../cost/prices.ts";
 import { priceUsage } from "../cost/pricing.ts";
 import type { SpendLedger } from "../cost/spend.ts";
@@ -67,10 +68,6 @@ export interface SegmentRecord {
 }
 
 /** The stream of a call an observer records: its number and why it exists. */
-export interface SegmentInfo {
-  number: number;
-  cause?: ResumeCause;
-}
 
 /** Where a call's summary stands, and the summary once made. */
 export interface SummaryState {

@@ -16,7 +16,7 @@ import type { HeardPosition } from "../call/playback_ledger.ts";
 import type { UpstreamPort } from "../call/ports.ts";
 import { DEFAULT_LIVE_BACKEND_MODEL, DEFAULT_LIVE_MODEL } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { muLawDecode } from "../phone/mulaw.ts";
+import { muLawDecode } from "../audio/mulaw.ts";
 import type { ToolBox, ToolOutcome } from "../tools/toolbox.ts";
 import { DelegationPlan } from "./delegation_plan.ts";
 import {

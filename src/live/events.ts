@@ -4,7 +4,7 @@
  * to the `openai` package's live types).
  */
 
-import type { TokenCounts } from "../cost/usage.ts";
+import { responsesUsage, type TokenCounts } from "../cost/usage.ts";
 import { isRecord, parseTypedEvent, str } from "../json.ts";
 
 /** A function call the delegation backend made, unwrapped from `response.event`. */
@@ -178,31 +178,6 @@ function parseResponseEvent(
         delegationId,
       },
     },
-  };
-}
-
-function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0
-    ? value
-    : 0;
-}
-
-/**
- * A Responses `usage` (openai-node `ResponseUsage`): text tokens, cached
- * input counted inside `input_tokens`, reasoning inside `output_tokens`.
- */
-export function responsesUsage(raw: unknown): TokenCounts | undefined {
-  if (!isRecord(raw)) return undefined;
-  const details = isRecord(raw.input_tokens_details)
-    ? raw.input_tokens_details
-    : {};
-  return {
-    inputText: count(raw.input_tokens),
-    inputAudio: 0,
-    cachedText: count(details.cached_tokens),
-    cachedAudio: 0,
-    outputText: count(raw.output_tokens),
-    outputAudio: 0,
   };
 }
 

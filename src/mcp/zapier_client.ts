@@ -21,6 +21,7 @@ import {
   McpError,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
+import { abortable, Deadline, within } from "../http/deadline.ts";
 import type { Logger } from "../log.ts";
 import { requestScopedFetch } from "./request_scoped_fetch.ts";
 import {
@@ -277,7 +278,7 @@ class McpToolSource implements ToolSource {
     }
     // The spec asks clients to end their session (HTTP DELETE); bounded, as
     // a server that does not answer must not hold up a shutdown.
-    await settleWithin(
+    await within(
       connection.transport.terminateSession().catch(() => {}),
       CLOSE_GRACE_MS,
     );
@@ -478,71 +479,6 @@ function describe(
     errorType: "protocol_error",
     message: "Zapier sent an answer that is not MCP.",
   };
-}
-
-/**
- * An AbortSignal that fires after `ms`, or when `outer` does; `clear()` must
- * run when the work is done so no timer outlives it.
- */
-class Deadline {
-  readonly #controller = new AbortController();
-  readonly #timer: ReturnType<typeof setTimeout>;
-  readonly #outer?: AbortSignal;
-  readonly #onOuterAbort = () => this.#controller.abort(this.#outer?.reason);
-  #timedOut = false;
-
-  constructor(ms: number, outer?: AbortSignal) {
-    this.#timer = setTimeout(() => {
-      this.#timedOut = true;
-      this.#controller.abort(new DOMException("timed out", "TimeoutError"));
-    }, ms);
-    this.#outer = outer;
-    if (outer?.aborted) this.#onOuterAbort();
-    else outer?.addEventListener("abort", this.#onOuterAbort);
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  get timedOut(): boolean {
-    return this.#timedOut;
-  }
-
-  /** Aborted by the caller's signal rather than by the clock. */
-  get cancelled(): boolean {
-    return this.#controller.signal.aborted && !this.#timedOut;
-  }
-
-  clear(): void {
-    clearTimeout(this.#timer);
-    this.#outer?.removeEventListener("abort", this.#onOuterAbort);
-  }
-}
-
-/** `promise`, or the signal's reason once it aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() =>
-      signal.removeEventListener("abort", onAbort)
-    );
-  });
-}
-
-/** Waits for `promise`, at most `ms`. */
-async function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([
-      promise,
-      new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function elapsed(started: number): number {

@@ -5,11 +5,10 @@
  * caller gets the text and the usage, or why it failed.
  */
 
-import type { TokenCounts } from "../cost/usage.ts";
+import { responsesUsage, type TokenCounts } from "../cost/usage.ts";
 import { type RequestFailure, withDeadline } from "../http/deadline.ts";
 import { readLimitedText } from "../http/responses.ts";
 import { isRecord } from "../json.ts";
-import { responsesUsage } from "../live/events.ts";
 
 /**
  * The request body, exactly as sent (tests hold it to openai-node's

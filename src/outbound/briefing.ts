@@ -14,7 +14,7 @@
 import type { Logger } from "../log.ts";
 import { BRIEFING_TOPIC } from "./opening.ts";
 import type { CallScheduler } from "./scheduler.ts";
-import type { BriefingSettings } from "./settings.ts";
+import type { BriefingSettings } from "../config/outbound.ts";
 import { dateKey, localParts, localToEpoch } from "./zoned_time.ts";
 
 /** Every minute, in UTC: the owner's clock is checked in the handler. */

@@ -27,7 +27,7 @@ import {
   type ScheduledCalls,
 } from "./scheduled_calls.ts";
 import { OUTBOUND_CALL_JOB } from "./scheduler.ts";
-import type { OutboundSettings } from "./settings.ts";
+import type { OutboundSettings } from "../config/outbound.ts";
 import { describeWhen } from "./when.ts";
 
 /** What AMD reports for anything but a person (Twilio's AnsweredBy values). */

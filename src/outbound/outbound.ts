@@ -23,7 +23,7 @@ import { outboundOpening, voicemailMessage } from "./opening.ts";
 import { OwnerNumbers } from "./phone_numbers.ts";
 import { ScheduledCalls } from "./scheduled_calls.ts";
 import { CallScheduler, OUTBOUND_CALL_JOB } from "./scheduler.ts";
-import type { OutboundSettings } from "./settings.ts";
+import type { OutboundSettings } from "../config/outbound.ts";
 
 /** `Deno.cron`'s shape; tests pass their own to fire it at will. */
 export type CronRegistrar = (

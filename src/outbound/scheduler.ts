@@ -12,8 +12,13 @@ import { MAX_TOPIC_CHARS } from "./opening.ts";
 import type { OwnerNumbers } from "./phone_numbers.ts";
 import type { ScheduledCall, ScheduledCalls } from "./scheduled_calls.ts";
 import { localDay } from "../cost/spend.ts";
-import type { ScheduleCaps } from "./settings.ts";
-import { describeWhen, MAX_AHEAD_MS, parseWhen } from "./when.ts";
+import type { ScheduleCaps } from "../config/outbound.ts";
+import {
+  describeWhen,
+  MAX_AHEAD_MS,
+  parseWhen,
+  type WhenResult,
+} from "./when.ts";
 
 /** The KV queue job that dials a scheduled call: `{id, attempt}`. */
 export const OUTBOUND_CALL_JOB = "outbound_call";
@@ -67,6 +72,11 @@ export class CallScheduler {
   /** The words for an instant, as the assistant should repeat them. */
   describe(at: number): string {
     return describeWhen(at, this.#now(), this.#options.timeZone);
+  }
+
+  /** The owner's words ("8pm", "tomorrow 7:30") as an instant after `now`. */
+  instant(words: string, now: number): WhenResult {
+    return parseWhen(words, now, this.#options.timeZone);
   }
 
   async schedule(request: ScheduleRequest): Promise<ScheduleResult> {

@@ -4,10 +4,9 @@
  * correct across daylight-saving changes.
  */
 
-export interface LocalTime {
-  hour: number;
-  minute: number;
-}
+import type { LocalTime } from "../config/fields.ts";
+
+export type { LocalTime };
 
 export interface LocalDate {
   year: number;
@@ -19,14 +18,6 @@ export interface LocalDate {
 export interface LocalDateTime extends LocalDate, LocalTime {
   /** 0 = Sunday … 6 = Saturday. */
   weekday: number;
-}
-
-/** "07:30", "7:30" → {hour: 7, minute: 30}; undefined for anything else. */
-export function parseLocalTime(text: string): LocalTime | undefined {
-  const match = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(text.trim());
-  return match
-    ? { hour: Number(match[1]), minute: Number(match[2]) }
-    : undefined;
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { NAV_STYLE, ownerNav } from "../admin/nav.ts";
+import { NAV_STYLE, ownerNav } from "../http/owner_nav.ts";
 import { phoneWorkletSource, PROCESSOR_NAME } from "./worklet.ts";
 
 const STYLE = `

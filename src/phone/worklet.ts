@@ -4,7 +4,8 @@
  * bytes and reached marks. Audio runs on the browser's audio thread, so
  * playback position (and so mark timing and `clear`) is exact to the sample.
  *
- * The worklet file is assembled from the source text of `mulaw.ts` and of
+ * The worklet file is assembled from the source text of `audio/mulaw.ts`,
+ * `dsp.ts` and
  * `installPhoneProcessor`, so Deno's tests run the very code the browser
  * loads (see tests/phone_page_test.ts).
  *
@@ -12,14 +13,12 @@
  */
 
 import {
-  Downsampler,
   floatsToMuLaw,
   muLawDecode,
   muLawEncode,
   muLawTable,
-  PlaybackQueue,
-  rms,
-} from "./mulaw.ts";
+} from "../audio/mulaw.ts";
+import { Downsampler, PlaybackQueue, rms } from "./dsp.ts";
 
 /** The name the page instantiates with `new AudioWorkletNode(ctx, name)`. */
 export const PROCESSOR_NAME = "phone-processor";
@@ -56,7 +55,7 @@ type RegisterProcessor = (
 /**
  * Defines and registers the processor. Takes the worklet scope's globals as
  * arguments so Deno can run it with stand-ins. Self-contained apart from the
- * `mulaw.ts` names, which the worklet file declares before it.
+ * `audio/mulaw.ts` and `dsp.ts` names, which the worklet file declares before it.
  */
 function installPhoneProcessor(
   name: string,
@@ -158,7 +157,7 @@ let source: string | undefined;
 export function phoneWorkletSource(): string {
   source ??= [
     `"use strict";`,
-    `// Generated from src/phone/mulaw.ts and src/phone/worklet.ts.`,
+    `// Generated from src/audio/mulaw.ts, src/phone/dsp.ts and src/phone/worklet.ts.`,
     ...[
       muLawEncode,
       muLawDecode,

@@ -3,7 +3,7 @@
  * object, or one plain sentence saying what to fix (never a secret).
  */
 
-import { normalizeE164 } from "../outbound/phone_numbers.ts";
+import { normalizeE164 } from "../e164.ts";
 
 export const SETUP_VARIABLES = [
   "TWILIO_ACCOUNT_SID",

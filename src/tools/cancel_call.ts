@@ -4,16 +4,14 @@
  * tell which, it answers with the list so the assistant can ask.
  */
 
-import type { ScheduledCall } from "../outbound/scheduled_calls.ts";
-import type { CallScheduler } from "../outbound/scheduler.ts";
-import { parseWhen } from "../outbound/when.ts";
+import type { BookedCall, CallBooking } from "./call_booking.ts";
 import type { ServerTool, ToolOutcome } from "./toolbox.ts";
 
 /** A call booked for "8pm" matches 8pm to the minute. */
 const SAME_TIME_MS = 60_000;
 
-export function cancelCallTool(scheduler: CallScheduler): ServerTool {
-  const listed = (calls: ScheduledCall[]) =>
+export function cancelCallTool(scheduler: CallBooking): ServerTool {
+  const listed = (calls: BookedCall[]) =>
     calls.map((call) => ({
       id: call.id,
       when: scheduler.describe(call.dueAt),
@@ -62,7 +60,7 @@ export function cancelCallTool(scheduler: CallScheduler): ServerTool {
       }
       let matches = upcoming;
       if (typeof args.when === "string" && args.when.trim()) {
-        const at = parseWhen(args.when, Date.now(), scheduler.timeZone);
+        const at = scheduler.instant(args.when, Date.now());
         if (!at.ok) return { output: { ok: false, error: at.error } };
         matches = upcoming.filter((call) =>
           Math.abs(call.dueAt - at.at) < SAME_TIME_MS ||

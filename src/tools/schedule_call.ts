@@ -5,10 +5,10 @@
  * so a misheard time is caught on the call.
  */
 
-import type { CallScheduler } from "../outbound/scheduler.ts";
+import type { CallBooking } from "./call_booking.ts";
 import type { ServerTool } from "./toolbox.ts";
 
-export function scheduleCallTool(scheduler: CallScheduler): ServerTool {
+export function scheduleCallTool(scheduler: CallBooking): ServerTool {
   return {
     definition: {
       type: "function",

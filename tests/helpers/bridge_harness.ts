@@ -13,7 +13,7 @@ import type {
   UpstreamHandlers,
   UpstreamPort,
 } from "../../src/call/ports.ts";
-import type { CallObserver } from "../../src/call/vocabulary.ts";
+import type { CallObserver } from "../../src/call_vocabulary.ts";
 import { RealtimeEngine } from "../../src/realtime/engine.ts";
 import { endCall } from "../../src/tools/end_call.ts";
 import { type ServerTool, ToolBox } from "../../src/tools/toolbox.ts";

@@ -4,8 +4,6 @@
  * apart from both.
  */
 
-import type { UsageReport } from "../cost/usage.ts";
-
 export type EndReason =
   | "caller hung up"
   | "media stream closed"
@@ -88,6 +86,54 @@ export interface ToolCallRecord {
 }
 
 /** What a call reports as it goes (the call journal listens). */
+/**
+ * Tokens as the APIs count them: `input*` include their cached part
+ * (`cached*` is a subset), as in Realtime's `usage.input_token_details`
+ * and Responses' `usage.input_tokens_details.cached_tokens`.
+ */
+export interface TokenCounts {
+  inputText: number;
+  inputAudio: number;
+  cachedText: number;
+  cachedAudio: number;
+  outputText: number;
+  outputAudio: number;
+}
+
+/** One usage report from an engine or a background job. */
+export type UsageReport =
+  /** The tokens of one response: they add to what came before. */
+  | { kind: "tokens"; model: string; tokens: TokenCounts }
+  /**
+   * A session's billed seconds so far: GPT-Live reports a cumulative total
+   * ("do not sum this value across usage events"), so it replaces the last.
+   */
+  | { kind: "seconds"; model: string; seconds: number }
+  /**
+   * Audio billed by duration, one piece at a time (a Realtime input
+   * transcription's `usage: {type: "duration"}`): it adds to what came before.
+   */
+  | { kind: "duration"; model: string; seconds: number };
+
+/** Where each call's observer comes from (the journal). */
+/** Why a call was resumed: its instance died, it was handed over, or its stream dropped. */
+export type ResumeCause = "crash" | "handover" | "dropped";
+
+/** Which stream of a call Twilio carries: 0 for the first, then one more per resume. */
+export interface SegmentInfo {
+  number: number;
+  cause?: ResumeCause;
+}
+
+export interface CallRecorder {
+  /** `flushed` resolves once what was observed so far is written. */
+  observe(
+    callSid: string,
+    source: string,
+    segment?: SegmentInfo,
+  ): CallObserver & { flushed(): Promise<void> };
+}
+
 export interface CallObserver {
   started?(call: { callSid: string; streamSid: string; caller: string }): void;
   transcript?(role: "caller" | "assistant", text: string): void;

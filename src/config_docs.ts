@@ -9,10 +9,10 @@ import {
   envExample,
   withAllowEnv,
   withReference,
-} from "./reference.ts";
-import { TWILIO_HOST_VARIABLES } from "../setup/twilio_account.ts";
+} from "./config/reference.ts";
+import { TWILIO_HOST_VARIABLES } from "./setup/twilio_account.ts";
 
-const root = new URL("../../", import.meta.url);
+const root = new URL("../", import.meta.url);
 
 async function readIfPresent(path: URL): Promise<string | undefined> {
   try {

@@ -6,7 +6,7 @@
  * on is set.
  */
 
-import type { LocalTime } from "./zoned_time.ts";
+import type { LocalTime } from "./fields.ts";
 
 export const BRIEFING_DAYS = ["weekdays", "daily"] as const;
 export type BriefingDays = typeof BRIEFING_DAYS[number];
