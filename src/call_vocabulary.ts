@@ -14,6 +14,8 @@ export type EndReason =
   | "caller not reading"
   | "upstream closed"
   | "upstream error"
+  /** The voice API refused the session (a bad key, an unknown model): no resume helps. */
+  | "upstream refused"
   | "call sid mismatch"
   | "protocol violation"
   | "server shutting down"
@@ -37,7 +39,9 @@ export type CallOutcome =
 
 export const OUTCOMES: Record<EndReason, CallOutcome> = {
   "caller hung up": "caller_hung_up",
-  "media stream closed": "caller_hung_up",
+  // Twilio sends `stop` when the caller hangs up: a close without it is a
+  // lost connection, and Twilio's continuation resumes the call.
+  "media stream closed": "error",
   "assistant ended the call": "assistant_ended",
   "call time limit": "limit",
   "daily budget reached": "limit",
@@ -45,6 +49,7 @@ export const OUTCOMES: Record<EndReason, CallOutcome> = {
   "caller not reading": "error",
   "upstream closed": "error",
   "upstream error": "error",
+  "upstream refused": "error",
   "call sid mismatch": "error",
   "protocol violation": "error",
   "server shutting down": "shutdown",

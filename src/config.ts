@@ -37,7 +37,8 @@ export {
  * The configuration, by area (`config.calls.maxMinutes`), each area the
  * table's entries, except:
  * - `realtime.url` always carries `?model=` and `realtime.model` is resolved;
- * - `outbound` is undefined when outbound is off.
+ * - `outbound` is undefined when outbound is off;
+ * - `callers.allowedNumbers` is ALLOWED_NUMBERS, else OWNER_NUMBERS.
  */
 export type Config =
   & Omit<TableValues, "realtime" | "outbound">
@@ -106,6 +107,11 @@ export function loadConfig(read: EnvReader): Config {
 
   const config: Config = {
     ...values,
+    callers: {
+      ...values.callers,
+      allowedNumbers: values.callers.allowedNumbers ??
+        values.outbound.ownerNumbers,
+    },
     realtime: realtimeSection(values.realtime, set, problems),
     outbound: outboundSettings(
       values.outbound,

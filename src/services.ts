@@ -143,6 +143,7 @@ export async function startServices(options: AppOptions) {
     kv,
     instances,
     config.calls.streamTokenTtlSeconds * 1000,
+    { retentionDays: config.journal.retentionDays },
   );
   const contexts = new CallContexts(kv);
   const watchers: CallWatcher[] = [];

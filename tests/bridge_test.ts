@@ -208,17 +208,17 @@ Deno.test("bridge: a recoverable server_error is logged with type, code and even
   assert.equal(h.twilio.mediaBytes(), 800);
 });
 
-Deno.test("bridge: an expired session or a refused key ends the call", () => {
+Deno.test("bridge: an expired session or a refused key ends the call; a refused key as refused (no resume helps)", () => {
   for (
-    const [type, code] of [
-      ["invalid_request_error", "session_expired"],
-      ["invalid_request_error", "invalid_api_key"],
-      ["authentication_error", ""],
+    const [type, code, reason] of [
+      ["invalid_request_error", "session_expired", "upstream error"],
+      ["invalid_request_error", "invalid_api_key", "upstream refused"],
+      ["authentication_error", "", "upstream refused"],
     ]
   ) {
     const h = startBridge();
     error(h.upstream, type, code);
-    assert.equal(endedWith(h)?.reason, "upstream error", `${type}/${code}`);
+    assert.equal(endedWith(h)?.reason, reason, `${type}/${code}`);
     assert.ok(h.upstream.wasClosed);
     assert.ok(h.twilio.closed);
   }

@@ -103,6 +103,7 @@ Deno.test("a call whose stream drops once the day's budget is spent is not resum
     const continued = signedWebhook(`${PUBLIC_ORIGIN}/call-ended`, {
       ...CALL_PARAMS,
       CallSid: call.callSid,
+      CallStatus: "in-progress",
     });
     const response = await fetch(`${server.origin}/call-ended`, {
       method: "POST",

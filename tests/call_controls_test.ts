@@ -78,7 +78,11 @@ function sayGoodbyeAndHangUp(session: FakeRealtimeSession, audio: Uint8Array) {
 }
 
 async function continueAfterStream(server: TestServer): Promise<string> {
-  const signed = signedWebhook(`${PUBLIC_ORIGIN}/call-ended`, CALL_PARAMS);
+  // Twilio's <Connect action> request, the call still up.
+  const signed = signedWebhook(`${PUBLIC_ORIGIN}/call-ended`, {
+    ...CALL_PARAMS,
+    CallStatus: "in-progress",
+  });
   const response = await fetch(`${server.origin}/call-ended`, {
     method: "POST",
     headers: signed.headers,

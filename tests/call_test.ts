@@ -337,7 +337,7 @@ Deno.test("a refused upstream handshake ends the stream instead of leaving the c
     await edge.sendAudio(randomAudio(160 * 3));
     await edge.closed;
     const ended = server.logs.events().find((e) => e.event === "call.ended");
-    assert.equal(ended?.reason, "upstream closed");
+    assert.equal(ended?.reason, "upstream refused");
   } finally {
     await server.close();
   }

@@ -336,3 +336,85 @@ Deno.test("CallerPin: the lockout lasts for the rest of the clock hour, then cal
     kv.close();
   }
 });
+
+Deno.test("CALLER_PIN: one captured wrong-PIN request replayed 20 times only hangs up: it counts 3 for the hour, and the owner is not locked out", async () => {
+  const server = await startTestServer({ CALLER_PIN: PIN });
+  try {
+    const replayed = { ...callParams(1), Digits: "111111" };
+    for (let i = 0; i < 20; i++) {
+      const { twiml } = await post(server, "/incoming-call/pin", replayed);
+      if (i >= 2) assert.ok(saysAndHangsUp(twiml, PIN_WRONG_MESSAGE), twiml);
+    }
+    assert.equal(
+      server.logs.events().filter((e) => e.event === "caller_pin.lockout")
+        .length,
+      0,
+    );
+    const owner = await post(server, "/incoming-call", callParams(2));
+    assert.equal(gatherOf(owner.twiml)?.say, PIN_PROMPT, owner.twiml);
+    const right = await post(server, "/incoming-call/pin", {
+      ...callParams(2),
+      Digits: PIN,
+    });
+    streamUrlOf(right.twiml);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("ALLOWED_NUMBERS: /incoming-call <Reject>s any other caller before the PIN, budget or claim, logging only a masked number", async () => {
+  const server = await startTestServer({
+    ALLOWED_NUMBERS: "+1 415 555 0123, +447700900123",
+    CALLER_PIN: PIN,
+  });
+  try {
+    for (const From of ["+14155550999", "anonymous", ""]) {
+      const { status, twiml } = await post(
+        server,
+        "/incoming-call",
+        callParams(1, { From }),
+      );
+      assert.equal(status, 200);
+      assert.match(twiml, /<Response><Reject reason="rejected"\/><\/Response>/);
+    }
+    // The PIN's action is refused to a stranger too.
+    const pin = await post(server, "/incoming-call/pin", {
+      ...callParams(1, { From: "+14155550999" }),
+      Digits: PIN,
+    });
+    assert.match(pin.twiml, /<Reject reason="rejected"\/>/);
+    assert.equal(server.realtime.handshakes, 0);
+    // Nothing was claimed: the same CallSid from a listed number goes on.
+    const owner = await post(server, "/incoming-call", callParams(1));
+    assert.equal(gatherOf(owner.twiml)?.say, PIN_PROMPT, owner.twiml);
+    const refused = server.logs.events().filter((e) =>
+      e.reason === "caller_not_allowed"
+    );
+    assert.ok(refused.length > 0);
+    assert.equal(refused[0].caller, "•••0999");
+    assert.ok(server.logs.lines.every((line) => !line.includes("5550999")));
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("OWNER_NUMBERS is the allowlist when ALLOWED_NUMBERS is unset: without a PIN a signed webhook from another number opens nothing", async () => {
+  const server = await startTestServer({
+    OWNER_NUMBERS: "+14155550123",
+    TWILIO_ACCOUNT_SID: "AC" + "0".repeat(32),
+    TWILIO_FROM_NUMBER: "+18005550199",
+  });
+  try {
+    const stranger = await post(
+      server,
+      "/incoming-call",
+      callParams(1, { From: "+12025550100" }),
+    );
+    assert.match(stranger.twiml, /<Reject reason="rejected"\/>/);
+    assert.equal(server.realtime.handshakes, 0);
+    const owner = await post(server, "/incoming-call", callParams(2));
+    streamUrlOf(owner.twiml);
+  } finally {
+    await server.close();
+  }
+});

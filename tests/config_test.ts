@@ -619,6 +619,7 @@ Deno.test("loadConfig() takes CALLER_PIN of 4 to 12 digits and refuses anything 
   assert.deepEqual(load({ ...REQUIRED, CALLER_PIN: "4821" }).callers, {
     pin: "4821",
     pinSkipVerified: false,
+    allowedNumbers: undefined,
   });
   assert.deepEqual(
     load({
@@ -626,7 +627,7 @@ Deno.test("loadConfig() takes CALLER_PIN of 4 to 12 digits and refuses anything 
       CALLER_PIN: "123456789012",
       CALLER_PIN_SKIP_VERIFIED: "true",
     }).callers,
-    { pin: "123456789012", pinSkipVerified: true },
+    { pin: "123456789012", pinSkipVerified: true, allowedNumbers: undefined },
   );
   assert.equal(load(REQUIRED).callers.pin, undefined);
   for (const pin of ["123", "1234567890123", "12a4", "12 34", "+1234"]) {

@@ -23,8 +23,8 @@ async function setup() {
   await b.start();
   return {
     kv,
-    a: new CallLeases(kv, a, PENDING_MS, clock),
-    b: new CallLeases(kv, b, PENDING_MS, clock),
+    a: new CallLeases(kv, a, PENDING_MS, { now: clock }),
+    b: new CallLeases(kv, b, PENDING_MS, { now: clock }),
     instances: { a, b },
     advance: (ms: number) => now += ms,
     async close() {
@@ -87,7 +87,7 @@ Deno.test("continueCall(): an end on purpose hangs up; a handover resumes with i
     });
     for (let segment = 1; segment <= MAX_RESUMES; segment++) {
       await t.b.goLive(CALL);
-      await t.b.streamEnded(CALL, segment, "error");
+      await t.b.streamEnded(CALL, segment, "upstream closed");
       const decision = await t.b.continueCall(CALL, 100);
       if (segment < MAX_RESUMES) assert.equal(decision.kind, "resume");
       else assert.deepEqual(decision, { kind: "give_up", why: "limit" });
@@ -95,7 +95,7 @@ Deno.test("continueCall(): an end on purpose hangs up; a handover resumes with i
     const other = "CA0123456789abcdef0123456789abcde0";
     await t.a.claim(other);
     await t.a.goLive(other);
-    await t.a.streamEnded(other, 0, "caller_hung_up");
+    await t.a.streamEnded(other, 0, "caller hung up");
     assert.deepEqual(await t.b.continueCall(other, 100), { kind: "hang_up" });
   } finally {
     await t.close();

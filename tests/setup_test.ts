@@ -491,7 +491,7 @@ Deno.test("readSetupSettings() refuses bad input in one sentence naming the vari
   );
   refused(
     { ...ENV, ALLOWED_NUMBERS: "+14155550123, mum" },
-    /^ALLOWED_NUMBERS lists "mum"/,
+    /^ALLOWED_NUMBERS must be numbers in international form such as \+14155550123, comma-separated \(got "mum"\)\.$/,
   );
   refused(
     { ...ENV, REJECT_REASON: "hangup" },

@@ -216,11 +216,11 @@ export class Calls {
       ]),
     });
     this.live.add(bridge);
-    const recorded = bridge.done.then(async ({ outcome }) => {
+    const recorded = bridge.done.then(async ({ outcome, reason }) => {
       // The continuation reads how the call ended (a voicemail) once the lease says so.
       await Promise.all([context?.flushed(), journaled.flushed()]);
       if (segment && leases) {
-        await leases.streamEnded(claims.callSid, segment.number, outcome);
+        await leases.streamEnded(claims.callSid, segment.number, reason);
         // The real end: the conversation is no longer needed.
         if (endedOnPurpose(outcome)) await contexts?.delete(claims.callSid);
       }

@@ -11,7 +11,24 @@ import type { HeardPosition } from "./playback_ledger.ts";
 import type { ToolCallRecord, UsageReport } from "../call_vocabulary.ts";
 
 /** Why the engine's session is over. */
-export type EngineEnd = "upstream closed" | "upstream error";
+export type EngineEnd =
+  | "upstream closed"
+  | "upstream error"
+  | "upstream refused";
+
+/**
+ * How a closed upstream socket ended the session: a handshake the API
+ * refused with a 4xx (a bad key, an unknown or retired model) is refused,
+ * and resuming would only be refused again; anything else (a dropped
+ * socket, 408, 429, a 5xx) is worth a resume.
+ */
+export function upstreamClosed(detail: string): EngineEnd {
+  const status = /handshake refused with HTTP (\d{3})/.exec(detail)?.[1];
+  return status !== undefined && status.startsWith("4") &&
+      status !== "408" && status !== "429"
+    ? "upstream refused"
+    : "upstream closed";
+}
 
 /** What an engine tells the bridge. */
 export interface EngineListener {

@@ -13,8 +13,9 @@
 
 import type { Instances } from "../instances.ts";
 import {
-  type CallOutcome,
   endedOnPurpose,
+  type EndReason,
+  OUTCOMES,
   type ResumeCause,
 } from "../call_vocabulary.ts";
 
@@ -28,6 +29,8 @@ export type LeaseState =
   /** The stream ended without the call ending: Twilio's continuation resumes it. */
   | "dropped"
   | "handover"
+  /** The voice API refused the session (a bad key, an unknown model): a resume would be refused too. */
+  | "refused"
   /** Nobody continued the call before the lease ran out. */
   | "interrupted";
 
@@ -46,8 +49,16 @@ export interface CallLease {
 
 /** Resumes per call; after that the caller hears the apology. */
 export const MAX_RESUMES = 3;
-/** How long a finished call's lease is kept: replays of its webhooks stay refused. */
-const FINISHED_LEASE_MS = 24 * 3_600_000;
+const DAY_MS = 24 * 3_600_000;
+
+/**
+ * How long a call's lease is kept once written: replays of its webhooks
+ * stay refused as long as the journal keeps the call (JOURNAL_RETENTION_DAYS),
+ * and a day at least.
+ */
+export function finishedLeaseMs(retentionDays: number): number {
+  return Math.max(1, retentionDays) * DAY_MS;
+}
 /**
  * A stream that ended without the call ending is resumed by Twilio's
  * continuation within seconds; past this with no resume it is interrupted.
@@ -65,8 +76,8 @@ export type ContinueDecision =
   | { kind: "hang_up" }
   /** Resume it: this instance now holds segment `segment`. */
   | { kind: "resume"; cause: ResumeCause; segment: number }
-  /** MAX_RESUMES reached, or nothing known of the call: the apology. */
-  | { kind: "give_up"; why: "limit" | "unknown" | "interrupted" }
+  /** MAX_RESUMES reached, a refused session, or nothing known of the call: the apology. */
+  | { kind: "give_up"; why: "limit" | "unknown" | "interrupted" | "refused" }
   /** Another live instance holds a stream for it (a replay): nothing is minted. */
   | { kind: "held" }
   /** Resumable, but this instance is stopping: another one should take it. */
@@ -78,17 +89,20 @@ export class CallLeases {
   readonly #now: () => number;
   /** A pending stream older than this never connected (the stream token's TTL). */
   readonly #pendingMs: number;
+  /** How long a lease is kept (finishedLeaseMs). */
+  readonly #keepMs: number;
 
   constructor(
     kv: Deno.Kv,
     instances: Instances,
     pendingMs: number,
-    now = Date.now,
+    options: { now?: () => number; retentionDays?: number } = {},
   ) {
     this.#kv = kv;
     this.#instances = instances;
     this.#pendingMs = pendingMs;
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    this.#keepMs = finishedLeaseMs(options.retentionDays ?? 1);
   }
 
   get instanceId(): string {
@@ -138,15 +152,27 @@ export class CallLeases {
       if (lease.state === "interrupted") {
         return { kind: "give_up", why: "interrupted" };
       }
+      if (lease.state === "refused") {
+        await this.finish(callSid, "ended", entry);
+        return { kind: "give_up", why: "refused" };
+      }
+      const waited = performance.now() >= deadline;
       let cause: ResumeCause | undefined;
       if (lease.state === "dropped" || lease.state === "handover") {
         cause = lease.state;
-      } else if (this.#neverConnected(lease)) {
+      } else if (
+        this.#neverConnected(lease) ||
+        (lease.state === "pending" && waited &&
+          this.#now() - lease.changedAt >= waitMs)
+      ) {
+        // Twilio continues only once its stream is over: a stream pending
+        // all the while never started (its handshake was refused).
         cause = "dropped";
       } else if (!await this.#instances.alive(lease.instance)) {
         cause = "crash";
-      } else if (performance.now() >= deadline) {
-        // A live instance still holds the stream: this is a replay.
+      } else if (waited) {
+        // A live instance still holds the stream: a replay, or a holder slow
+        // to record its end.
         return { kind: "held" };
       }
       if (!cause) {
@@ -201,15 +227,19 @@ export class CallLeases {
 
   /**
    * This instance's stream of `segment` ended: on purpose (the call is
-   * over), a handover, or dropped. Ignored when the lease has moved on.
+   * over), a handover, a refused session, or dropped. Ignored when the
+   * lease has moved on.
    */
   async streamEnded(
     callSid: string,
     segment: number,
-    outcome: CallOutcome,
+    reason: EndReason,
   ): Promise<void> {
+    const outcome = OUTCOMES[reason];
     const state: LeaseState = endedOnPurpose(outcome)
       ? "ended"
+      : reason === "upstream refused"
+      ? "refused"
       : outcome === "handover"
       ? "handover"
       : "dropped";
@@ -265,7 +295,8 @@ export class CallLeases {
       }
       if (now - lease.changedAt < LEASE_GRACE_MS) continue;
       const holderGone = lease.state === "dropped" ||
-        lease.state === "handover" || this.#neverConnected(lease) ||
+        lease.state === "handover" || lease.state === "refused" ||
+        this.#neverConnected(lease) ||
         !await this.#instances.alive(lease.instance);
       if (!holderGone) continue;
       const interrupted: CallLease = {
@@ -290,11 +321,11 @@ export class CallLeases {
 
   /** The lease, and its entry in the open index while it is not finished. */
   #write(atomic: Deno.AtomicOperation, lease: CallLease): Deno.AtomicOperation {
-    atomic.set(leaseKey(lease.callSid), lease, { expireIn: FINISHED_LEASE_MS });
+    atomic.set(leaseKey(lease.callSid), lease, { expireIn: this.#keepMs });
     return lease.state === "ended" || lease.state === "interrupted"
       ? atomic.delete(openKey(lease.callSid))
       : atomic.set(openKey(lease.callSid), lease.changedAt, {
-        expireIn: FINISHED_LEASE_MS,
+        expireIn: this.#keepMs,
       });
   }
 }

@@ -212,6 +212,12 @@ export const CONFIG_TABLE = {
         false,
         "`true`: a call whose STIR/SHAKEN verdict is `TN-Validation-Passed-A` skips the PIN and the hourly refusal",
       ),
+      allowedNumbers: optional(
+        "ALLOWED_NUMBERS",
+        phoneNumbers,
+        "who may call the assistant, E.164, comma-separated: the server `<Reject>`s any other caller before the PIN, and `deno task setup` gives the list to the allowlist Function",
+        { shown: "`OWNER_NUMBERS` (unset too: any caller)" },
+      ),
     },
   },
   server: {
@@ -573,13 +579,9 @@ export const DENO_VARIABLES = [
 /** Read only by `deno task setup` (src/setup/settings.ts), never by the server. */
 export const SETUP_VARIABLES = [
   {
-    name: "ALLOWED_NUMBERS",
-    doc:
-      "who may call the assistant, E.164, comma-separated (unset: `OWNER_NUMBERS`); setup also reads `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_FROM_NUMBER` and `PUBLIC_URL`",
-  },
-  {
     name: "REJECT_REASON",
-    doc: "what every other caller hears: `rejected` (default) or `busy`",
+    doc:
+      "what every caller not in `ALLOWED_NUMBERS` (else `OWNER_NUMBERS`) hears: `rejected` (default) or `busy`; setup also reads those two, `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_FROM_NUMBER` and `PUBLIC_URL`",
   },
 ] as const;
 

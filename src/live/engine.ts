@@ -11,7 +11,11 @@
  */
 
 import type { Clock } from "../call/clock.ts";
-import type { EngineListener, VoiceEngine } from "../call/engine.ts";
+import {
+  type EngineListener,
+  upstreamClosed,
+  type VoiceEngine,
+} from "../call/engine.ts";
 import type { HeardPosition } from "../call/playback_ledger.ts";
 import type { UpstreamPort } from "../call/ports.ts";
 import { DEFAULT_LIVE_BACKEND_MODEL, DEFAULT_LIVE_MODEL } from "../config.ts";
@@ -467,7 +471,7 @@ export class LiveEngine implements VoiceEngine {
     this.#flushLines();
     this.#goodbye?.cancel?.();
     this.#started.reject(new Error(detail));
-    this.#listener?.ended("upstream closed", detail);
+    this.#listener?.ended(upstreamClosed(detail), detail);
   }
 }
 

@@ -7,7 +7,12 @@
  * response says the goodbye, and which errors end the session.
  */
 
-import type { EngineListener, VoiceEngine } from "../call/engine.ts";
+import {
+  type EngineEnd,
+  type EngineListener,
+  upstreamClosed,
+  type VoiceEngine,
+} from "../call/engine.ts";
 import { GoodbyePlan, type GoodbyeStep } from "../call/goodbye_plan.ts";
 import type { HeardPosition } from "../call/playback_ledger.ts";
 import type { UpstreamPort } from "../call/ports.ts";
@@ -62,7 +67,11 @@ const FATAL_ERROR_CODES = new Set([
   "session_not_found",
 ]);
 function isFatal(error: RealtimeError): boolean {
-  return FATAL_ERROR_CODES.has(error.code) ||
+  return FATAL_ERROR_CODES.has(error.code) || refusesSession(error);
+}
+/** A bad key: a resumed session would be refused the same way. */
+function refusesSession(error: RealtimeError): boolean {
+  return error.code === "invalid_api_key" ||
     error.type === "authentication_error";
 }
 
@@ -126,7 +135,7 @@ export class RealtimeEngine implements VoiceEngine {
     this.#listener = listener;
     this.#upstream.attach({
       message: (data) => this.#onFrame(data),
-      closed: (reason) => this.#end("upstream closed", reason),
+      closed: (reason) => this.#end(upstreamClosed(reason), reason),
     });
   }
 
@@ -435,14 +444,17 @@ export class RealtimeEngine implements VoiceEngine {
       });
     }
     if (fatal) {
-      this.#end("upstream error", error.code || error.type);
+      this.#end(
+        refusesSession(error) ? "upstream refused" : "upstream error",
+        error.code || error.type,
+      );
       return;
     }
     // A create refused for another reason must not leave the scheduler waiting.
     if (error.eventId) this.#send(this.#responses.failed(error.eventId));
   }
 
-  #end(reason: "upstream closed" | "upstream error", detail: string): void {
+  #end(reason: EngineEnd, detail: string): void {
     if (this.#over) return;
     this.#over = true;
     this.#listener?.ended(reason, detail);

@@ -3,6 +3,7 @@
  * object, or one plain sentence saying what to fix (never a secret).
  */
 
+import { CONFIG_TABLE } from "../config/table.ts";
 import { normalizeE164 } from "../e164.ts";
 
 export const SETUP_VARIABLES = [
@@ -71,20 +72,18 @@ export function readSetupSettings(
     );
   }
   const publicUrl = httpsOrigin(value("PUBLIC_URL")!);
-  const listName = value("ALLOWED_NUMBERS")
-    ? "ALLOWED_NUMBERS"
-    : "OWNER_NUMBERS";
-  const allowedNumbers: string[] = [];
-  for (const entry of value(listName)!.split(",")) {
-    if (entry.trim() === "") continue;
-    const normalized = normalizeE164(entry);
-    if (normalized === undefined) {
-      throw new SetupError(
-        `${listName} lists "${entry.trim()}", which is not a phone number in international form such as +14155550123.`,
-      );
-    }
-    if (!allowedNumbers.includes(normalized)) allowedNumbers.push(normalized);
+  // The server's own entries (src/config/table.ts): one list, one parser.
+  const list = value("ALLOWED_NUMBERS")
+    ? CONFIG_TABLE.callers.variables.allowedNumbers
+    : CONFIG_TABLE.outbound.variables.ownerNumbers;
+  const listName = list.name;
+  const parsed = list.field(value(listName)!, listName);
+  if (!("value" in parsed) || parsed.value === undefined) {
+    throw new SetupError(
+      `${"problems" in parsed ? parsed.problems[0] : listName}.`,
+    );
   }
+  const allowedNumbers = parsed.value;
   if (
     new TextEncoder().encode(allowedNumbers.join(",")).length >
       MAX_VARIABLE_BYTES

@@ -74,13 +74,19 @@ export class CallerPin {
     return (hour.value ?? 0) > WRONG_PINS_PER_HOUR;
   }
 
-  /** Counts a wrong PIN for the call and the hour; says what the caller gets. */
+  /**
+   * Counts a wrong PIN for the call and the hour; says what the caller gets.
+   * Past its third, a call's wrong PINs (a replayed request) only hang up:
+   * they do not count for the hour, so one captured request cannot lock
+   * the owner out.
+   */
   async wrong(callSid: string): Promise<WrongPinOutcome> {
     const now = this.#now();
     const inCall = await this.#increment(
       ["caller_pin", "call", callSid],
       HOUR_MS,
     );
+    if (inCall > WRONG_PINS_PER_CALL) return "hang_up";
     const inHour = await this.#increment(this.#hourKey(now), 2 * HOUR_MS);
     if (inHour === WRONG_PINS_PER_HOUR + 1) {
       const hourStart = hourOf(now);

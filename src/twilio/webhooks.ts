@@ -9,6 +9,7 @@
 
 import type { Admission } from "../admission.ts";
 import { maskCaller } from "../caller_number.ts";
+import { normalizeE164 } from "../e164.ts";
 import type { Calls } from "../call/calls.ts";
 import type { CallLeases } from "../call/lease.ts";
 import type { Config } from "../config.ts";
@@ -20,7 +21,7 @@ import type { Logger, LogLine } from "../log.ts";
 import { publicOrigin, websocketOrigin } from "../public_url.ts";
 import { mintStreamToken } from "../stream_token.ts";
 import { type CallerPin, stirFailed, stirPassedA } from "./caller_pin.ts";
-import { alreadyStreaming, claimOneStream } from "./one_stream.ts";
+import { claimOneStream } from "./one_stream.ts";
 import { readSignedForm } from "./signed_form.ts";
 import {
   connectStreamTwiml,
@@ -56,8 +57,11 @@ export interface WebhookOptions {
   admission: Admission;
   /** DAILY_BUDGET_USD; undefined: no budget. */
   budget?: Budget;
-  /** Calls the server places: the message for a voicemail box (src/outbound/). */
-  outbound?: { voicemailFor(callSid: string): Promise<string | undefined> };
+  /** Calls the server places: their opening, and the message for a voicemail box (src/outbound/). */
+  outbound?: {
+    openingFor(callSid: string): Promise<string | undefined>;
+    voicemailFor(callSid: string): Promise<string | undefined>;
+  };
   /** CALLER_PIN; undefined: no PIN asked. */
   callerPin?: CallerPin;
   /** One stream per call, and resumes. */
@@ -69,6 +73,8 @@ export interface WebhookOptions {
  * ended; a dead holder's heartbeat goes stale sooner (src/instances.ts).
  */
 const CONTINUE_WAIT_MS = 2500;
+/** Marks /call-ended's own redirect: a stream still held then gets the apology. */
+const HELD_RETRY = "held=1";
 
 export function webhookHandlers(options: WebhookOptions): {
   incomingCall: Handler;
@@ -161,11 +167,31 @@ export function webhookHandlers(options: WebhookOptions): {
     return twimlResponse(sayAndHangUpTwiml(PIN_LOCKED_MESSAGE));
   };
 
+  /**
+   * ALLOWED_NUMBERS (else OWNER_NUMBERS), when set: any other caller is
+   * rejected here too, because the allowlist Function may be bypassed or
+   * misconfigured. Undefined when the caller may go on.
+   */
+  const notAllowed = (callSid: string, caller: string) => {
+    const allowed = config.callers.allowedNumbers;
+    if (allowed === undefined) return undefined;
+    const number = normalizeE164(caller);
+    if (number !== undefined && allowed.includes(number)) return undefined;
+    options.refusal("warn", "webhook.refused", {
+      callSid,
+      reason: "caller_not_allowed",
+      caller: maskCaller(caller),
+    });
+    return twimlResponse(rejectTwiml());
+  };
+
   const incomingCall: Handler = async (request) => {
     const params = await signedForm(request);
     if (params instanceof Response) return params;
     const callSid = params.get("CallSid");
     if (!callSid) return text(400, "missing CallSid");
+    const rejected = notAllowed(callSid, params.get("From") ?? "");
+    if (rejected) return rejected;
     // The allowlist Function applies this rule too; it may be bypassed or
     // misconfigured, so the server does not rely on it.
     const verdict = params.get("StirVerstat");
@@ -198,6 +224,8 @@ export function webhookHandlers(options: WebhookOptions): {
     const pin = options.callerPin;
     if (!callSid) return text(400, "missing CallSid");
     if (pin === undefined) return text(404, "no PIN is configured");
+    const rejected = notAllowed(callSid, params.get("From") ?? "");
+    if (rejected) return rejected;
     if (await pin.lockedOut()) return lockedOut(callSid);
     if (pin.matches(params.get("Digits") ?? "")) {
       const refused = await refusedNow(callSid);
@@ -213,11 +241,23 @@ export function webhookHandlers(options: WebhookOptions): {
     return askForPin(request, PIN_RETRY_PROMPT);
   };
 
-  /** Twilio comes here when the stream closed and the call is still up. */
+  /** Twilio comes here when the stream closed (the `<Connect action>`). */
   const callEnded: Handler = async (request) => {
     const params = await signedForm(request);
     if (params instanceof Response) return params;
-    const callSid = params.get("CallSid") ?? "";
+    const callSid = params.get("CallSid");
+    if (!callSid) return text(400, "missing CallSid");
+    // Only a call still up is resumed: a completed one never opens a
+    // session (the lease sweep closes it if its stream dropped).
+    const status = params.get("CallStatus");
+    if (status !== "in-progress") {
+      logger.log("info", "call.continued", {
+        callSid,
+        status: status ?? undefined,
+        decision: "over",
+      });
+      return twimlResponse(sayAndHangUpTwiml());
+    }
     const decision = await options.leases.continueCall(
       callSid,
       CONTINUE_WAIT_MS,
@@ -236,8 +276,15 @@ export function webhookHandlers(options: WebhookOptions): {
         return twimlResponse(sayAndHangUpTwiml(voicemail));
       }
       case "held":
+        // A replay, or a holder slow to record its end: Twilio never gets
+        // an error. Asked once more after a pause, then the apology; the
+        // state is left to the holder (a replay must not end a live call).
         options.refusal("warn", "webhook.duplicate", { callSid });
-        return alreadyStreaming();
+        return twimlResponse(
+          new URL(request.url).search === `?${HELD_RETRY}`
+            ? sayAndHangUpTwiml(APOLOGY_MESSAGE)
+            : pauseAndRedirectTwiml(`${origin}/call-ended?${HELD_RETRY}`),
+        );
       case "elsewhere":
         // Stopping: Twilio asks again in a moment, and a live instance answers.
         return twimlResponse(pauseAndRedirectTwiml(`${origin}/call-ended`));
@@ -261,7 +308,12 @@ export function webhookHandlers(options: WebhookOptions): {
           callSid,
           config.calls.streamTokenTtlSeconds,
         );
-        calls.prewarm(claims, undefined, await calls.resumePlan(callSid));
+        const plan = await calls.resumePlan(callSid);
+        // Nothing said yet: a call the server placed starts with its opening.
+        const opening = plan
+          ? undefined
+          : await options.outbound?.openingFor(callSid);
+        calls.prewarm(claims, opening, plan);
         logger.log("info", "call.resuming", {
           callSid,
           cause: decision.cause,
