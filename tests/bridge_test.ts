@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { DTMF_GAP_MS, TIME_LIMIT_GOODBYE } from "../src/call/bridge.ts";
 import { THINKING_AFTER_MS } from "../src/call/thinking_sound.ts";
+import { upstreamClosed } from "../src/call/engine.ts";
 import {
   dtmfNote,
   END_CALL_GOODBYE,
@@ -624,4 +625,26 @@ Deno.test("bridge: an async tool's output is sent when it resolves, then one ans
     .map((e) => (e.item as { call_id: string }).call_id);
   assert.deepEqual(outputs, ["call_1", "call_2"]);
   assert.equal(h.upstream.ofType("response.create").length, 1);
+});
+
+Deno.test("upstreamClosed(): a handshake refused with a 4xx is refused (no resume helps); 408, 429, a 5xx or a dropped socket stay resumable", () => {
+  assert.equal(
+    upstreamClosed("upstream handshake refused with HTTP 401"),
+    "upstream refused",
+  );
+  assert.equal(
+    upstreamClosed("upstream handshake refused with HTTP 404"),
+    "upstream refused",
+  );
+  for (
+    const detail of [
+      "upstream handshake refused with HTTP 429",
+      "upstream handshake refused with HTTP 408",
+      "upstream handshake refused with HTTP 503",
+      "upstream closed (1011 upstream lost)",
+      "no handshake within 5000 ms",
+    ]
+  ) {
+    assert.equal(upstreamClosed(detail), "upstream closed", detail);
+  }
 });

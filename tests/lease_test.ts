@@ -4,7 +4,12 @@
  * across a call's streams with its summary made once, at the real end.
  */
 import assert from "node:assert/strict";
-import { CallLeases, LEASE_GRACE_MS, MAX_RESUMES } from "../src/call/lease.ts";
+import {
+  CallLeases,
+  finishedLeaseMs,
+  LEASE_GRACE_MS,
+  MAX_RESUMES,
+} from "../src/call/lease.ts";
 import { Instances } from "../src/instances.ts";
 import { CallJournal } from "../src/journal/journal.ts";
 import { memoryLogger } from "./helpers/logs.ts";
@@ -197,5 +202,90 @@ Deno.test("CallJournal: one record across a call's streams, usage per stream, th
     assert.deepEqual(summaries, [CALL], "once");
   } finally {
     kv.close();
+  }
+});
+
+/** The KV store, with the `expireIn` of every lease written through it recorded. */
+function recordingExpiry(kv: Deno.Kv) {
+  const expiries: number[] = [];
+  const recording = new Proxy(kv, {
+    get(target, property) {
+      if (property !== "atomic") {
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return () => {
+        const atomic = target.atomic();
+        const set = atomic.set.bind(atomic);
+        atomic.set = (key, value, options) => {
+          if (key[0] === "call_lease") expiries.push(options?.expireIn ?? 0);
+          set(key, value, options);
+          return atomic;
+        };
+        return atomic;
+      };
+    },
+  });
+  return { kv: recording, expiries };
+}
+
+Deno.test("a finished call's lease is kept as long as the journal keeps the call (JOURNAL_RETENTION_DAYS), so a replay stays refused", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const instances = new Instances(kv, TIMINGS);
+  try {
+    for (const days of [30, 365]) {
+      const { kv: recording, expiries } = recordingExpiry(kv);
+      const leases = new CallLeases(recording, instances, PENDING_MS, {
+        retentionDays: days,
+      });
+      const callSid = `CA${String(days).padStart(32, "0")}`;
+      assert.equal(await leases.claim(callSid), true);
+      await leases.goLive(callSid);
+      await leases.streamEnded(callSid, 0, "caller hung up");
+      assert.ok(expiries.length >= 3);
+      for (const expireIn of expiries) {
+        assert.ok(expireIn >= days * 24 * 3_600_000, `${days}: ${expireIn}`);
+      }
+      assert.equal(await leases.claim(callSid), false);
+    }
+    assert.ok(finishedLeaseMs(1) >= 24 * 3_600_000);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("continueCall(): a stream still pending all through the wait never started (its handshake refused): resumed as dropped, not held", async () => {
+  const t = await setup();
+  try {
+    await t.a.claim(CALL);
+    t.advance(200);
+    assert.deepEqual(await t.b.continueCall(CALL, 100), {
+      kind: "resume",
+      cause: "dropped",
+      segment: 1,
+    });
+    // The resume just claimed is pending too, but not for the whole wait.
+    assert.deepEqual(await t.a.continueCall(CALL, 100), { kind: "held" });
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("continueCall(): a session the voice API refused gives up at once (the apology), and no resume is claimed", async () => {
+  const t = await setup();
+  try {
+    await t.a.claim(CALL);
+    await t.a.goLive(CALL);
+    await t.a.streamEnded(CALL, 0, "upstream refused");
+    const started = performance.now();
+    assert.deepEqual(await t.b.continueCall(CALL, 2000), {
+      kind: "give_up",
+      why: "refused",
+    });
+    assert.ok(performance.now() - started < 1000);
+    assert.equal((await t.a.get(CALL))?.state, "ended");
+    assert.equal((await t.a.get(CALL))?.segment, 0);
+  } finally {
+    await t.close();
   }
 });

@@ -611,3 +611,31 @@ Deno.test("an outbound call answered once DAILY_BUDGET_USD is spent hears one se
     await server.close();
   }
 });
+
+Deno.test("a call the server placed whose stream drops before anything was said resumes with its opening, not in silence", async () => {
+  const server = await startOutboundServer();
+  try {
+    await schedule(server, { when: isoIn(200), topic: "the plumber's quote" });
+    const placed = await server.rest.call(1);
+    const answered = await server.rest.answer(placed.sid, "human");
+    const first = await server.realtime.nextSession();
+    await first.waitFor("session.update");
+    // Dropped before the opening was said: nothing to carry over.
+    first.close(1011, "upstream lost");
+    const second = await server.realtime.nextSession();
+    await second.waitFor("response.create");
+    const notes = systemNotes(second);
+    assert.equal(notes.length, 1, JSON.stringify(notes));
+    assert.match(notes[0], /calling your owner back/);
+    assert.match(notes[0], /the plumber's quote/);
+    // The session is pre-warmed while Twilio connects the resumed stream.
+    for (let i = 0; answered.streams.length < 2; i++) {
+      assert.ok(i < 100, "the stream was resumed");
+      await delay(20);
+    }
+    server.rest.hangUp(placed.sid, answered.streams[1]);
+    await answered.ended;
+  } finally {
+    await server.close();
+  }
+});

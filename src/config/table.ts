@@ -435,7 +435,7 @@ export const CONFIG_TABLE = {
         "JOURNAL_TRANSCRIPTS",
         flag,
         true,
-        "`false`: the journal keeps metadata only",
+        "`false`: the journal keeps metadata only (no transcript, no summary); a live call's words and tool results are still kept in KV for a resume while the call lasts, deleted at its end (12 h at most)",
       ),
     },
   },
