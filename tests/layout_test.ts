@@ -126,12 +126,6 @@ const PENDING: { from: string; to: string; why: string }[] = [
     to: "src/call/",
     why: "the webhooks pre-warm and admit calls through Calls",
   },
-  {
-    from: "src/twilio/",
-    to: "src/outbound/",
-    why:
-      "outbound_webhooks.ts, the outbound calls' Twilio webhooks, uses the dialler",
-  },
 ];
 
 async function folderGraph(): Promise<Map<string, Set<string>>> {
