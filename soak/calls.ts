@@ -194,17 +194,21 @@ function checkRelayed(run: CallRun, session: FakeRealtimeSession): void {
   );
 }
 
-/** A call the server ends after a fault: stream closed fast, upstream closed, resumed next. */
+/**
+ * A call the server ends after a fault: stream closed fast, upstream
+ * closed, then resumed (or, for a session the API refused, the apology).
+ */
 export async function serverEnds(
   h: Harness,
   run: CallRun,
   reasons: string[],
   boundMs = SILENCE_BOUND_MS,
+  after: "resume" | "apology" = "resume",
 ): Promise<void> {
   await h.expectServerClose(run, boundMs);
   await h.expectUpstreamClosed(run, 2000);
   await h.expectEnded(run, reasons);
-  await h.afterStream(run, "resume");
+  await h.afterStream(run, after);
 }
 
 export async function place(

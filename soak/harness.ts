@@ -420,15 +420,26 @@ export class Harness {
 
   /**
    * Twilio's request after the stream closed. After an end on purpose: a
-   * plain `<Hangup/>`. After a fault: the call is resumed on a new stream;
-   * the caller then hangs up on it, and the next request hangs up.
+   * plain `<Hangup/>`. After a session the API refused: the apology, no new
+   * stream. After another fault: the call is resumed on a new stream; the
+   * caller then hangs up on it, and the next request hangs up.
    */
   async afterStream(
     run: CallRun,
-    expected: "hang_up" | "resume",
+    expected: "hang_up" | "apology" | "resume",
   ): Promise<void> {
     const hangsUpPlainly = (body: string) =>
       /<Response><Hangup\/><\/Response>$/.test(body);
+    if (expected === "apology") {
+      const response = await this.continueCall(run.callSid);
+      run.check(
+        response.status === 200 && /<Say>[^<]+<\/Say><Hangup\/>/.test(
+          response.body,
+        ) && !response.body.includes("<Stream"),
+        `no apology after a refused session: ${response.body.slice(0, 160)}`,
+      );
+      return;
+    }
     if (expected === "resume") {
       // The resumed session comes from the normal upstream, labelled apart.
       this.front.mode = "normal";

@@ -32,7 +32,10 @@ export interface ResumeFigures {
   readyMs: number[];
   /** Upstream sessions beyond one per resumed call. */
   duplicateSessions: number;
-  /** Continuations replayed while the resumed stream was live, refused with 409. */
+  /**
+   * Continuations replayed while the resumed stream was live, refused: TwiML
+   * (a pause and a redirect, never an HTTP error to Twilio) with no stream.
+   */
   replaysRefused: number;
   leakedSessions: number;
   /** The killed process's exit code (137 for SIGKILL). */
@@ -146,7 +149,9 @@ export async function resumePhase(
     await edge.sendAudio(new Uint8Array(800), { intervalMs: 0 });
     // Twilio's request replayed while the resumed stream is live.
     const replay = await h.continueCall(call.callSid);
-    if (replay.status === 409) replaysRefused++;
+    if (replay.status === 200 && !replay.body.includes("<Stream")) {
+      replaysRefused++;
+    }
   }));
 
   // 3. The callers hang up; nothing may be left open.

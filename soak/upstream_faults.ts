@@ -40,8 +40,11 @@ export function refused(mode: UpstreamMode, status: number): KindSpec {
     kind: `upstream_refused_${status}`,
     description: `OpenAI refuses the handshake with HTTP ${status}`,
     group: "upstream",
-    expected:
-      `stream closed ≤ ${SILENCE_BOUND_MS} ms after it opened, apology TwiML`,
+    expected: `stream closed ≤ ${SILENCE_BOUND_MS} ms after it opened, ${
+      status >= 400 && status < 500 && status !== 429
+        ? "the apology at once"
+        : "resumed"
+    }`,
     run: oneCallAtATime(mode, async (h, run) => {
       if (!await h.answer(run)) return;
       await h.upstreamArrived(run);
@@ -49,7 +52,15 @@ export function refused(mode: UpstreamMode, status: number): KindSpec {
       if (!edge) return;
       run.fault();
       await edge.sendAudio(randomAudio(160 * 3), { intervalMs: 0 });
-      await serverEnds(h, run, ["upstream closed"]);
+      // A 4xx (a bad key) would be refused again: the apology, no resume.
+      const refusal = status >= 400 && status < 500 && status !== 429;
+      await serverEnds(
+        h,
+        run,
+        [refusal ? "upstream refused" : "upstream closed"],
+        SILENCE_BOUND_MS,
+        refusal ? "apology" : "resume",
+      );
     }),
   };
 }
