@@ -261,6 +261,10 @@ export class RealtimeEngine implements VoiceEngine {
           );
         }
         return;
+      case "response.output_audio_transcript.delta":
+        // Kept as the line in progress: a crash mid-answer still leaves it.
+        if (event.delta) listener.transcriptDelta?.(event.itemId, event.delta);
+        return;
       case "response.output_audio_transcript.done":
         if (event.transcript) {
           listener.transcript("assistant", event.transcript);
