@@ -55,8 +55,8 @@ export interface AppOptions {
   digestCheckEveryMs?: number;
 }
 
-/** Heartbeats between two sweeps for interrupted calls (about 5 s). */
-const SWEEP_EVERY_BEATS = 12;
+/** How often calls whose instance died are looked for (on a heartbeat). */
+const SWEEP_EVERY_MS = 5_000;
 
 /** The model look-up is advice, not a dependency: it gives up soon. */
 const MODEL_LOOKUP_TIMEOUT_MS = 5000;
@@ -247,15 +247,16 @@ export async function startServices(options: AppOptions) {
      * instance died and that nobody continued (as interrupted).
      */
     async startHeartbeat(): Promise<void> {
-      let beats = 0;
+      let sweptAt = Date.now();
       await instances.start(async () => {
-        if (++beats % SWEEP_EVERY_BEATS !== 0) return;
+        if (Date.now() - sweptAt < SWEEP_EVERY_MS) return;
+        sweptAt = Date.now();
         await leases.sweep(async (lease) => {
           logger.log("warn", "call.interrupted", { callSid: lease.callSid });
           await journal.finish(lease.callSid, true);
           await contexts.delete(lease.callSid);
         });
-      });
+      }, () => calls.load > 0);
     },
     /**
      * Stops new calls. With another live instance known, each live call is
