@@ -10,6 +10,7 @@ import { LoginThrottle } from "./admin/login_throttle.ts";
 import { CallContexts } from "./call/call_context.ts";
 import { Calls, type CallWatcher } from "./call/calls.ts";
 import { CallLeases } from "./call/lease.ts";
+import { Verdicts } from "./call/verdicts.ts";
 import type { Config } from "./config.ts";
 import { Budget } from "./cost/budget.ts";
 import { priceUsage } from "./cost/pricing.ts";
@@ -195,6 +196,7 @@ export async function startServices(options: AppOptions) {
     watchers,
     leases,
     contexts,
+    verdicts: new Verdicts(kv),
   });
   const admission = new Admission(() => calls.load, config.calls.maxConcurrent);
   const callerPin = config.callers.pin === undefined
@@ -243,12 +245,15 @@ export async function startServices(options: AppOptions) {
     outbound,
     modelCheck: model.done,
     /**
-     * Announces this instance and, with each heartbeat, closes calls whose
-     * instance died and that nobody continued (as interrupted).
+     * Announces this instance and, with each heartbeat, applies AMD verdicts
+     * that reached another instance and closes calls whose instance died and
+     * that nobody continued (as interrupted).
      */
     async startHeartbeat(): Promise<void> {
       let sweptAt = Date.now();
       await instances.start(async () => {
+        // AMD's verdict on a call here may have reached another instance.
+        await calls.applyVerdicts();
         if (Date.now() - sweptAt < SWEEP_EVERY_MS) return;
         sweptAt = Date.now();
         await leases.sweep(async (lease) => {

@@ -27,6 +27,7 @@ import { realClock } from "./clock.ts";
 import type { VoiceEngine } from "./engine.ts";
 import { combineObservers } from "./observers.ts";
 import type { CallLeases } from "./lease.ts";
+import type { Verdict, Verdicts } from "./verdicts.ts";
 import { type UpstreamPort, webSocketPort } from "./ports.ts";
 import {
   type CallContext,
@@ -56,13 +57,12 @@ export interface CallSegment {
   /** The conversation so far, and what the new session is given (resumes only). */
   context?: CallContext;
   plan?: ResumePlan;
+  /** Answering machine detection's verdict, if it came before the stream. */
+  verdict?: Verdict;
 }
 
 /** How long a stream waits for a quiet moment before it is handed over anyway. */
 export const HANDOVER_WAIT_MS = 4_000;
-
-/** A stream that has not started this long after endAfterPlayback never will. */
-const END_ON_START_MS = 60_000;
 
 /** A slow KV read must not hold the call's first words: it starts without memory. */
 const MEMORY_READ_TIMEOUT_MS = 1_000;
@@ -87,6 +87,8 @@ export interface CallsOptions {
   leases?: CallLeases;
   /** Each call's conversation, for a resume. */
   contexts?: CallContexts;
+  /** AMD's verdicts, which may reach another instance than the stream. */
+  verdicts?: Verdicts;
 }
 
 export class Calls {
@@ -96,8 +98,8 @@ export class Calls {
   readonly #prewarmed: PrewarmedSessions;
   readonly #options: CallsOptions;
   readonly #tools: ToolBox;
-  /** Calls to end once their stream starts (endAfterPlayback came first). */
-  readonly #endOnStart = new Map<string, { reason: EndReason; at: number }>();
+  /** Live calls the server placed whose AMD verdict has not come yet. */
+  readonly #awaitingVerdict = new Map<string, CallBridge>();
 
   constructor(options: CallsOptions) {
     this.#options = options;
@@ -146,12 +148,19 @@ export class Calls {
    * resume); undefined without leases or when the call has none.
    */
   async claimStream(callSid: string): Promise<CallSegment | undefined> {
-    const lease = await this.#options.leases?.goLive(callSid);
+    // AMD's verdict may have come first (a verdict written meanwhile is
+    // read on a heartbeat).
+    const [lease, verdicts] = await Promise.all([
+      this.#options.leases?.goLive(callSid),
+      this.#options.verdicts?.read([callSid]),
+    ]);
     if (!lease) return undefined;
-    if (lease.segment === 0) return { number: 0 };
+    const verdict = verdicts?.get(callSid);
+    if (lease.segment === 0) return { number: 0, verdict };
     const context = await this.#context(callSid);
     return {
       number: lease.segment,
+      verdict,
       cause: lease.cause,
       context,
       plan: planResume(context),
@@ -234,10 +243,11 @@ export class Calls {
     // A drain waits for these writes too: the next instance reads them.
     this.#recording.add(recorded);
     recorded.then(() => this.#recording.delete(recorded));
-    const ending = this.#endOnStart.get(claims.callSid);
-    if (ending) {
-      this.#endOnStart.delete(claims.callSid);
-      bridge.endAfterPlayback(ending.reason);
+    // A call the server placed (it has an opening) waits for AMD's verdict.
+    if (segment?.verdict?.end) bridge.endAfterPlayback(segment.verdict.end);
+    else if (opening !== undefined && segment && !segment.verdict) {
+      this.#awaitingVerdict.set(claims.callSid, bridge);
+      bridge.done.then(() => this.#awaitingVerdict.delete(claims.callSid));
     }
     return bridge;
   }
@@ -259,22 +269,30 @@ export class Calls {
   }
 
   /**
-   * Ends the call on `callSid` once what the assistant said so far has
-   * played (a machine answered). A call whose stream has not started yet
-   * ends as soon as it does. False when `callSid` has no call here.
+   * AMD's verdict on a call the server placed, wherever it arrived: kept in
+   * KV for the instance carrying the stream (which may be another, or may
+   * not have started it yet), and acted on at once if it is this one. A
+   * machine: the call ends once what the assistant said so far has played.
    */
-  endAfterPlayback(callSid: string, reason: EndReason): boolean {
-    for (const call of this.live) {
-      if (call.callSid !== callSid) continue;
-      call.endAfterPlayback(reason);
-      return true;
-    }
-    const now = Date.now();
-    for (const [sid, { at }] of this.#endOnStart) {
-      if (now - at > END_ON_START_MS) this.#endOnStart.delete(sid);
-    }
-    this.#endOnStart.set(callSid, { reason, at: now });
-    return false;
+  async verdict(callSid: string, verdict: Verdict): Promise<void> {
+    await this.#options.verdicts?.record(callSid, verdict);
+    this.#apply(callSid, verdict);
+  }
+
+  /** Reads the verdicts this instance's placed calls still wait for (on a heartbeat). */
+  async applyVerdicts(): Promise<void> {
+    if (this.#awaitingVerdict.size === 0 || !this.#options.verdicts) return;
+    const found = await this.#options.verdicts.read([
+      ...this.#awaitingVerdict.keys(),
+    ]);
+    for (const [callSid, verdict] of found) this.#apply(callSid, verdict);
+  }
+
+  #apply(callSid: string, verdict: Verdict): void {
+    const bridge = this.#awaitingVerdict.get(callSid);
+    if (!bridge) return;
+    this.#awaitingVerdict.delete(callSid);
+    if (verdict.end) bridge.endAfterPlayback(verdict.end);
   }
 
   /** Lets live calls go on for up to `seconds`, then closes what is left. */
