@@ -57,8 +57,6 @@ export interface CallSegment {
   /** The conversation so far, and what the new session is given (resumes only). */
   context?: CallContext;
   plan?: ResumePlan;
-  /** Answering machine detection's verdict, if it came before the stream. */
-  verdict?: Verdict;
 }
 
 /** How long a stream waits for a quiet moment before it is handed over anyway. */
@@ -148,19 +146,12 @@ export class Calls {
    * resume); undefined without leases or when the call has none.
    */
   async claimStream(callSid: string): Promise<CallSegment | undefined> {
-    // AMD's verdict may have come first (a verdict written meanwhile is
-    // read on a heartbeat).
-    const [lease, verdicts] = await Promise.all([
-      this.#options.leases?.goLive(callSid),
-      this.#options.verdicts?.read([callSid]),
-    ]);
+    const lease = await this.#options.leases?.goLive(callSid);
     if (!lease) return undefined;
-    const verdict = verdicts?.get(callSid);
-    if (lease.segment === 0) return { number: 0, verdict };
+    if (lease.segment === 0) return { number: 0 };
     const context = await this.#context(callSid);
     return {
       number: lease.segment,
-      verdict,
       cause: lease.cause,
       context,
       plan: planResume(context),
@@ -243,11 +234,18 @@ export class Calls {
     // A drain waits for these writes too: the next instance reads them.
     this.#recording.add(recorded);
     recorded.then(() => this.#recording.delete(recorded));
-    // A call the server placed (it has an opening) waits for AMD's verdict.
-    if (segment?.verdict?.end) bridge.endAfterPlayback(segment.verdict.end);
-    else if (opening !== undefined && segment && !segment.verdict) {
+    // A call the server placed (it has an opening) waits for AMD's verdict,
+    // which may have come before its stream: it is read once now, then on
+    // each heartbeat until it is in.
+    if (opening !== undefined && segment) {
       this.#awaitingVerdict.set(claims.callSid, bridge);
       bridge.done.then(() => this.#awaitingVerdict.delete(claims.callSid));
+      this.#readVerdicts([claims.callSid]).catch((error) =>
+        logger.log("warn", "verdict.read_failed", {
+          callSid: claims.callSid,
+          error: error instanceof Error ? error.message : String(error),
+        })
+      );
     }
     return bridge;
   }
@@ -281,10 +279,12 @@ export class Calls {
 
   /** Reads the verdicts this instance's placed calls still wait for (on a heartbeat). */
   async applyVerdicts(): Promise<void> {
-    if (this.#awaitingVerdict.size === 0 || !this.#options.verdicts) return;
-    const found = await this.#options.verdicts.read([
-      ...this.#awaitingVerdict.keys(),
-    ]);
+    await this.#readVerdicts([...this.#awaitingVerdict.keys()]);
+  }
+
+  async #readVerdicts(callSids: string[]): Promise<void> {
+    if (callSids.length === 0 || !this.#options.verdicts) return;
+    const found = await this.#options.verdicts.read(callSids);
     for (const [callSid, verdict] of found) this.#apply(callSid, verdict);
   }
 
