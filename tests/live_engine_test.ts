@@ -504,3 +504,37 @@ Deno.test("live: silence streamed after the goodbye does not keep the call open"
     `ended at ${clock.now()} ms`,
   );
 });
+
+Deno.test("live: Zapier's tools and the note that they are unavailable both wait for session.started", async () => {
+  for (const fails of [false, true]) {
+    const { upstream } = setUp({
+      started: false,
+      remoteTools: {
+        list: () =>
+          fails ? Promise.reject(new Error("down")) : Promise.resolve([]),
+        call: () => Promise.resolve({ ok: true, output: "" }),
+      },
+    });
+    await settle();
+    assert.deepEqual(upstream.types(), [], "nothing before session.started");
+    started(upstream);
+    await settle();
+    assert.deepEqual(upstream.types(), [
+      fails ? "session.thinking.append" : "session.update",
+    ]);
+  }
+});
+
+Deno.test("live: a call that ends before session.closed still bills the session's elapsed seconds, before the call's end is recorded", () => {
+  const { twilio, upstream, observed, clock } = setUp({ started: false });
+  clock.advance(500);
+  started(upstream);
+  upstream.emit({ type: "session.usage.updated", usage: { seconds: 30 } });
+  clock.advance(42_000);
+  twilio.hangUp();
+  const kinds = observed.map((o) => o.kind);
+  const usages = observed.filter((o) => o.kind === "usage")
+    .map((o) => (o.value as { seconds?: number }).seconds);
+  assert.deepEqual(usages, [30, 42]);
+  assert.ok(kinds.lastIndexOf("usage") < kinds.indexOf("ended"));
+});
