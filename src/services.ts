@@ -17,6 +17,7 @@ import { SpendLedger } from "./cost/spend.ts";
 import { addUsage, type UsageReport } from "./cost/usage.ts";
 import { JobQueue } from "./jobs/queue.ts";
 import { CallJournal } from "./journal/journal.ts";
+import { liveEngine } from "./live/mod.ts";
 import { type Logger, rateLimited } from "./log.ts";
 import { Instances } from "./instances.ts";
 import { Memory } from "./memory/memory.ts";
@@ -24,7 +25,8 @@ import { Summarizer } from "./memory/summarizer.ts";
 import {
   checkModel,
   type ConfiguredModelStatus,
-} from "./realtime/model_record.ts";
+} from "./upstream/model_record.ts";
+import { realtimeEngine } from "./realtime/mod.ts";
 import { TRANSCRIPTION_MODEL } from "./realtime/session.ts";
 import { importTokenKey, KvUsedTokenStore } from "./stream_token.ts";
 import { zapierToolSource } from "./mcp/zapier_client.ts";
@@ -184,8 +186,9 @@ export async function startServices(options: AppOptions) {
     unclaimed,
     logger,
     journal,
+    // The voice engines by name (VOICE_ENGINE picks one), the way a route table is handed over.
+    engines: { realtime: realtimeEngine, live: liveEngine(remoteTools) },
     upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs,
-    remoteTools,
     tools: [
       endCall,
       ...(memory ? [rememberTool(memory.notes), forgetTool(memory.notes)] : []),
@@ -341,7 +344,7 @@ function watchModel(config: Config, logger: Logger, timeoutMs: number) {
   const cancel = new AbortController();
   const done = Promise.all(statuses.map((model, i) =>
     checkModel({
-      realtimeUrl: live ? config.live.url : config.realtime.url,
+      endpoint: live ? config.live.url : config.realtime.url,
       model: model.id,
       variable: model.variable,
       apiKey: config.openai.apiKey,
