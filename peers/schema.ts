@@ -49,6 +49,18 @@ export type Schema =
    */
   | { kind: "unmodelled"; feature: string };
 
+// --- type-level guards (a check that fails `deno check` when T is not true) ---
+
+/** True only when A and B are the same type (not merely assignable). */
+export type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends
+  (<T>() => T extends B ? 1 : 2) ? true : false;
+/** True when each of A and B is assignable to the other. */
+export type MutuallyAssignable<A, B> = [A] extends [B]
+  ? [B] extends [A] ? true : false
+  : false;
+/** Compiles only when T is `true`. */
+export type Assert<T extends true> = T;
+
 export interface Field {
   schema: Schema;
   required: boolean;

@@ -40,6 +40,8 @@ import type {
 import {
   anyOf,
   arr,
+  type Assert,
+  type Equals,
   jsonObject,
   lit,
   literals,
@@ -51,14 +53,7 @@ import {
   str,
   tagged,
 } from "../schema.ts";
-import {
-  type Assert,
-  sessionConfigSchema,
-  sessionUpdateSchema,
-} from "./session_schema.ts";
-
-type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends
-  (<T>() => T extends B ? 1 : 2) ? true : false;
+import { sessionConfigSchema, sessionUpdateSchema } from "./session_schema.ts";
 
 export type ClientEventType = ClientEvent["type"];
 

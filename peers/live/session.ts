@@ -51,7 +51,13 @@ import type {
   CloseInfo,
   FakeLiveOptions,
 } from "./options.ts";
-import { invalidValue, missingParameter, validate } from "../schema.ts";
+import {
+  type Assert,
+  type Equals,
+  invalidValue,
+  missingParameter,
+  validate,
+} from "../schema.ts";
 import {
   applyUpdate,
   checkStart,
@@ -64,7 +70,6 @@ import {
   transcriptPieces,
   Voice,
 } from "./voice.ts";
-import type { Assert } from "./session_schema.ts";
 import { EventLog } from "../event_log.ts";
 import { SimSocket } from "../sim_socket.ts";
 import { Waiters } from "../waiters.ts";
@@ -75,9 +80,6 @@ const DEFAULT_WAIT_MS = 2000;
 const FIXTURE_MAX_BYTES = 30_000 * FIXTURE_BYTES_PER_MS;
 /** Pace of `callerSaid` timestamps (words per second of speech). */
 const CALLER_WORDS_PER_SECOND = 2.8;
-
-type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends
-  (<T>() => T extends B ? 1 : 2) ? true : false;
 
 /** Server events that carry no event_id on the primary WebSocket. */
 const NO_EVENT_ID = [

@@ -23,11 +23,14 @@ import type {
 import {
   anyOf,
   arr,
+  type Assert,
   bool,
+  type Equals,
   int,
   jsonObject,
   lit,
   literals,
+  type MutuallyAssignable,
   nullable,
   obj,
   opt,
@@ -40,14 +43,7 @@ import {
 
 // --- type-level guards -------------------------------------------------------
 
-type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends
-  (<T>() => T extends B ? 1 : 2) ? true : false;
-type MutuallyAssignable<A, B> = [A] extends [B] ? [B] extends [A] ? true
-  : false
-  : false;
 type AllTrue<T extends boolean[]> = T extends true[] ? true : false;
-/** Compiles only when T is `true`. */
-export type Assert<T extends true> = T;
 
 type ConfigTool = NonNullable<ResponsesDelegationConfig["tools"]>[number];
 type ConfigToolChoice = NonNullable<ResponsesDelegationConfig["tool_choice"]>;

@@ -35,7 +35,9 @@ import type {
 import {
   anyOf,
   arr,
+  type Assert,
   bool,
+  type Equals,
   int,
   jsonObject,
   lit,
@@ -150,16 +152,21 @@ const turnDetection = tagged(
   } satisfies Record<RealtimeAudioInputTurnDetection["type"], Schema>,
 );
 
+const effort = literals<RealtimeReasoningEffort>()(
+  "minimal",
+  "low",
+  "medium",
+  "high",
+  "xhigh",
+);
+// A transcription's delay takes the same levels: this fails to compile if
+// the two ever differ in the official types.
+export type _DelayIsEffort = Assert<
+  Equals<NonNullable<AudioTranscription["delay"]>, RealtimeReasoningEffort>
+>;
+
 const transcription = obj<AudioTranscription>({
-  delay: opt(
-    literals<NonNullable<AudioTranscription["delay"]>>()(
-      "minimal",
-      "low",
-      "medium",
-      "high",
-      "xhigh",
-    ),
-  ),
+  delay: opt(effort),
   keywords: opt(arr(str)),
   language: opt(str),
   languages: opt(arr(str)),
@@ -276,15 +283,7 @@ const sessionSchema = tagged("type", {
     // Not used by this project: checked as objects, not key by key.
     prompt: opt(nullable(jsonObject)),
     reasoning: opt(obj<RealtimeReasoning>({
-      effort: opt(
-        literals<RealtimeReasoningEffort>()(
-          "minimal",
-          "low",
-          "medium",
-          "high",
-          "xhigh",
-        ),
-      ),
+      effort: opt(effort),
     })),
     tool_choice: opt(toolChoice),
     tools: opt(arr(tool)),
