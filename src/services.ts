@@ -17,6 +17,7 @@ import { SpendLedger } from "./cost/spend.ts";
 import { addUsage, type UsageReport } from "./cost/usage.ts";
 import { JobQueue } from "./jobs/queue.ts";
 import { CallJournal } from "./journal/journal.ts";
+import { liveEngine } from "./live/mod.ts";
 import { type Logger, rateLimited } from "./log.ts";
 import { Instances } from "./instances.ts";
 import { Memory } from "./memory/memory.ts";
@@ -24,8 +25,9 @@ import { Summarizer } from "./memory/summarizer.ts";
 import {
   checkModel,
   type ConfiguredModelStatus,
-} from "./realtime/model_record.ts";
+} from "./upstream/model_record.ts";
 import { configuredModels } from "./realtime/configured_models.ts";
+import { realtimeEngine } from "./realtime/mod.ts";
 import { importTokenKey, KvUsedTokenStore } from "./stream_token.ts";
 import { zapierToolSource } from "./mcp/zapier_client.ts";
 import { endCall } from "./tools/end_call.ts";
@@ -184,8 +186,9 @@ export async function startServices(options: AppOptions) {
     unclaimed,
     logger,
     journal,
+    // The voice engines by name (VOICE_ENGINE picks one), the way a route table is handed over.
+    engines: { realtime: realtimeEngine, live: liveEngine(remoteTools) },
     upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs,
-    remoteTools,
     tools: [
       endCall,
       ...(memory ? [rememberTool(memory.notes), forgetTool(memory.notes)] : []),
@@ -308,7 +311,7 @@ function watchModel(config: Config, logger: Logger, timeoutMs: number) {
   const cancel = new AbortController();
   const done = Promise.all(statuses.map((model, i) =>
     checkModel({
-      realtimeUrl: models[i].endpoint,
+      endpoint: models[i].endpoint,
       model: model.id,
       variable: model.variable,
       apiKey: config.openai.apiKey,

@@ -11,7 +11,7 @@ import {
   type ModelRecordWire,
   parseModelRecord,
   replacementFor,
-} from "../src/realtime/model_record.ts";
+} from "../src/upstream/model_record.ts";
 import { configuredModels } from "../src/realtime/configured_models.ts";
 import { type App, createApp } from "../src/server.ts";
 import { TEST_API_KEY, testConfig } from "./helpers/config.ts";
@@ -556,7 +556,7 @@ Deno.test("closing the app cancels a pending look-up without a warning", async (
 
 Deno.test("lookUpModel() never throws and reports aborted when its signal is already aborted", async () => {
   const result = await lookUpModel({
-    realtimeUrl: "ws://127.0.0.1:9/v1/realtime",
+    endpoint: "ws://127.0.0.1:9/v1/realtime",
     model: "gpt-realtime-2.1",
     apiKey: TEST_API_KEY,
     timeoutMs: 1000,

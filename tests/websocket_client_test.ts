@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import {
   WebSocketClient,
   type WebSocketClientHandlers,
-} from "../src/realtime/websocket_client.ts";
+} from "../src/upstream/websocket_client.ts";
 import { hasOpenssl, localhostCertificate } from "./helpers/certificate.ts";
 
 interface Recorded {

@@ -23,7 +23,7 @@ import {
   lookUpModel,
   modelRecordUrl,
   replacementFor,
-} from "../realtime/model_record.ts";
+} from "../upstream/model_record.ts";
 import {
   type ConfiguredModel,
   configuredModels,
@@ -141,7 +141,7 @@ async function checkOpenAi(
       continue;
     }
     const result = await lookUpModel({
-      realtimeUrl: use.endpoint,
+      endpoint: use.endpoint,
       model: use.id,
       apiKey: config.openai.apiKey,
       timeoutMs: options.timeoutMs ?? 10_000,

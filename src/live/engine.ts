@@ -13,7 +13,7 @@
 import type { Clock } from "../call/clock.ts";
 import type { EngineListener, VoiceEngine } from "../call/engine.ts";
 import type { HeardPosition } from "../call/playback_ledger.ts";
-import type { UpstreamPort } from "../call/ports.ts";
+import type { UpstreamPort } from "../upstream/port.ts";
 import { DEFAULT_LIVE_BACKEND_MODEL, DEFAULT_LIVE_MODEL } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { muLawDecode } from "../audio/mulaw.ts";

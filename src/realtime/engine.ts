@@ -8,14 +8,14 @@
  */
 
 import type { EngineListener, VoiceEngine } from "../call/engine.ts";
-import { GoodbyePlan, type GoodbyeStep } from "../call/goodbye_plan.ts";
+import { GoodbyePlan, type GoodbyeStep } from "./goodbye_plan.ts";
 import type { HeardPosition } from "../call/playback_ledger.ts";
-import type { UpstreamPort } from "../call/ports.ts";
+import type { UpstreamPort } from "../upstream/port.ts";
 import {
   type ResponseReason,
   type ResponseRequest,
   ResponseScheduler,
-} from "../call/response_scheduler.ts";
+} from "./response_scheduler.ts";
 import { DEFAULT_REALTIME_MODEL } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { ToolBox, ToolOutcome } from "../tools/toolbox.ts";
