@@ -26,8 +26,8 @@ import {
   checkModel,
   type ConfiguredModelStatus,
 } from "./upstream/model_record.ts";
+import { configuredModels } from "./realtime/configured_models.ts";
 import { realtimeEngine } from "./realtime/mod.ts";
-import { TRANSCRIPTION_MODEL } from "./realtime/session.ts";
 import { importTokenKey, KvUsedTokenStore } from "./stream_token.ts";
 import { zapierToolSource } from "./mcp/zapier_client.ts";
 import { endCall } from "./tools/end_call.ts";
@@ -298,44 +298,11 @@ export async function startServices(options: AppOptions) {
   };
 }
 
-/** Every model this configuration uses, the voice model first, each once. */
-function configuredModels(
-  config: Config,
-): { id: string; variable?: string; role: string }[] {
-  const models = config.assistant.engine === "live"
-    ? [
-      { id: config.live.model, variable: "LIVE_MODEL", role: "voice" },
-      {
-        id: config.live.backendModel,
-        variable: "LIVE_BACKEND_MODEL",
-        role: "delegation backend",
-      },
-    ]
-    : [
-      {
-        id: config.realtime.model,
-        variable: "OPENAI_REALTIME_MODEL",
-        role: "voice",
-      },
-      { id: TRANSCRIPTION_MODEL, role: "input transcription" },
-    ];
-  if (config.memory.enabled) {
-    models.push({
-      id: config.memory.summaryModel,
-      variable: "SUMMARY_MODEL",
-      role: "summaries",
-    });
-  }
-  return models.filter((model, i) =>
-    models.findIndex((other) => other.id === model.id) === i
-  );
-}
-
-/** Looks up every configured model's record, on the engine's endpoint host. */
+/** Looks up every configured model's record, on the host of the endpoint that uses it. */
 function watchModel(config: Config, logger: Logger, timeoutMs: number) {
-  const live = config.assistant.engine === "live";
-  const statuses: ConfiguredModelStatus[] = configuredModels(config).map((
-    model,
+  const models = configuredModels(config);
+  const statuses: ConfiguredModelStatus[] = models.map((
+    { endpoint: _, ...model },
   ) => ({ ...model, lookup: "pending", shutdownDate: null }));
   const voice = () => {
     const { id, lookup, shutdownDate } = statuses[0];
@@ -344,7 +311,7 @@ function watchModel(config: Config, logger: Logger, timeoutMs: number) {
   const cancel = new AbortController();
   const done = Promise.all(statuses.map((model, i) =>
     checkModel({
-      endpoint: live ? config.live.url : config.realtime.url,
+      endpoint: models[i].endpoint,
       model: model.id,
       variable: model.variable,
       apiKey: config.openai.apiKey,

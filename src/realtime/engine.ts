@@ -25,7 +25,8 @@ import {
   type RealtimeError,
   type ServerEvent,
 } from "./events.ts";
-import { GREETING_REQUEST, TRANSCRIPTION_MODEL } from "./session.ts";
+import { TRANSCRIPTION_MODEL } from "./configured_models.ts";
+import { GREETING_REQUEST } from "./session.ts";
 import { SESSION_RETRY_EVENT, SESSION_SETUP_EVENT } from "./session_setup.ts";
 
 export interface RealtimeEngineOptions {
