@@ -12,7 +12,7 @@ import type { Handler } from "./http/router.ts";
 import type {
   ConfiguredModelStatus,
   ModelStatus,
-} from "./realtime/model_record.ts";
+} from "./upstream/model_record.ts";
 
 export function healthHandler(options: {
   admission: Admission;

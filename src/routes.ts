@@ -9,7 +9,7 @@ import { scheduledCallHandlers } from "./admin/scheduled_calls_routes.ts";
 import { mediaStreamHandler } from "./call/stream_route.ts";
 import { healthHandler } from "./health.ts";
 import { type Route, route } from "./http/router.ts";
-import { outboundWebhookHandlers } from "./twilio/outbound_webhooks.ts";
+import { outboundWebhookHandlers } from "./outbound/webhooks.ts";
 import { webhookHandlers } from "./twilio/webhooks.ts";
 import type { Services } from "./services.ts";
 

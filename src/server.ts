@@ -12,7 +12,7 @@ import type { JobQueue } from "./jobs/queue.ts";
 import type { CallJournal } from "./journal/journal.ts";
 import type { Memory } from "./memory/memory.ts";
 import type { Outbound } from "./outbound/outbound.ts";
-import type { ModelStatus } from "./realtime/model_record.ts";
+import type { ModelStatus } from "./upstream/model_record.ts";
 import { routeTable } from "./routes.ts";
 import { type AppOptions, startServices } from "./services.ts";
 

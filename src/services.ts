@@ -18,6 +18,7 @@ import { SpendLedger } from "./cost/spend.ts";
 import { addUsage, type UsageReport } from "./cost/usage.ts";
 import { JobQueue } from "./jobs/queue.ts";
 import { CallJournal } from "./journal/journal.ts";
+import { liveEngine } from "./live/mod.ts";
 import { type Logger, rateLimited } from "./log.ts";
 import { Instances } from "./instances.ts";
 import { Memory } from "./memory/memory.ts";
@@ -25,8 +26,9 @@ import { Summarizer } from "./memory/summarizer.ts";
 import {
   checkModel,
   type ConfiguredModelStatus,
-} from "./realtime/model_record.ts";
-import { TRANSCRIPTION_MODEL } from "./realtime/session.ts";
+} from "./upstream/model_record.ts";
+import { configuredModels } from "./realtime/configured_models.ts";
+import { realtimeEngine } from "./realtime/mod.ts";
 import { importTokenKey, KvUsedTokenStore } from "./stream_token.ts";
 import { zapierToolSource } from "./mcp/zapier_client.ts";
 import { endCall } from "./tools/end_call.ts";
@@ -185,8 +187,9 @@ export async function startServices(options: AppOptions) {
     unclaimed,
     logger,
     journal,
+    // The voice engines by name (VOICE_ENGINE picks one), the way a route table is handed over.
+    engines: { realtime: realtimeEngine, live: liveEngine(remoteTools) },
     upstreamConnectTimeoutMs: options.upstreamConnectTimeoutMs,
-    remoteTools,
     tools: [
       endCall,
       ...(memory ? [rememberTool(memory.notes), forgetTool(memory.notes)] : []),
@@ -301,44 +304,11 @@ export async function startServices(options: AppOptions) {
   };
 }
 
-/** Every model this configuration uses, the voice model first, each once. */
-function configuredModels(
-  config: Config,
-): { id: string; variable?: string; role: string }[] {
-  const models = config.assistant.engine === "live"
-    ? [
-      { id: config.live.model, variable: "LIVE_MODEL", role: "voice" },
-      {
-        id: config.live.backendModel,
-        variable: "LIVE_BACKEND_MODEL",
-        role: "delegation backend",
-      },
-    ]
-    : [
-      {
-        id: config.realtime.model,
-        variable: "OPENAI_REALTIME_MODEL",
-        role: "voice",
-      },
-      { id: TRANSCRIPTION_MODEL, role: "input transcription" },
-    ];
-  if (config.memory.enabled) {
-    models.push({
-      id: config.memory.summaryModel,
-      variable: "SUMMARY_MODEL",
-      role: "summaries",
-    });
-  }
-  return models.filter((model, i) =>
-    models.findIndex((other) => other.id === model.id) === i
-  );
-}
-
-/** Looks up every configured model's record, on the engine's endpoint host. */
+/** Looks up every configured model's record, on the host of the endpoint that uses it. */
 function watchModel(config: Config, logger: Logger, timeoutMs: number) {
-  const live = config.assistant.engine === "live";
-  const statuses: ConfiguredModelStatus[] = configuredModels(config).map((
-    model,
+  const models = configuredModels(config);
+  const statuses: ConfiguredModelStatus[] = models.map((
+    { endpoint: _, ...model },
   ) => ({ ...model, lookup: "pending", shutdownDate: null }));
   const voice = () => {
     const { id, lookup, shutdownDate } = statuses[0];
@@ -347,7 +317,7 @@ function watchModel(config: Config, logger: Logger, timeoutMs: number) {
   const cancel = new AbortController();
   const done = Promise.all(statuses.map((model, i) =>
     checkModel({
-      realtimeUrl: live ? config.live.url : config.realtime.url,
+      endpoint: models[i].endpoint,
       model: model.id,
       variable: model.variable,
       apiKey: config.openai.apiKey,

@@ -10,7 +10,7 @@ import {
   REASONING_EFFORTS,
   VOICES,
 } from "../src/config.ts";
-import { RETIRING_MODELS } from "../src/realtime/model_record.ts";
+import { RETIRING_MODELS } from "../src/upstream/model_record.ts";
 
 type Env = Partial<Record<ConfigVariable, string>>;
 

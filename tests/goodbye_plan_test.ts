@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GoodbyePlan } from "../src/call/goodbye_plan.ts";
+import { GoodbyePlan } from "../src/realtime/goodbye_plan.ts";
 
 Deno.test("GoodbyePlan.begin() without a response asks for the goodbye", () => {
   const plan = new GoodbyePlan();

@@ -122,25 +122,9 @@ Deno.test("cycles() finds a loop through several nodes and nothing in a tree", (
  */
 const PENDING: { from: string; to: string; why: string }[] = [
   {
-    from: "src/call/",
-    to: "src/realtime/",
-    why: "Calls picks the engine itself (issue 23, item 1: the engine seam)",
-  },
-  {
-    from: "src/call/",
-    to: "src/live/",
-    why: "Calls picks the engine itself (issue 23, item 1: the engine seam)",
-  },
-  {
     from: "src/twilio/",
     to: "src/call/",
     why: "the webhooks pre-warm and admit calls through Calls",
-  },
-  {
-    from: "src/twilio/",
-    to: "src/outbound/",
-    why:
-      "outbound_webhooks.ts, the outbound calls' Twilio webhooks, uses the dialler",
   },
 ];
 

@@ -11,7 +11,8 @@ import {
   type ModelRecordWire,
   parseModelRecord,
   replacementFor,
-} from "../src/realtime/model_record.ts";
+} from "../src/upstream/model_record.ts";
+import { configuredModels } from "../src/realtime/configured_models.ts";
 import { type App, createApp } from "../src/server.ts";
 import { TEST_API_KEY, testConfig } from "./helpers/config.ts";
 import { memoryLogger } from "./helpers/logs.ts";
@@ -96,6 +97,33 @@ Deno.test("replacementFor() names OpenAI's replacements of the retiring models",
   assert.equal(replacementFor("gpt-realtime-mini"), "gpt-realtime-2.1-mini");
   assert.equal(replacementFor("gpt-realtime-2.1"), undefined);
   assert.equal(replacementFor("my-proxy-model"), undefined);
+});
+
+Deno.test("configuredModels() lists what calls use: voice and transcription on Realtime, voice and backend on GPT-Live, SUMMARY_MODEL only when calls are summarized", () => {
+  const liveUrl = "wss://live.example.net/v1/live/sessions";
+  const list = (variables: Partial<Record<ConfigVariable, string>>) =>
+    configuredModels(testConfig({ OPENAI_LIVE_URL: liveUrl, ...variables }))
+      .map(({ id, variable, endpoint }) => [id, variable, endpoint]);
+  const realtimeUrl = testConfig().realtime.url;
+  assert.deepEqual(list({}), [
+    ["gpt-realtime-2.1", "OPENAI_REALTIME_MODEL", realtimeUrl],
+    ["gpt-live-transcribe", undefined, realtimeUrl],
+    ["gpt-5.4-mini", "SUMMARY_MODEL", realtimeUrl],
+  ]);
+  assert.deepEqual(list({ MEMORY: "false", SUMMARY_MODEL: "gpt-none" }), [
+    ["gpt-realtime-2.1", "OPENAI_REALTIME_MODEL", realtimeUrl],
+    ["gpt-live-transcribe", undefined, realtimeUrl],
+  ]);
+  assert.deepEqual(list({ JOURNAL_TRANSCRIPTS: "false" }).length, 2);
+  assert.deepEqual(
+    list({ VOICE_ENGINE: "live", LIVE_BACKEND_MODEL: "gpt-5.4-mini" }),
+    [
+      ["gpt-live-1", "LIVE_MODEL", liveUrl],
+      ["gpt-5.4-mini", "LIVE_BACKEND_MODEL", liveUrl],
+      // The summaries go to the Responses API beside the Realtime API.
+      ["gpt-5.4-mini", "SUMMARY_MODEL", realtimeUrl],
+    ],
+  );
 });
 
 // ---- Against a local stand-in for OpenAI ----
@@ -528,7 +556,7 @@ Deno.test("closing the app cancels a pending look-up without a warning", async (
 
 Deno.test("lookUpModel() never throws and reports aborted when its signal is already aborted", async () => {
   const result = await lookUpModel({
-    realtimeUrl: "ws://127.0.0.1:9/v1/realtime",
+    endpoint: "ws://127.0.0.1:9/v1/realtime",
     model: "gpt-realtime-2.1",
     apiKey: TEST_API_KEY,
     timeoutMs: 1000,

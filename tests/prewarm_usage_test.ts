@@ -4,7 +4,9 @@
  * (GPT-Live bills time). Priced and counted by the budget (budget_test.ts).
  */
 import assert from "node:assert/strict";
-import { heldUsage } from "../src/realtime/prewarm.ts";
+import { liveEngine } from "../src/live/mod.ts";
+import { realtimeEngine } from "../src/realtime/mod.ts";
+import { testConfig } from "./helpers/config.ts";
 
 const RESPONSE_DONE = JSON.stringify({
   type: "response.done",
@@ -29,8 +31,11 @@ const RESPONSE_DONE = JSON.stringify({
   },
 });
 
-Deno.test("heldUsage() reads each held response.done's tokens on Realtime, and nothing else", () => {
-  const reports = heldUsage({ kind: "realtime", model: "gpt-realtime-2.1" }, {
+Deno.test("realtimeEngine.heldUsage() reads each held response.done's tokens, and nothing else", () => {
+  const heldUsage = realtimeEngine.heldUsage(
+    testConfig({ OPENAI_REALTIME_MODEL: "gpt-realtime-2.1" }),
+  );
+  const reports = heldUsage({
     held: [
       JSON.stringify({ type: "session.created", session: {} }),
       RESPONSE_DONE,
@@ -54,10 +59,12 @@ Deno.test("heldUsage() reads each held response.done's tokens on Realtime, and n
   });
 });
 
-Deno.test("heldUsage() bills GPT-Live the whole seconds the session was open, none if it never opened", () => {
-  const live = { kind: "live", model: "gpt-live-1" } as const;
-  assert.deepEqual(heldUsage(live, { held: [], openSeconds: 59.2 }), [
+Deno.test("liveEngine().heldUsage() bills the whole seconds the session was open, none if it never opened", () => {
+  const heldUsage = liveEngine().heldUsage(
+    testConfig({ VOICE_ENGINE: "live", LIVE_MODEL: "gpt-live-1" }),
+  );
+  assert.deepEqual(heldUsage({ held: [RESPONSE_DONE], openSeconds: 59.2 }), [
     { kind: "seconds", model: "gpt-live-1", seconds: 60 },
   ]);
-  assert.deepEqual(heldUsage(live, { held: [], openSeconds: 0 }), []);
+  assert.deepEqual(heldUsage({ held: [], openSeconds: 0 }), []);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ResponseScheduler } from "../src/call/response_scheduler.ts";
+import { ResponseScheduler } from "../src/realtime/response_scheduler.ts";
 
 Deno.test("ResponseScheduler.request() sends at once when nothing is active", () => {
   const scheduler = new ResponseScheduler();

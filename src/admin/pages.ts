@@ -11,7 +11,7 @@ import type { CallOutcome } from "../call_vocabulary.ts";
 import {
   type ConfiguredModelStatus,
   replacementFor,
-} from "../realtime/model_record.ts";
+} from "../upstream/model_record.ts";
 import { type PinLockout, WRONG_PINS_PER_HOUR } from "../twilio/caller_pin.ts";
 import { NAV_STYLE, ownerNav } from "../http/owner_nav.ts";
 import { outboundParty, outboundSection } from "./outbound_lines.ts";

@@ -19,7 +19,7 @@ import type { CallJournal } from "../journal/journal.ts";
 import type { Logger, LogLine } from "../log.ts";
 import { phonePage, phoneWorklet } from "../phone/page.ts";
 import { publicOrigin, websocketOrigin } from "../public_url.ts";
-import type { ConfiguredModelStatus } from "../realtime/model_record.ts";
+import type { ConfiguredModelStatus } from "../upstream/model_record.ts";
 import { mintStreamToken } from "../stream_token.ts";
 import { type AdminAuth, clearedSessionCookie } from "./auth.ts";
 import type { LoginThrottle } from "./login_throttle.ts";

@@ -7,28 +7,22 @@ import type { Config } from "../config.ts";
 import { within } from "../http/deadline.ts";
 import type { Logger } from "../log.ts";
 import type { Memory, MemoryContext } from "../memory/memory.ts";
-import {
-  PrewarmedSessions,
-  type UnclaimedListener,
-} from "../realtime/prewarm.ts";
-import { LiveEngine, type RemoteTools } from "../live/engine.ts";
-import { liveEvents } from "../live/events.ts";
-import { liveSessionConfig } from "../live/session.ts";
-import { RealtimeEngine } from "../realtime/engine.ts";
-import { initialEvents } from "../realtime/session.ts";
-import { RealtimeSetup } from "../realtime/session_setup.ts";
-import { RealtimeUpstream } from "../realtime/upstream.ts";
 import type { StreamTokenClaims } from "../stream_token.ts";
 import { endCall } from "../tools/end_call.ts";
 import { type ServerTool, ToolBox } from "../tools/toolbox.ts";
+import {
+  PrewarmedSessions,
+  type UnclaimedListener,
+} from "../upstream/prewarm.ts";
+import type { UpstreamPort } from "../upstream/port.ts";
+import type { UpstreamSocket } from "../upstream/upstream_socket.ts";
 import { CallBridge } from "./bridge.ts";
 import type { CallContexts } from "./call_context.ts";
-import { realClock } from "./clock.ts";
-import type { VoiceEngine } from "./engine.ts";
+import type { EngineDescriptor, EngineTable, VoiceEngine } from "./engine.ts";
 import { combineObservers } from "./observers.ts";
 import type { CallLeases } from "./lease.ts";
 import type { Verdict, Verdicts } from "./verdicts.ts";
-import { type UpstreamPort, webSocketPort } from "./ports.ts";
+import { webSocketPort } from "./ports.ts";
 import {
   type CallContext,
   planResume,
@@ -69,12 +63,12 @@ export interface CallsOptions {
   config: Config;
   logger: Logger;
   journal: CallRecorder;
+  /** The voice engines by name; `config.assistant.engine` picks the one calls use. */
+  engines: EngineTable;
   /** Milliseconds allowed for the upstream handshake. */
   upstreamConnectTimeoutMs?: number;
   /** The function tools the server runs for the assistant (end_call at least). */
   tools?: ServerTool[];
-  /** Zapier through the server's own MCP client (the GPT-Live engine only). */
-  remoteTools?: RemoteTools;
   /** What the assistant remembers, read into each call's instructions (MEMORY). */
   memory?: Memory;
   /** Listeners beside the journal on every call. */
@@ -96,16 +90,17 @@ export class Calls {
   readonly #prewarmed: PrewarmedSessions;
   readonly #options: CallsOptions;
   readonly #tools: ToolBox;
+  readonly #engine: EngineDescriptor;
   /** Live calls the server placed whose AMD verdict has not come yet. */
   readonly #awaitingVerdict = new Map<string, CallBridge>();
 
   constructor(options: CallsOptions) {
     this.#options = options;
-    const live = options.config.assistant.engine === "live";
-    this.#prewarmed = new PrewarmedSessions({
-      kind: live ? "live" : "realtime",
-      model: live ? options.config.live.model : options.config.realtime.model,
-    }, options.unclaimed);
+    this.#engine = options.engines[options.config.assistant.engine];
+    this.#prewarmed = new PrewarmedSessions(
+      this.#engine.heldUsage(options.config),
+      options.unclaimed,
+    );
     this.#tools = new ToolBox(options.tools ?? [endCall]);
   }
 
@@ -115,7 +110,7 @@ export class Calls {
   }
 
   /**
-   * Opens the call's Realtime session now, for the stream that will present
+   * Opens the call's voice session now, for the stream that will present
    * this token. `opening`: what the assistant says first on this call (a
    * call the server placed); undefined: GREETING, if set.
    */
@@ -130,9 +125,6 @@ export class Calls {
       this.#openUpstream(opening, resume),
       claims.expiresAt,
     );
-    // GPT-Live: list Zapier's tools now (the MCP client caches them), so the
-    // engine offers them as soon as the call starts; a failure is handled there.
-    this.#options.remoteTools?.list().catch(() => {});
   }
 
   /** What a new session resuming this call is given: the plan from its kept conversation. */
@@ -334,30 +326,14 @@ export class Calls {
     opening: string | undefined,
     resume: ResumePlan | undefined,
   ): VoiceEngine {
-    const { config, logger, remoteTools } = this.#options;
-    const callLogger = logger.with({ callSid });
-    if (config.assistant.engine === "live") {
-      return new LiveEngine(upstream, {
-        logger: callLogger,
-        clock: realClock,
-        tools: this.#tools,
-        callSid,
-        remoteTools,
-        // A resume never greets again; it speaks first only if the plan says so.
-        greeting: resume ? undefined : config.assistant.greeting,
-        opening: resume ? resume.speakFirst : opening,
-        model: config.live.model,
-        backendModel: config.live.backendModel,
-      });
-    }
-    return new RealtimeEngine(upstream, {
-      logger: callLogger,
+    const { config, logger } = this.#options;
+    return this.#engine.create(upstream, {
+      config,
       tools: this.#tools,
       callSid,
-      greetingRequested: resume
-        ? resume.speakFirst !== undefined
-        : opening !== undefined || config.assistant.greeting !== undefined,
-      model: config.realtime.model,
+      logger: logger.with({ callSid }),
+      opening,
+      resume,
     });
   }
 
@@ -379,40 +355,15 @@ export class Calls {
    * Opens the configured engine's socket: the first events (the session,
    * the greeting's request on Realtime) go as soon as it is open.
    */
-  #openUpstream(opening?: string, resume?: ResumePlan): RealtimeUpstream {
+  #openUpstream(opening?: string, resume?: ResumePlan): UpstreamSocket {
     const { config, upstreamConnectTimeoutMs } = this.#options;
-    const now = new Date();
-    const live = config.assistant.engine === "live";
-    const events = (memory?: MemoryContext) =>
-      live
-        ? [
-          liveEvents.start(
-            liveSessionConfig(
-              config,
-              now,
-              this.#tools.definitions,
-              memory,
-              resume?.history,
-            ),
-          ),
-        ]
-        : initialEvents(
-          config,
-          now,
-          this.#tools.definitions,
-          memory,
-          opening,
-          resume,
-        );
-    return new RealtimeUpstream({
-      url: live ? config.live.url : config.realtime.url,
-      apiKey: config.openai.apiKey,
+    return this.#engine.open({
+      config,
+      tools: this.#tools,
+      opening,
+      resume,
       // The memory is read while the handshake runs; the session waits for it.
-      initialEvents: this.#options.memory
-        ? this.#memory(this.#options.memory).then(events)
-        : events(),
-      // Realtime counts as open once session.updated confirms G.711 µ-law.
-      handshake: live ? undefined : (initial) => new RealtimeSetup(initial),
+      memory: this.#options.memory && this.#memory(this.#options.memory),
       // A caller waiting longer than this hears the apology instead.
       connectTimeoutMs: upstreamConnectTimeoutMs ?? 5_000,
     });

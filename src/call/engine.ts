@@ -7,7 +7,16 @@
  * journal or the security layers.
  */
 
+import type { Config } from "../config.ts";
+import type { VoiceEngineName } from "../config/table.ts";
+import type { Logger } from "../log.ts";
+import type { MemoryContext } from "../memory/memory.ts";
+import type { ToolBox } from "../tools/toolbox.ts";
+import type { HeldUsage } from "../upstream/prewarm.ts";
+import type { UpstreamPort } from "../upstream/port.ts";
+import type { UpstreamSocket } from "../upstream/upstream_socket.ts";
 import type { HeardPosition } from "./playback_ledger.ts";
+import type { ResumePlan } from "./resume_plan.ts";
 import type { ToolCallRecord, UsageReport } from "../call_vocabulary.ts";
 
 /** Why the engine's session is over. */
@@ -65,3 +74,45 @@ export interface VoiceEngine {
   sayGoodbye(instruction: string): void;
   close(): void;
 }
+
+/** One call, as its engine's socket and the engine itself are given it. */
+export interface EngineCall {
+  config: Config;
+  /** The function tools the server runs (end_call at least). */
+  tools: ToolBox;
+  /** What the assistant says first on a call the server placed; undefined: GREETING, if set. */
+  opening?: string;
+  /** Set when this session continues a call whose stream ended (src/call/resume_plan.ts). */
+  resume?: ResumePlan;
+}
+
+/**
+ * One voice engine, as `Calls` uses it: open the call's socket (pre-warmed,
+ * before the stream exists), then create the engine on it. `services.ts`
+ * hands `Calls` a table of these by name (`VOICE_ENGINE` picks one).
+ */
+export interface EngineDescriptor {
+  /**
+   * Opens the call's socket: the first events go as soon as it is open.
+   * `memory`, when the server remembers, is being read while the handshake
+   * runs; the session waits for it.
+   */
+  open(
+    call: EngineCall & {
+      memory?: Promise<MemoryContext | undefined>;
+      connectTimeoutMs: number;
+    },
+  ): UpstreamSocket;
+  /** The engine of one call, over its (pre-warmed or new) socket. */
+  create(
+    upstream: UpstreamPort,
+    call: EngineCall & { callSid: string; logger: Logger },
+  ): VoiceEngine;
+  /** What a pre-warmed session that no stream claimed consumed, to be priced. */
+  heldUsage(config: Config): HeldUsage;
+}
+
+/** The voice engines `Calls` can run, by `VOICE_ENGINE`'s value. */
+export type EngineTable = Readonly<
+  Record<VoiceEngineName, EngineDescriptor>
+>;

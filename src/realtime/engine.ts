@@ -8,14 +8,14 @@
  */
 
 import type { EngineListener, VoiceEngine } from "../call/engine.ts";
-import { GoodbyePlan, type GoodbyeStep } from "../call/goodbye_plan.ts";
+import { GoodbyePlan, type GoodbyeStep } from "./goodbye_plan.ts";
 import type { HeardPosition } from "../call/playback_ledger.ts";
-import type { UpstreamPort } from "../call/ports.ts";
+import type { UpstreamPort } from "../upstream/port.ts";
 import {
   type ResponseReason,
   type ResponseRequest,
   ResponseScheduler,
-} from "../call/response_scheduler.ts";
+} from "./response_scheduler.ts";
 import { DEFAULT_REALTIME_MODEL } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { ToolBox, ToolOutcome } from "../tools/toolbox.ts";
@@ -25,7 +25,8 @@ import {
   type RealtimeError,
   type ServerEvent,
 } from "./events.ts";
-import { GREETING_REQUEST, TRANSCRIPTION_MODEL } from "./session.ts";
+import { TRANSCRIPTION_MODEL } from "./configured_models.ts";
+import { GREETING_REQUEST } from "./session.ts";
 import { SESSION_RETRY_EVENT, SESSION_SETUP_EVENT } from "./session_setup.ts";
 
 export interface RealtimeEngineOptions {

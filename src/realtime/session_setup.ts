@@ -10,6 +10,7 @@
  * feeds it the messages that arrive before the session is ready.
  */
 
+import type { SetupStep } from "../upstream/upstream_socket.ts";
 import { clientEvents, parseServerEvent } from "./events.ts";
 import type { SessionConfig } from "./session.ts";
 
@@ -17,13 +18,6 @@ import type { SessionConfig } from "./session.ts";
 export const SESSION_SETUP_EVENT = "session_setup";
 /** The `event_id` of the retry without the optional fields. */
 export const SESSION_RETRY_EVENT = "session_setup_retry";
-
-/** What to do after one message that arrived while the session is being set up. */
-export type SetupStep =
-  | { kind: "wait" }
-  | { kind: "ready" }
-  | { kind: "retry"; send: string[] }
-  | { kind: "failed"; reason: string };
 
 const PCMU = "audio/pcmu";
 

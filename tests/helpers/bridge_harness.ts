@@ -7,12 +7,11 @@
 import type { RealtimeServerEvent } from "openai/resources/realtime/realtime";
 import { type BridgeOptions, CallBridge } from "../../src/call/bridge.ts";
 import type { Cancel, Clock } from "../../src/call/clock.ts";
+import type { TwilioHandlers, TwilioPort } from "../../src/call/ports.ts";
 import type {
-  TwilioHandlers,
-  TwilioPort,
   UpstreamHandlers,
   UpstreamPort,
-} from "../../src/call/ports.ts";
+} from "../../src/upstream/port.ts";
 import type { CallObserver } from "../../src/call_vocabulary.ts";
 import { RealtimeEngine } from "../../src/realtime/engine.ts";
 import { endCall } from "../../src/tools/end_call.ts";

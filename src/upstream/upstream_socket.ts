@@ -1,12 +1,19 @@
 /**
- * The OpenAI Realtime socket of one call. It sends `session.update` as soon
- * as it opens and holds incoming events until the bridge attaches, so it can
- * be opened before the call's media stream exists.
+ * The voice engine's socket of one call (Realtime or GPT-Live). It sends the
+ * session's first events as soon as it opens and holds incoming events until
+ * the bridge attaches, so it can be opened before the call's media stream
+ * exists.
  */
 
-import type { UpstreamHandlers, UpstreamPort } from "../call/ports.ts";
-import type { SetupStep } from "./session_setup.ts";
+import type { UpstreamHandlers, UpstreamPort } from "./port.ts";
 import { WebSocketClient } from "./websocket_client.ts";
+
+/** What to do after one message that arrived while the session is being set up. */
+export type SetupStep =
+  | { kind: "wait" }
+  | { kind: "ready" }
+  | { kind: "retry"; send: string[] }
+  | { kind: "failed"; reason: string };
 
 /** Confirms the session the initial events set up, from the messages that follow. */
 export interface SessionHandshake {
@@ -31,7 +38,7 @@ export interface UpstreamOptions {
   connectTimeoutMs: number;
 }
 
-export class RealtimeUpstream implements UpstreamPort {
+export class UpstreamSocket implements UpstreamPort {
   readonly #socket: WebSocketClient;
   readonly #opened = Promise.withResolvers<number>();
   readonly #closed = Promise.withResolvers<void>();

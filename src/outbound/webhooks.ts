@@ -26,17 +26,17 @@ import { text } from "../http/responses.ts";
 import type { Handler } from "../http/router.ts";
 import type { OutboundCall } from "../journal/outbound_calls.ts";
 import type { Logger, LogLine } from "../log.ts";
-import { type Dialler, isMachine } from "../outbound/dialler.ts";
-import { outboundOpening, voicemailMessage } from "../outbound/opening.ts";
+import { type Dialler, isMachine } from "./dialler.ts";
+import { outboundOpening, voicemailMessage } from "./opening.ts";
 import { publicOrigin, websocketOrigin } from "../public_url.ts";
 import { mintStreamToken } from "../stream_token.ts";
-import { claimOneStream } from "./one_stream.ts";
-import { readSignedForm } from "./signed_form.ts";
+import { claimOneStream } from "../twilio/one_stream.ts";
+import { readSignedForm } from "../twilio/signed_form.ts";
 import {
   connectStreamTwiml,
   sayAndHangUpTwiml,
   twimlResponse,
-} from "./twiml.ts";
+} from "../twilio/twiml.ts";
 
 export const OUTBOUND_BUSY_MESSAGE =
   "Sorry, your assistant is tied up right now. Please call it back in a few minutes.";

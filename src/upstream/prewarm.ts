@@ -1,5 +1,5 @@
 /**
- * Realtime sessions opened while Twilio is still fetching the TwiML, keyed by
+ * Voice sessions opened while Twilio is still fetching the TwiML, keyed by
  * the stream token's nonce, so the session is ready when the media stream
  * starts. One that no stream claims is closed when its token expires, and
  * what it consumed (a greeting's response, GPT-Live's seconds) is still
@@ -7,14 +7,12 @@
  */
 
 import type { UsageReport } from "../cost/usage.ts";
-import { parseServerEvent } from "./events.ts";
-import type { RealtimeUpstream } from "./upstream.ts";
+import type { UpstreamSocket } from "./upstream_socket.ts";
 
-/** Which API the session speaks, and the model that prices it. */
-export interface PrewarmEngine {
-  kind: "realtime" | "live";
-  model: string;
-}
+/** What a session's socket kept while no call was attached, as its engine prices it. */
+export type HeldUsage = (
+  upstream: Pick<UpstreamSocket, "held" | "openSeconds">,
+) => UsageReport[];
 
 export type UnclaimedListener = (
   callSid: string,
@@ -26,15 +24,15 @@ export class PrewarmedSessions {
     string,
     {
       callSid: string;
-      upstream: RealtimeUpstream;
+      upstream: UpstreamSocket;
       timer: ReturnType<typeof setTimeout>;
     }
   >();
-  readonly #engine: PrewarmEngine;
+  readonly #usage: HeldUsage;
   readonly #unclaimed: UnclaimedListener | undefined;
 
-  constructor(engine: PrewarmEngine, unclaimed?: UnclaimedListener) {
-    this.#engine = engine;
+  constructor(usage: HeldUsage, unclaimed?: UnclaimedListener) {
+    this.#usage = usage;
     this.#unclaimed = unclaimed;
   }
 
@@ -42,7 +40,7 @@ export class PrewarmedSessions {
   add(
     nonce: string,
     callSid: string,
-    upstream: RealtimeUpstream,
+    upstream: UpstreamSocket,
     expiresAt: number,
   ): void {
     const timer = setTimeout(() => {
@@ -53,7 +51,7 @@ export class PrewarmedSessions {
   }
 
   /** Hands over the session for this nonce, unless it has none or it already failed. */
-  take(nonce: string): RealtimeUpstream | undefined {
+  take(nonce: string): UpstreamSocket | undefined {
     const entry = this.#sessions.get(nonce);
     if (!entry) return undefined;
     this.#sessions.delete(nonce);
@@ -77,39 +75,9 @@ export class PrewarmedSessions {
     await Promise.all(sessions.map(({ upstream }) => upstream.closed));
   }
 
-  #expire(callSid: string, upstream: RealtimeUpstream): void {
-    const usage = heldUsage(this.#engine, upstream);
+  #expire(callSid: string, upstream: UpstreamSocket): void {
+    const usage = this.#usage(upstream);
     upstream.close();
     if (usage.length > 0) this.#unclaimed?.(callSid, usage);
   }
-}
-
-/**
- * What an unclaimed session consumed: the usage of each response it ran
- * (Realtime bills tokens), or the seconds it was open (GPT-Live bills time).
- */
-export function heldUsage(
-  engine: PrewarmEngine,
-  upstream: Pick<RealtimeUpstream, "held" | "openSeconds">,
-): UsageReport[] {
-  if (engine.kind === "live") {
-    const seconds = Math.ceil(upstream.openSeconds);
-    return seconds > 0
-      ? [{ kind: "seconds", model: engine.model, seconds }]
-      : [];
-  }
-  const reports: UsageReport[] = [];
-  for (const text of upstream.held) {
-    const parsed = parseServerEvent(text);
-    if (
-      parsed.ok && parsed.event.type === "response.done" && parsed.event.usage
-    ) {
-      reports.push({
-        kind: "tokens",
-        model: engine.model,
-        tokens: parsed.event.usage,
-      });
-    }
-  }
-  return reports;
 }

@@ -1,5 +1,5 @@
 /**
- * The start-up look-up of the Realtime model's record. OpenAI retires models
+ * The start-up look-up of a configured model's record. OpenAI retires models
  * on announced dates (gpt-realtime on 2027-01-20), after which every call
  * fails at the handshake; the record's `shutdown_date` lets the owner hear of
  * it weeks before, in the log, /healthz and the /calls page.
@@ -121,11 +121,11 @@ export function parseModelRecord(body: unknown): ModelRecord | undefined {
 }
 
 /**
- * The model record's URL on the Realtime endpoint's own host and port
+ * The model record's URL on the voice engine's endpoint's own host and port
  * (wss → https, ws → http), so no other host needs --allow-net.
  */
-export function modelRecordUrl(realtimeUrl: string, model: string): string {
-  const url = new URL(realtimeUrl);
+export function modelRecordUrl(endpoint: string, model: string): string {
+  const url = new URL(endpoint);
   const scheme = url.protocol === "ws:" ? "http:" : "https:";
   return `${scheme}//${url.host}/v1/models/${encodeURIComponent(model)}`;
 }
@@ -134,7 +134,8 @@ export function modelRecordUrl(realtimeUrl: string, model: string): string {
 const MAX_RECORD_BYTES = 64 * 1024;
 
 export interface LookupOptions {
-  realtimeUrl: string;
+  /** The voice engine's WebSocket URL: the record is asked of its host. */
+  endpoint: string;
   model: string;
   apiKey: string;
   timeoutMs: number;
@@ -151,7 +152,7 @@ export async function lookUpModel(
     options.signal,
     async (signal): Promise<ModelLookup> => {
       const response = await fetch(
-        modelRecordUrl(options.realtimeUrl, options.model),
+        modelRecordUrl(options.endpoint, options.model),
         { headers: { authorization: `Bearer ${options.apiKey}` }, signal },
       );
       if (!response.ok) {
