@@ -88,7 +88,9 @@ async function converse(session: FakeRealtimeSession, edge: TwilioEdge) {
   await edge.waitForPlayed(answer.length, 3000);
 }
 
-function messageTexts(session: FakeRealtimeSession): string[] {
+function messageTexts(
+  session: Pick<FakeRealtimeSession, "received">,
+): string[] {
   return session.received
     .filter((e) => e.type === "conversation.item.create")
     .map((e) => e.item as { type: string; content?: { text: string }[] })
@@ -119,6 +121,11 @@ Deno.test("SIGKILL: the other instance resumes the call on Twilio's continuation
     assert.ok(readyMs < 5000, `upstream ready ${readyMs} ms after the request`);
     await resumed.sendAudio(randomAudio(160));
     await peers.b.waitFor((e) => e.event === "call.started", 3000);
+    // The history goes in one batch; the simulator may still be reading it.
+    await second.waitFor(
+      "conversation.item.create",
+      (e) => messageTexts({ received: [e] }).includes(RESUMED_NOTE),
+    );
     assert.deepEqual(messageTexts(second), [
       "Move my dentist appointment to Friday.",
       "Done, it is on Friday now.",
