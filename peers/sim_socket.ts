@@ -77,6 +77,16 @@ export class SimSocket {
   }
 
   #close(code: number, reason: string): void {
+    // Deno drops a close() made before the upgrade completes (the socket
+    // then opens and stays open): close once it is open.
+    if (this.#socket.readyState === WebSocket.CONNECTING) {
+      this.#socket.addEventListener(
+        "open",
+        () => this.#close(code, reason),
+        { once: true },
+      );
+      return;
+    }
     try {
       this.#socket.close(code, reason);
     } catch {

@@ -142,6 +142,8 @@ export interface CallRecorder {
 export interface CallObserver {
   started?(call: { callSid: string; streamSid: string; caller: string }): void;
   transcript?(role: "caller" | "assistant", text: string): void;
+  /** A piece of the assistant's line in progress (`transcript` follows once it is whole). */
+  transcriptDelta?(itemId: string, delta: string): void;
   toolCall?(call: ToolCallRecord): void;
   /** The MCP server's tools could not be listed: this call has none of them. */
   mcpToolsUnavailable?(server: string): void;

@@ -10,6 +10,7 @@ import { LoginThrottle } from "./admin/login_throttle.ts";
 import { CallContexts } from "./call/call_context.ts";
 import { Calls, type CallWatcher } from "./call/calls.ts";
 import { CallLeases } from "./call/lease.ts";
+import { Verdicts } from "./call/verdicts.ts";
 import type { Config } from "./config.ts";
 import { Budget } from "./cost/budget.ts";
 import { priceUsage } from "./cost/pricing.ts";
@@ -26,8 +27,8 @@ import {
   checkModel,
   type ConfiguredModelStatus,
 } from "./upstream/model_record.ts";
+import { configuredModels } from "./realtime/configured_models.ts";
 import { realtimeEngine } from "./realtime/mod.ts";
-import { TRANSCRIPTION_MODEL } from "./realtime/session.ts";
 import { importTokenKey, KvUsedTokenStore } from "./stream_token.ts";
 import { zapierToolSource } from "./mcp/zapier_client.ts";
 import { endCall } from "./tools/end_call.ts";
@@ -57,8 +58,8 @@ export interface AppOptions {
   digestCheckEveryMs?: number;
 }
 
-/** Heartbeats between two sweeps for interrupted calls (about 5 s). */
-const SWEEP_EVERY_BEATS = 12;
+/** How often calls whose instance died are looked for (on a heartbeat). */
+const SWEEP_EVERY_MS = 5_000;
 
 /** The model look-up is advice, not a dependency: it gives up soon. */
 const MODEL_LOOKUP_TIMEOUT_MS = 5000;
@@ -199,6 +200,7 @@ export async function startServices(options: AppOptions) {
     watchers,
     leases,
     contexts,
+    verdicts: new Verdicts(kv),
   });
   const admission = new Admission(() => calls.load, config.calls.maxConcurrent);
   const callerPin = config.callers.pin === undefined
@@ -247,19 +249,23 @@ export async function startServices(options: AppOptions) {
     outbound,
     modelCheck: model.done,
     /**
-     * Announces this instance and, with each heartbeat, closes calls whose
-     * instance died and that nobody continued (as interrupted).
+     * Announces this instance and, with each heartbeat, applies AMD verdicts
+     * that reached another instance and closes calls whose instance died and
+     * that nobody continued (as interrupted).
      */
     async startHeartbeat(): Promise<void> {
-      let beats = 0;
+      let sweptAt = Date.now();
       await instances.start(async () => {
-        if (++beats % SWEEP_EVERY_BEATS !== 0) return;
+        // AMD's verdict on a call here may have reached another instance.
+        await calls.applyVerdicts();
+        if (Date.now() - sweptAt < SWEEP_EVERY_MS) return;
+        sweptAt = Date.now();
         await leases.sweep(async (lease) => {
           logger.log("warn", "call.interrupted", { callSid: lease.callSid });
           await journal.finish(lease.callSid, true);
           await contexts.delete(lease.callSid);
         });
-      });
+      }, () => calls.load > 0);
     },
     /**
      * Stops new calls. With another live instance known, each live call is
@@ -299,44 +305,11 @@ export async function startServices(options: AppOptions) {
   };
 }
 
-/** Every model this configuration uses, the voice model first, each once. */
-function configuredModels(
-  config: Config,
-): { id: string; variable?: string; role: string }[] {
-  const models = config.assistant.engine === "live"
-    ? [
-      { id: config.live.model, variable: "LIVE_MODEL", role: "voice" },
-      {
-        id: config.live.backendModel,
-        variable: "LIVE_BACKEND_MODEL",
-        role: "delegation backend",
-      },
-    ]
-    : [
-      {
-        id: config.realtime.model,
-        variable: "OPENAI_REALTIME_MODEL",
-        role: "voice",
-      },
-      { id: TRANSCRIPTION_MODEL, role: "input transcription" },
-    ];
-  if (config.memory.enabled) {
-    models.push({
-      id: config.memory.summaryModel,
-      variable: "SUMMARY_MODEL",
-      role: "summaries",
-    });
-  }
-  return models.filter((model, i) =>
-    models.findIndex((other) => other.id === model.id) === i
-  );
-}
-
-/** Looks up every configured model's record, on the engine's endpoint host. */
+/** Looks up every configured model's record, on the host of the endpoint that uses it. */
 function watchModel(config: Config, logger: Logger, timeoutMs: number) {
-  const live = config.assistant.engine === "live";
-  const statuses: ConfiguredModelStatus[] = configuredModels(config).map((
-    model,
+  const models = configuredModels(config);
+  const statuses: ConfiguredModelStatus[] = models.map((
+    { endpoint: _, ...model },
   ) => ({ ...model, lookup: "pending", shutdownDate: null }));
   const voice = () => {
     const { id, lookup, shutdownDate } = statuses[0];
@@ -345,7 +318,7 @@ function watchModel(config: Config, logger: Logger, timeoutMs: number) {
   const cancel = new AbortController();
   const done = Promise.all(statuses.map((model, i) =>
     checkModel({
-      endpoint: live ? config.live.url : config.realtime.url,
+      endpoint: models[i].endpoint,
       model: model.id,
       variable: model.variable,
       apiKey: config.openai.apiKey,

@@ -3,7 +3,8 @@
  * caching, and what a signed-in owner sees.
  */
 import assert from "node:assert/strict";
-import { delay, randomAudio, startTestServer } from "./helpers/test_server.ts";
+import { waitForRecord } from "./helpers/placed_call.ts";
+import { randomAudio, startTestServer } from "./helpers/test_server.ts";
 import { CALL_PARAMS } from "../peers/twilio_requests.ts";
 
 const ADMIN_TOKEN = "owner-admin-token-0123456789";
@@ -146,9 +147,17 @@ Deno.test("a signed-in owner sees the call list (caller masked) and one call's t
     session.callerSaid("Remind me to <buy> milk & eggs");
     await session.speak(randomAudio(400), { transcript: "Added: buy milk." })
       .done;
+    // The caller hangs up once the server has the whole answer: its usage
+    // (response.done) comes after its transcript on the socket.
+    await waitForRecord(
+      server,
+      CALL_PARAMS.CallSid,
+      (r) => r.usage !== undefined,
+    );
     edge.sendStop();
     await session.closed;
-    await delay(50);
+    // The call ended before its upstream closed: its journal writes are queued.
+    await server.app.journal.flushed();
     const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
     const list = await get(`${server.origin}/calls`, auth);

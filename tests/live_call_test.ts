@@ -4,7 +4,7 @@
  * server built with the official SDK's server classes.
  */
 import assert from "node:assert/strict";
-import { GOODBYE_QUIET_MS } from "../src/live/engine.ts";
+import { GOODBYE_QUIET_MS } from "../src/live/quiet_goodbye.ts";
 import { startMcpServer } from "../peers/mcp_server.ts";
 import { MCP_TOKEN } from "../peers/mcp_server.ts";
 import { delay, randomAudio, startTestServer } from "./helpers/test_server.ts";

@@ -8,16 +8,17 @@ import type { ServerEvent as LiveWireEvent } from "openai/resources/live/live";
 import { CallBridge, TIME_LIMIT_GOODBYE } from "../src/call/bridge.ts";
 import type { CallSummary } from "../src/call_vocabulary.ts";
 import {
-  GOODBYE_QUIET_MS,
-  GOODBYE_START_MS,
-  isSilence,
   LIVE_PLAYBACK_WINDOW_MS,
   LiveEngine,
   liveGreeting,
   liveToolsUnavailableNote,
   type RemoteTools,
-  TRANSCRIPT_GAP_MS,
 } from "../src/live/engine.ts";
+import {
+  GOODBYE_QUIET_MS,
+  GOODBYE_START_MS,
+} from "../src/live/quiet_goodbye.ts";
+import { TRANSCRIPT_GAP_MS } from "../src/live/transcript_lines.ts";
 import type { LiveFunctionTool } from "../src/live/events.ts";
 import { THINKING_AFTER_MS } from "../src/call/thinking_sound.ts";
 import { endCall } from "../src/tools/end_call.ts";
@@ -502,12 +503,6 @@ Deno.test("live: silence streamed after the goodbye does not keep the call open"
     clock.now() < GOODBYE_QUIET_MS + 1000,
     `ended at ${clock.now()} ms`,
   );
-});
-
-Deno.test("isSilence() tells µ-law silence from speech", () => {
-  assert.ok(isSilence(SILENCE_20MS));
-  assert.ok(isSilence(new Uint8Array(160).fill(0x7f).toBase64()));
-  assert.ok(!isSilence(CHUNK_20MS));
 });
 
 Deno.test("live: Zapier's tools and the note that they are unavailable both wait for session.started", async () => {

@@ -498,7 +498,7 @@ Deno.test("session.start: every official-type-checked config is accepted", async
       instructions: null,
       audio: {
         format: { type: "audio/pcma", rate: 8000 },
-        output: { voice: { id: "voice_123" } },
+        output: { voice: "cedar" },
       },
       delegation: {
         type: "responses",
@@ -539,22 +539,89 @@ Deno.test("session.start: every official-type-checked config is accepted", async
       ],
       safety_identifier: "caller-1",
       store: false,
-      triggers: [{
-        type: "decisions",
-        event_type: "session.input_transcript.delta",
-        decisions: {
-          questions: [{
-            type: "choice",
-            instructions: [{ type: "input_text", text: "Angry?" }],
-            choices: [{ value: true }, { value: false, description: "calm" }],
-          }],
-        },
-      }],
     },
   };
   await withLive({}, async (h) => {
     const { client } = await started(h, full);
     assert.equal(client.of("error").length, 0);
+  });
+});
+
+Deno.test("session.start: what the server never sends (Decisions, the data channel, custom voices) is refused as not modelled", async () => {
+  // Each is a valid config by the official types: the simulator refuses it
+  // rather than accept what it does not model.
+  const decisions: SessionConfig["triggers"] = [{
+    type: "decisions",
+    event_type: "session.input_transcript.delta",
+    decisions: {
+      questions: [{ type: "predicate", instructions: "Angry?" }],
+    },
+  }];
+  const cases: [Partial<SessionConfig>, string][] = [
+    [{ triggers: decisions }, "session.triggers"],
+    [{
+      delegation: {
+        type: "decisions",
+        decisions: { model: "gpt-5.5", questions: [] },
+      },
+    }, "session.delegation"],
+    [
+      { client: { data_channel: { allowed_client_events: "all" } } },
+      "session.client",
+    ],
+    [{
+      audio: {
+        format: { type: "audio/pcmu", rate: 8000 },
+        output: { voice: { id: "voice_123" } },
+      },
+    }, "session.audio.output.voice"],
+  ];
+  await withLive({ startupErrorCloseMs: 20 }, async (h) => {
+    for (const [patch, param] of cases) {
+      const error = await startError(h, withSession(patch));
+      assert.equal(field(error, "error", "code"), "unmodelled_feature", param);
+      assert.equal(field(error, "error", "param"), param);
+    }
+    // A voice that is neither a name nor an object is still a wrong type.
+    const error = await startError(
+      h,
+      withSession({ audio: { output: { voice: 7 } } }),
+    );
+    assert.equal(field(error, "error", "code"), "invalid_type");
+  });
+});
+
+Deno.test("decision events are refused: no session here has Decisions configured", async () => {
+  await withLive({}, async (h) => {
+    const { client, session } = await started(h);
+    const events: ClientEvent[] = [
+      { type: "decision.create", event_id: "d1" },
+      {
+        type: "decision.item.create",
+        item: { role: "user", content: "Angry?" },
+        event_id: "d2",
+      },
+      { type: "decision.item.delete", item_id: "item_1", event_id: "d3" },
+    ];
+    for (const event of events) {
+      send(client, event);
+      const error = await client.next("error");
+      assert.equal(
+        field(error, "error", "code"),
+        "decisions_not_configured",
+        event.type,
+      );
+      assert.equal(error.client_event_id, event.event_id);
+    }
+    send(client, {
+      type: "session.update",
+      session: { triggers: [] },
+      event_id: "u1",
+    });
+    const update = await client.next("error");
+    assert.equal(field(update, "error", "code"), "unmodelled_feature");
+    assert.equal(field(update, "error", "param"), "session.triggers");
+    assert.equal(session.state, "started");
   });
 });
 

@@ -12,6 +12,7 @@ import {
   parseModelRecord,
   replacementFor,
 } from "../src/upstream/model_record.ts";
+import { configuredModels } from "../src/realtime/configured_models.ts";
 import { type App, createApp } from "../src/server.ts";
 import { TEST_API_KEY, testConfig } from "./helpers/config.ts";
 import { memoryLogger } from "./helpers/logs.ts";
@@ -96,6 +97,33 @@ Deno.test("replacementFor() names OpenAI's replacements of the retiring models",
   assert.equal(replacementFor("gpt-realtime-mini"), "gpt-realtime-2.1-mini");
   assert.equal(replacementFor("gpt-realtime-2.1"), undefined);
   assert.equal(replacementFor("my-proxy-model"), undefined);
+});
+
+Deno.test("configuredModels() lists what calls use: voice and transcription on Realtime, voice and backend on GPT-Live, SUMMARY_MODEL only when calls are summarized", () => {
+  const liveUrl = "wss://live.example.net/v1/live/sessions";
+  const list = (variables: Partial<Record<ConfigVariable, string>>) =>
+    configuredModels(testConfig({ OPENAI_LIVE_URL: liveUrl, ...variables }))
+      .map(({ id, variable, endpoint }) => [id, variable, endpoint]);
+  const realtimeUrl = testConfig().realtime.url;
+  assert.deepEqual(list({}), [
+    ["gpt-realtime-2.1", "OPENAI_REALTIME_MODEL", realtimeUrl],
+    ["gpt-live-transcribe", undefined, realtimeUrl],
+    ["gpt-5.4-mini", "SUMMARY_MODEL", realtimeUrl],
+  ]);
+  assert.deepEqual(list({ MEMORY: "false", SUMMARY_MODEL: "gpt-none" }), [
+    ["gpt-realtime-2.1", "OPENAI_REALTIME_MODEL", realtimeUrl],
+    ["gpt-live-transcribe", undefined, realtimeUrl],
+  ]);
+  assert.deepEqual(list({ JOURNAL_TRANSCRIPTS: "false" }).length, 2);
+  assert.deepEqual(
+    list({ VOICE_ENGINE: "live", LIVE_BACKEND_MODEL: "gpt-5.4-mini" }),
+    [
+      ["gpt-live-1", "LIVE_MODEL", liveUrl],
+      ["gpt-5.4-mini", "LIVE_BACKEND_MODEL", liveUrl],
+      // The summaries go to the Responses API beside the Realtime API.
+      ["gpt-5.4-mini", "SUMMARY_MODEL", realtimeUrl],
+    ],
+  );
 });
 
 // ---- Against a local stand-in for OpenAI ----

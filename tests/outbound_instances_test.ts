@@ -9,6 +9,7 @@ import {
   isoIn,
   outboundVariables,
   OWNER_NUMBER,
+  PUBLIC_ORIGIN,
   startOutboundServer,
   startTwilioRest,
 } from "./helpers/outbound_server.ts";
@@ -16,14 +17,20 @@ import {
   type ServerProcess,
   startServerProcess,
 } from "../peers/server_process.ts";
-import { FakeRealtime } from "../peers/realtime/mod.ts";
+import {
+  FakeRealtime,
+  type FakeRealtimeOptions,
+} from "../peers/realtime/mod.ts";
 import { TEST_API_KEY, TEST_AUTH_TOKEN } from "./helpers/config.ts";
-import { delay } from "./helpers/test_server.ts";
+import { delay, randomAudio } from "./helpers/test_server.ts";
 import { OUTBOUND_CALL_JOB } from "../src/outbound/scheduler.ts";
 
-async function peers() {
+async function peers(realtimeOptions?: FakeRealtimeOptions) {
   const rest = await startTwilioRest();
-  const realtime = await FakeRealtime.start({ apiKey: TEST_API_KEY });
+  const realtime = await FakeRealtime.start({
+    apiKey: TEST_API_KEY,
+    ...realtimeOptions,
+  });
   const dir = await Deno.makeTempDir();
   return {
     rest,
@@ -242,6 +249,59 @@ Deno.test("SIGKILL between scheduling and dialling: the next process dials the c
       assert.equal(await second.exited, 0);
     }
   } finally {
+    await shared.close();
+  }
+});
+
+Deno.test("AMD's verdict reaching another instance than the one carrying the stream still ends the call once the opening has played, and Twilio leaves the message", async () => {
+  const opening = randomAudio(8 * 600);
+  const shared = await peers({
+    onResponseCreate: (session) => session.speak(opening),
+  });
+  const a = await startOutboundServer(shared);
+  const b = await startOutboundServer(shared);
+  try {
+    // As main.ts does: each instance beats, and acts on what it reads then.
+    await a.app.startHeartbeat();
+    await b.app.startHeartbeat();
+    const scheduled = await a.schedule({
+      when: isoIn(100),
+      topic: "the dentist at 3.",
+    });
+    assert.equal(scheduled.status, 201);
+    await scheduled.body?.cancel();
+    const placed = await shared.rest.call(1);
+    // The answer and its stream reach A; the verdict, 300 ms later, reaches B.
+    shared.rest.forward(PUBLIC_ORIGIN, a.origin);
+    const answered = await shared.rest.answer(
+      placed.sid,
+      "machine_end_beep",
+      300,
+    );
+    shared.rest.forward(PUBLIC_ORIGIN, b.origin);
+    assert.equal((await answered.amd!).status, 204);
+    assert.ok(
+      b.logs.events().some((e) => e.event === "outbound.amd"),
+      "the verdict reached B",
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ended = await Promise.race([
+      answered.ended.then(() => true),
+      new Promise<false>((resolve) => timer = setTimeout(resolve, 8000, false)),
+    ]);
+    clearTimeout(timer);
+    assert.ok(ended, "the call ended after the opening, not at the time limit");
+    const edge = answered.stream!;
+    assert.equal(edge.playedAudio().length, opening.length, "opening whole");
+    assert.deepEqual(answered.said, [
+      "Hi, it's your assistant, calling about the dentist at 3. Call me back whenever you're free. Bye for now.",
+    ]);
+    const callEnded = a.logs.events().find((e) => e.event === "call.ended");
+    assert.equal(callEnded?.reason, "answering machine");
+    assert.equal(answered.streams.length, 1, "not resumed");
+  } finally {
+    await a.close();
+    await b.close();
     await shared.close();
   }
 });

@@ -336,6 +336,25 @@ Deno.test("parseServerEvent() parses response.output_audio_transcript.done", () 
   );
 });
 
+Deno.test("parseServerEvent() parses response.output_audio_transcript.delta (the line in progress)", () => {
+  assert.deepEqual(
+    accept(json({
+      type: "response.output_audio_transcript.delta",
+      event_id: "e",
+      response_id: "r",
+      item_id: "item_a1",
+      output_index: 0,
+      content_index: 0,
+      delta: "You have ",
+    })),
+    {
+      type: "response.output_audio_transcript.delta",
+      itemId: "item_a1",
+      delta: "You have ",
+    },
+  );
+});
+
 Deno.test("parseServerEvent() parses response.function_call_arguments.done", () => {
   assert.deepEqual(
     accept(json({
@@ -434,7 +453,6 @@ Deno.test("parseServerEvent() reports other event types as ignored, by name", ()
       "rate_limits.updated",
       "response.output_item.added",
       "response.output_audio.done",
-      "response.output_audio_transcript.delta",
       "input_audio_buffer.committed",
       "some.future.event",
     ]

@@ -18,7 +18,11 @@ import {
   signedWebhook,
   streamUrlOf,
 } from "../peers/twilio_requests.ts";
-import { RESUMED_NOTE } from "../src/call/resume_plan.ts";
+import { CUT_OFF_MARK } from "../src/call/call_context.ts";
+import {
+  LINE_DROPPED_INSTRUCTION,
+  RESUMED_NOTE,
+} from "../src/call/resume_plan.ts";
 import { TEST_API_KEY, TEST_AUTH_TOKEN } from "./helpers/config.ts";
 import { randomAudio } from "./helpers/test_server.ts";
 
@@ -84,7 +88,9 @@ async function converse(session: FakeRealtimeSession, edge: TwilioEdge) {
   await edge.waitForPlayed(answer.length, 3000);
 }
 
-function messageTexts(session: FakeRealtimeSession): string[] {
+function messageTexts(
+  session: Pick<FakeRealtimeSession, "received">,
+): string[] {
   return session.received
     .filter((e) => e.type === "conversation.item.create")
     .map((e) => e.item as { type: string; content?: { text: string }[] })
@@ -115,6 +121,11 @@ Deno.test("SIGKILL: the other instance resumes the call on Twilio's continuation
     assert.ok(readyMs < 5000, `upstream ready ${readyMs} ms after the request`);
     await resumed.sendAudio(randomAudio(160));
     await peers.b.waitFor((e) => e.event === "call.started", 3000);
+    // The history goes in one batch; the simulator may still be reading it.
+    await second.waitFor(
+      "conversation.item.create",
+      (e) => messageTexts({ received: [e] }).includes(RESUMED_NOTE),
+    );
     assert.deepEqual(messageTexts(second), [
       "Move my dentist appointment to Friday.",
       "Done, it is on Friday now.",
@@ -129,6 +140,41 @@ Deno.test("SIGKILL: the other instance resumes the call on Twilio's continuation
     const after = await webhook(peers.b, "/call-ended");
     assert.match(after.twiml, /<Response><Hangup\/><\/Response>$/);
     assert.equal(peers.realtime.handshakes, 2, "no duplicate session");
+  } finally {
+    await peers.close();
+  }
+});
+
+Deno.test("SIGKILL mid-answer: the new session has the assistant's line in progress, marked as cut off, and is told the line dropped", async () => {
+  const peers = await twoInstances();
+  try {
+    const first = await webhook(peers.a, "/incoming-call");
+    const edge = await connectTo(peers.a, first.twiml);
+    const session = await peers.realtime.nextSession();
+    await converse(session, edge);
+    // A long answer: its transcript arrives as it starts; the process dies while it plays.
+    const partial = "Your dentist can also see you on Monday at nine";
+    session.speak(randomAudio(8 * 6000), {
+      transcript: partial,
+      intervalMs: 20,
+    });
+    await edge.waitForPlayed(800 + 8 * 1000, 5000);
+    peers.a.kill("SIGKILL");
+    await edge.closed;
+
+    const continued = await webhook(peers.b, "/call-ended");
+    const resumed = await connectTo(peers.b, continued.twiml);
+    const second = await peers.realtime.nextSession();
+    await second.waitFor("response.create");
+    assert.deepEqual(messageTexts(second), [
+      "Move my dentist appointment to Friday.",
+      "Done, it is on Friday now.",
+      `${partial}${CUT_OFF_MARK}`,
+      RESUMED_NOTE,
+      LINE_DROPPED_INSTRUCTION,
+    ]);
+    resumed.sendStop();
+    await resumed.closed;
   } finally {
     await peers.close();
   }

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DEFAULT_REALTIME_MODEL } from "../src/config.ts";
+import { within } from "../src/http/deadline.ts";
 import { delay, startTestServer } from "./helpers/test_server.ts";
 
 Deno.test("the default model is not a retiring one: the simulator's record for it has no shutdown date", async () => {
@@ -56,7 +57,10 @@ Deno.test("after a shutdown the retired model's handshake is refused: the caller
   );
   try {
     const edge = await server.call();
-    await edge.closed;
+    assert.ok(
+      await within(edge.closed, 10_000),
+      "the stream was never closed: the caller is left in silence",
+    );
     const ended = server.logs.events().find((e) => e.event === "call.ended");
     assert.equal(ended?.reason, "upstream closed");
     await delay(10);

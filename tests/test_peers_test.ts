@@ -7,14 +7,16 @@ import assert from "node:assert/strict";
 import twilio from "twilio";
 import type * as Realtime from "openai/resources/realtime/realtime";
 import {
+  CLIENT_EVENTS,
   DEFAULT_MODEL,
   defaultSession,
   FakeRealtime,
   type FakeRealtimeSession,
-  GA_KEYS,
   isObject,
   type JsonObject,
+  TRANSCRIPTION_MODELS,
 } from "../peers/realtime/mod.ts";
+import { obj, opt, req, str } from "../peers/schema.ts";
 import { TwilioEdge } from "../peers/twilio_edge.ts";
 import { mulawToLinear, VoiceActivity } from "../peers/voice_activity.ts";
 
@@ -733,88 +735,38 @@ Deno.test("FakeRealtime reports whether the client or the server closed the sock
 /** True only when A and B are the same type (not merely assignable). */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends
   (<T>() => T extends B ? 1 : 2) ? true : false;
-type Listed<K extends keyof typeof GA_KEYS> = (typeof GA_KEYS)[K][number];
 /** The literal members of `(string & {}) | "a" | "b"`. */
 type Literals<T> = T extends string ? string extends T ? never : T : never;
 
-// `deno check` fails here when the openai types gain or lose a key that the
-// simulator's schema does not list: the simulator must then be updated.
-const keyListsMatchOpenAiTypes: {
-  session: Equal<
-    Listed<"session">,
-    keyof Realtime.RealtimeSessionCreateRequest
-  >;
-  audio: Equal<Listed<"audio">, keyof Realtime.RealtimeAudioConfig>;
-  audioInput: Equal<
-    Listed<"audioInput">,
-    keyof Realtime.RealtimeAudioConfigInput
-  >;
-  audioOutput: Equal<
-    Listed<"audioOutput">,
-    keyof Realtime.RealtimeAudioConfigOutput
-  >;
-  noiseReduction: Equal<
-    Listed<"noiseReduction">,
-    keyof Realtime.RealtimeAudioConfigInput.NoiseReduction
-  >;
-  transcription: Equal<
-    Listed<"transcription">,
-    keyof Realtime.AudioTranscription
-  >;
-  serverVad: Equal<
-    Listed<"serverVad">,
-    keyof Realtime.RealtimeAudioInputTurnDetection.ServerVad
-  >;
-  semanticVad: Equal<
-    Listed<"semanticVad">,
-    keyof Realtime.RealtimeAudioInputTurnDetection.SemanticVad
-  >;
-  reasoning: Equal<Listed<"reasoning">, keyof Realtime.RealtimeReasoning>;
-  functionTool: Equal<
-    Listed<"functionTool">,
-    keyof Realtime.RealtimeFunctionTool
-  >;
-  mcpTool: Equal<
-    Listed<"mcpTool">,
-    keyof Realtime.RealtimeToolsConfigUnion.Mcp
-  >;
+// `deno check` fails here when the openai types gain or lose a client event
+// or a transcription model that the simulator's lists do not have. (Every
+// object of the schema is `obj<T>()` of its openai type, which fails
+// `deno check` on its own for a key added, removed or made required.)
+const listsMatchOpenAiTypes: {
   clientEvents: Equal<
-    Listed<"clientEvents">,
+    (typeof CLIENT_EVENTS)[number],
     Realtime.RealtimeClientEvent["type"]
   >;
-  reasoningEfforts: Equal<
-    Listed<"reasoningEfforts">,
-    Realtime.RealtimeReasoningEffort
-  >;
   transcriptionModels: Equal<
-    Listed<"transcriptionModels">,
+    (typeof TRANSCRIPTION_MODELS)[number],
     Literals<Realtime.AudioTranscription["model"]>
   >;
-} = {
-  session: true,
-  audio: true,
-  audioInput: true,
-  audioOutput: true,
-  noiseReduction: true,
-  transcription: true,
-  serverVad: true,
-  semanticVad: true,
-  reasoning: true,
-  functionTool: true,
-  mcpTool: true,
-  clientEvents: true,
-  reasoningEfforts: true,
-  transcriptionModels: true,
-};
+} = { clientEvents: true, transcriptionModels: true };
 
-Deno.test("FakeRealtime's schema lists exactly the keys of the openai types", () => {
-  // The real check is the type annotation above; this keeps it referenced.
-  assert.ok(Object.values(keyListsMatchOpenAiTypes).every((v) => v));
+Deno.test("FakeRealtime's schema is held to the keys of the openai types", () => {
+  // The real checks are at compile time: these lines keep them honest.
+  assert.ok(Object.values(listsMatchOpenAiTypes).every((v) => v));
+  // @ts-expect-error a key the type does not have
+  obj<Realtime.RealtimeReasoning>({ effort: opt(str), temperature: opt(str) });
+  // @ts-expect-error a key the type has, left out
+  obj<Realtime.RealtimeAudioConfigOutput.ID>({});
+  // @ts-expect-error an optional key declared required
+  obj<Realtime.RealtimeReasoning>({ effort: req(str) });
   const session: Realtime.RealtimeSessionCreateRequest = defaultSession(
     "gpt-realtime-2.1",
   );
   assert.equal(session.type, "realtime");
-  assert.ok(GA_KEYS.transcriptionModels.includes("gpt-live-transcribe"));
+  assert.ok(TRANSCRIPTION_MODELS.includes("gpt-live-transcribe"));
 });
 
 // --- FakeRealtime: one active response ---------------------------------------

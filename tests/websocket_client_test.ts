@@ -7,6 +7,7 @@ import {
   WebSocketClient,
   type WebSocketClientHandlers,
 } from "../src/upstream/websocket_client.ts";
+import { hasOpenssl, localhostCertificate } from "./helpers/certificate.ts";
 
 interface Recorded {
   opened: Promise<void>;
@@ -284,42 +285,12 @@ Deno.test("WebSocketClient reassembles fragmented text and answers pings", async
   listener.close();
 });
 
-const openssl = await new Deno.Command("openssl", { args: ["version"] })
-  .output().then((o) => o.success, () => false);
-
 Deno.test({
   name: "WebSocketClient speaks wss:// (TLS) with a trusted certificate",
-  ignore: !openssl,
+  ignore: !hasOpenssl,
   async fn() {
     const dir = await Deno.makeTempDir();
-    const made = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        `${dir}/key.pem`,
-        "-out",
-        `${dir}/cert.pem`,
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost",
-        "-addext",
-        "basicConstraints=critical,CA:FALSE",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    assert.ok(made.success);
-    const cert = await Deno.readTextFile(`${dir}/cert.pem`);
-    const key = await Deno.readTextFile(`${dir}/key.pem`);
+    const { cert, key } = await localhostCertificate(dir);
     const server = echoServer({ cert, key });
     const client = record();
     const socket = new WebSocketClient(

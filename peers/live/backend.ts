@@ -20,7 +20,7 @@ import {
   utf8Length,
 } from "./common.ts";
 import { ResponseStream } from "./responses_stream.ts";
-import { missingParameter } from "./schema.ts";
+import { missingParameter } from "../schema.ts";
 
 export interface FunctionCallSpec {
   name: string;

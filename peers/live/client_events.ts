@@ -3,21 +3,15 @@
  * The list is checked at compile time against the official openai live
  * `ClientEvent` union (both ways), and each schema is built from that event's
  * own interface, so a new, renamed or reshaped client event fails
- * `deno check` until the simulator models it.
+ * `deno check` until the simulator models it. Decisions are not modelled
+ * (the server never configures them): their events get the API's answer to
+ * a session without Decisions (`DECISION_EVENT_TYPES`).
  *
  * @module
  */
 import type {
   ClientEvent,
   CommentaryAppendEvent,
-  DecisionAssistantMessage,
-  DecisionCreateEvent,
-  DecisionDeveloperMessage,
-  DecisionInputText,
-  DecisionItemCreateEvent,
-  DecisionItemDeleteEvent,
-  DecisionSystemMessage,
-  DecisionUserMessage,
   InputAudioAppendEvent,
   InputAudioMuteEvent,
   InputAudioUnmuteEvent,
@@ -46,6 +40,8 @@ import type {
 import {
   anyOf,
   arr,
+  type Assert,
+  type Equals,
   jsonObject,
   lit,
   literals,
@@ -56,15 +52,8 @@ import {
   type Schema,
   str,
   tagged,
-} from "./schema.ts";
-import {
-  type Assert,
-  sessionConfigSchema,
-  sessionUpdateSchema,
-} from "./session_schema.ts";
-
-type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends
-  (<T>() => T extends B ? 1 : 2) ? true : false;
+} from "../schema.ts";
+import { sessionConfigSchema, sessionUpdateSchema } from "./session_schema.ts";
 
 export type ClientEventType = ClientEvent["type"];
 
@@ -97,6 +86,21 @@ export type ClientEventOf<K extends ClientEventType> = Extract<
   ClientEvent,
   { type: K }
 >;
+
+/** The Decisions events: refused, since no session here has Decisions. */
+export const DECISION_EVENT_TYPES = [
+  "decision.create",
+  "decision.item.create",
+  "decision.item.delete",
+] as const satisfies readonly ClientEventType[];
+
+export type DecisionEventType = (typeof DECISION_EVENT_TYPES)[number];
+/** The client events the simulator models. */
+export type ModelledEventType = Exclude<ClientEventType, DecisionEventType>;
+
+export function isDecisionEvent(type: string): type is DecisionEventType {
+  return (DECISION_EVENT_TYPES as readonly string[]).includes(type);
+}
 
 const eventId = opt(nullable(str));
 const append = <T extends { type: string }>(type: T["type"]) =>
@@ -321,134 +325,9 @@ const responseInputItem = tagged(
   "message",
 );
 
-// --- Decision items (decision.item.create) -------------------------------------
-
-type DecisionItem = DecisionItemCreateEvent["item"];
-type DecisionImage = DecisionUserMessage.InputImage;
-
-const decisionText = obj<DecisionInputText>({
-  text: req(str),
-  type: req(lit("input_text")),
-});
-const decisionImage = obj<DecisionImage>({
-  image_url: req(str),
-  type: req(lit("input_image")),
-  detail: opt(nullable(imageDetail)),
-});
-const decisionJson = obj<DecisionUserMessage.InputJSON>({
-  data: req(anyOf(jsonObject, arr(jsonObject))),
-  type: req(lit("input_json")),
-});
-
-const decisionMessage = tagged(
-  "role",
-  {
-    user: obj<DecisionUserMessage>({
-      content: req(anyOf(
-        str,
-        arr(tagged("type", {
-          input_text: decisionText,
-          input_image: decisionImage,
-          input_json: decisionJson,
-        })),
-      )),
-      role: req(lit("user")),
-      id: opt(nullable(str)),
-      type: opt(lit("message")),
-    }),
-    developer: obj<DecisionDeveloperMessage>({
-      content: req(anyOf(str, arr(decisionText))),
-      role: req(lit("developer")),
-      id: opt(nullable(str)),
-      type: opt(lit("message")),
-    }),
-    system: obj<DecisionSystemMessage>({
-      content: req(anyOf(str, arr(decisionText))),
-      role: req(lit("system")),
-      id: opt(nullable(str)),
-      type: opt(lit("message")),
-    }),
-    assistant: obj<DecisionAssistantMessage>({
-      content: req(anyOf(
-        str,
-        arr(tagged("type", {
-          output_text: obj<DecisionAssistantMessage.OutputText>({
-            text: req(str),
-            type: req(lit("output_text")),
-          }),
-          refusal: obj<DecisionAssistantMessage.Refusal>({
-            refusal: req(str),
-            type: req(lit("refusal")),
-          }),
-        })),
-      )),
-      role: req(lit("assistant")),
-      id: opt(nullable(str)),
-      phase: opt(nullable(
-        literals<NonNullable<DecisionAssistantMessage["phase"]>>()(
-          "commentary",
-          "final_answer",
-        ),
-      )),
-      type: opt(lit("message")),
-    }),
-  } satisfies Record<Extract<DecisionItem, { role: string }>["role"], Schema>,
-);
-
-type DecisionCallStatus = NonNullable<
-  DecisionItemCreateEvent.FunctionCall["status"]
->;
-const decisionStatus = opt(nullable(
-  literals<DecisionCallStatus>()("in_progress", "completed", "incomplete"),
-));
-const decisionOutput = anyOf(
-  str,
-  arr(tagged("type", { input_text: decisionText, input_image: decisionImage })),
-);
-
-const decisionItem = tagged(
-  "type",
-  {
-    message: decisionMessage,
-    function_call: obj<DecisionItemCreateEvent.FunctionCall>({
-      arguments: req(str),
-      call_id: req(str),
-      name: req(str),
-      type: req(lit("function_call")),
-      id: opt(nullable(str)),
-      namespace: opt(nullable(str)),
-      status: decisionStatus,
-    }),
-    function_call_output: obj<DecisionItemCreateEvent.FunctionCallOutput>({
-      call_id: req(str),
-      output: req(decisionOutput),
-      type: req(lit("function_call_output")),
-      id: opt(nullable(str)),
-      status: decisionStatus,
-    }),
-    custom_tool_call: obj<DecisionItemCreateEvent.CustomToolCall>({
-      call_id: req(str),
-      input: req(str),
-      name: req(str),
-      type: req(lit("custom_tool_call")),
-      id: opt(nullable(str)),
-      namespace: opt(nullable(str)),
-      status: decisionStatus,
-    }),
-    custom_tool_call_output: obj<DecisionItemCreateEvent.CustomToolCallOutput>({
-      call_id: req(str),
-      output: req(decisionOutput),
-      type: req(lit("custom_tool_call_output")),
-      id: opt(nullable(str)),
-      status: decisionStatus,
-    }),
-  } satisfies Record<NonNullable<DecisionItem["type"]>, Schema>,
-  "message",
-);
-
 // --- the events ------------------------------------------------------------------
 
-/** One strict schema per client event type, each from its own interface. */
+/** One strict schema per modelled client event type, each from its own interface. */
 export const CLIENT_EVENT_SCHEMAS = {
   "session.start": obj<SessionStartEvent>({
     session: req(sessionConfigSchema),
@@ -487,21 +366,6 @@ export const CLIENT_EVENT_SCHEMAS = {
   "session.commentary.append": append<CommentaryAppendEvent>(
     "session.commentary.append",
   ),
-  "decision.create": obj<DecisionCreateEvent>({
-    // Required here, unlike every other event: it is the decision's key.
-    event_id: req(str),
-    type: req(lit("decision.create")),
-  }),
-  "decision.item.create": obj<DecisionItemCreateEvent>({
-    item: req(decisionItem),
-    type: req(lit("decision.item.create")),
-    event_id: eventId,
-  }),
-  "decision.item.delete": obj<DecisionItemDeleteEvent>({
-    item_id: req(str),
-    type: req(lit("decision.item.delete")),
-    event_id: eventId,
-  }),
   "response.item.create": obj<ResponseItemCreateEvent>({
     item: req(responseInputItem),
     type: req(lit("response.item.create")),
@@ -515,7 +379,7 @@ export const CLIENT_EVENT_SCHEMAS = {
     type: req(lit("session.close")),
     event_id: eventId,
   }),
-} satisfies Record<ClientEventType, Schema>;
+} satisfies Record<ModelledEventType, Schema>;
 
 export function isClientEventType(type: string): type is ClientEventType {
   return (CLIENT_EVENT_TYPES as readonly string[]).includes(type);

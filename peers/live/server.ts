@@ -8,10 +8,10 @@
  */
 import { Sessions } from "../sessions.ts";
 import { authProblem, refusedHandshake, upgradeProblem } from "../common.ts";
+import { LoopbackServer } from "../loopback_server.ts";
 import { httpError } from "./common.ts";
 import type { FakeLiveOptions } from "./options.ts";
 import { FakeLiveSession } from "./session.ts";
-import { TcpProxy } from "../tcp_proxy.ts";
 
 export const LIVE_PATH = "/v1/live/sessions";
 
@@ -29,9 +29,8 @@ export class FakeLive {
   /** Error events sent, by code, over every session (lean or not). */
   readonly errors = new Map<string, number>();
 
-  #server: Deno.HttpServer<Deno.NetAddr>;
-  /** The relay clients connect through; none for a lean simulator without latency. */
-  #proxy: TcpProxy | undefined;
+  /** Behind a relay, except a lean simulator without latency. */
+  #server: LoopbackServer;
   #options: FakeLiveOptions;
   readonly #sessions: Sessions<FakeLiveSession>;
   #shutdown = new AbortController();
@@ -44,23 +43,21 @@ export class FakeLive {
       () => this.handshakes,
     );
     this.sessions = this.#sessions.all;
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      (req, info) => this.#handle(req, info),
-    );
     // The relay is what can cut a connection (drop) or delay a handshake;
     // under load it would double the generator's socket work, so a lean
     // simulator goes without one unless it must delay handshakes.
-    if (!options.lean || options.handshakeDelayMs) {
-      this.#proxy = new TcpProxy({
-        target: this.#server.addr.port,
-        delayMs: options.handshakeDelayMs ?? 0,
-        onAbandoned: () => this.abandonedHandshakes++,
-      });
-    }
-    const port = this.#proxy?.port ?? this.#server.addr.port;
-    this.origin = `http://127.0.0.1:${port}`;
-    this.url = `ws://127.0.0.1:${port}${LIVE_PATH}`;
+    const relayed = !options.lean || options.handshakeDelayMs;
+    this.#server = new LoopbackServer(
+      (req, info) => this.#handle(req, info),
+      relayed
+        ? {
+          delayMs: options.handshakeDelayMs ?? 0,
+          onAbandoned: () => this.abandonedHandshakes++,
+        }
+        : undefined,
+    );
+    this.origin = this.#server.origin;
+    this.url = `ws://127.0.0.1:${this.#server.port}${LIVE_PATH}`;
   }
 
   static start(options: FakeLiveOptions = {}): Promise<FakeLive> {
@@ -76,8 +73,7 @@ export class FakeLive {
   async close(): Promise<void> {
     this.#shutdown.abort();
     await this.#sessions.close();
-    await this.#proxy?.close();
-    await this.#server.shutdown();
+    await this.#server.close();
   }
 
   #handle(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response {
@@ -116,10 +112,11 @@ export class FakeLive {
       req.url,
       options,
       () => {
-        if (!this.#proxy) {
+        const relay = this.#server.relay;
+        if (!relay) {
           throw new Error("a lean GPT-Live simulator cannot cut connections");
         }
-        this.#proxy.drop((c) => c.targetSidePort === remotePort);
+        relay.drop((c) => c.targetSidePort === remotePort);
       },
       this.errors,
     );

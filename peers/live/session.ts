@@ -31,8 +31,9 @@ import {
   CLIENT_EVENT_SCHEMAS,
   CLIENT_EVENT_TYPES,
   type ClientEventOf,
-  type ClientEventType,
   isClientEventType,
+  isDecisionEvent,
+  type ModelledEventType,
 } from "./client_events.ts";
 import {
   APPEND_TOKEN_LIMIT,
@@ -50,7 +51,13 @@ import type {
   CloseInfo,
   FakeLiveOptions,
 } from "./options.ts";
-import { invalidValue, missingParameter, validate } from "./schema.ts";
+import {
+  type Assert,
+  type Equals,
+  invalidValue,
+  missingParameter,
+  validate,
+} from "../schema.ts";
 import {
   applyUpdate,
   checkStart,
@@ -63,7 +70,6 @@ import {
   transcriptPieces,
   Voice,
 } from "./voice.ts";
-import type { Assert } from "./session_schema.ts";
 import { EventLog } from "../event_log.ts";
 import { SimSocket } from "../sim_socket.ts";
 import { Waiters } from "../waiters.ts";
@@ -74,9 +80,6 @@ const DEFAULT_WAIT_MS = 2000;
 const FIXTURE_MAX_BYTES = 30_000 * FIXTURE_BYTES_PER_MS;
 /** Pace of `callerSaid` timestamps (words per second of speech). */
 const CALLER_WORDS_PER_SECOND = 2.8;
-
-type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends
-  (<T>() => T extends B ? 1 : 2) ? true : false;
 
 /** Server events that carry no event_id on the primary WebSocket. */
 const NO_EVENT_ID = [
@@ -97,7 +100,10 @@ export type SessionState =
 export type CloseReason = SessionClosedEvent["reason"];
 
 type Handlers = {
-  [K in ClientEventType]: (event: ClientEventOf<K>, id: string | null) => void;
+  [K in ModelledEventType]: (
+    event: ClientEventOf<K>,
+    id: string | null,
+  ) => void;
 };
 
 export class FakeLiveSession {
@@ -127,8 +133,6 @@ export class FakeLiveSession {
   #lastUsage = 0;
   #muted = false;
   #fixtureActive = false;
-  #decisionEventIds = new Set<string>();
-  #decisionItems = new Map<string, JsonObject>();
   readonly #log: EventLog;
   #startWaiters = new Waiters<void, SessionResource>();
   #timers = new Set<ReturnType<typeof setTimeout>>();
@@ -409,6 +413,9 @@ export class FakeLiveSession {
       ? this.#state === "awaiting_start"
       : this.#state === "started";
     if (!ready) return this.#fail(notStarted(), id);
+    // Neither Decisions delegation nor triggers is modelled (or accepted):
+    // the API's answer to a session without them.
+    if (isDecisionEvent(type)) return this.#fail(noDecisions(), id);
     const problem = validate(CLIENT_EVENT_SCHEMAS[type], event, "");
     if (problem) {
       if (type === "session.start") return this.#startFailed(problem, id);
@@ -418,7 +425,7 @@ export class FakeLiveSession {
   }
 
   /** The schema built from the event's own interface has validated it. */
-  #handle<K extends ClientEventType>(
+  #handle<K extends ModelledEventType>(
     type: K,
     event: JsonObject,
     id: string | null,
@@ -455,41 +462,6 @@ export class FakeLiveSession {
       this.#onAppend("thinking", e.content, e.delegation_id, id),
     "session.commentary.append": (e, id) =>
       this.#onAppend("commentary", e.content, e.delegation_id, id),
-    "decision.create": (e, id) => {
-      if (!this.#decisionsConfigured()) return this.#fail(noDecisions(), id);
-      if (this.#decisionEventIds.has(e.event_id)) {
-        return this.#fail({
-          code: "invalid_value",
-          message:
-            `event_id '${e.event_id}' was already used in this session; decision.create needs a new one.`,
-          param: "event_id",
-        }, id);
-      }
-      // Evaluating questions needs a Decisions model: a test sends the
-      // decision.event itself with send().
-      this.#decisionEventIds.add(e.event_id);
-    },
-    "decision.item.create": (e, id) => {
-      if (!this.#decisionsConfigured()) return this.#fail(noDecisions(), id);
-      const item = { ...e.item, id: e.item.id ?? newId("item") };
-      this.#decisionItems.set(item.id, item);
-      this.#emit({ type: "decision.item.created", item, ...cid(id) });
-    },
-    "decision.item.delete": (e, id) => {
-      if (!this.#decisionsConfigured()) return this.#fail(noDecisions(), id);
-      if (!this.#decisionItems.delete(e.item_id)) {
-        return this.#fail({
-          code: "invalid_value",
-          message: `Decision item '${e.item_id}' does not exist.`,
-          param: "item_id",
-        }, id);
-      }
-      this.#emit({
-        type: "decision.item.deleted",
-        item_id: e.item_id,
-        ...cid(id),
-      });
-    },
     "response.item.create": (e, id) => {
       const problem = this.#backend.onItemCreate({ ...e.item });
       if (problem) this.#fail(problem, id);
@@ -680,11 +652,6 @@ export class FakeLiveSession {
     if (delay > 0) this.#after(delay, ack);
     else ack();
     this.#options.onAppend?.(this, record);
-  }
-
-  #decisionsConfigured(): boolean {
-    return this.session?.delegation?.type === "decisions" ||
-      (this.session?.triggers?.length ?? 0) > 0;
   }
 
   #responses(): ResponsesDelegationConfig | null {

@@ -1,14 +1,12 @@
 /**
  * What a valid session configuration becomes: the checks the schema cannot
- * express (known model, G.711 at 8 kHz, token limits, one trigger per
- * transcript type), the resolved `SessionResource` with server defaults,
- * and how `session.update` merges into it (only delegation settings and
- * triggers change; the delegation type cannot).
+ * express (known model, G.711 at 8 kHz, token limits), the resolved
+ * `SessionResource` with server defaults, and how `session.update` merges
+ * into it (only delegation settings change; the delegation type cannot).
  *
  * @module
  */
 import type {
-  DecisionTrigger,
   SessionConfig,
   SessionResource,
   SessionUpdateConfig,
@@ -20,7 +18,7 @@ import {
   newId,
   type Problem,
 } from "./common.ts";
-import { invalidValue } from "./schema.ts";
+import { invalidValue } from "../schema.ts";
 
 /** GPT-Live's documented default voice. */
 export const DEFAULT_VOICE = "marin";
@@ -28,25 +26,6 @@ export const DEFAULT_VOICE = "marin";
 const INPUT_TOKEN_LIMIT = 8_192;
 
 export type Delegation = SessionResource["delegation"];
-
-function duplicateTrigger(
-  triggers: DecisionTrigger[] | undefined,
-  param: string,
-): Problem | null {
-  const seen = new Set<string>();
-  for (const [i, trigger] of (triggers ?? []).entries()) {
-    if (seen.has(trigger.event_type)) {
-      return {
-        code: "invalid_value",
-        message:
-          `At most one Decisions trigger is allowed per transcript event type; '${trigger.event_type}' is repeated.`,
-        param: `${param}[${i}].event_type`,
-      };
-    }
-    seen.add(trigger.event_type);
-  }
-  return null;
-}
 
 /** Semantic checks of a schema-valid session.start `session`. */
 export function checkStart(
@@ -88,7 +67,7 @@ export function checkStart(
       param: "session.input",
     };
   }
-  return duplicateTrigger(config.triggers, "session.triggers");
+  return null;
 }
 
 /** The resolved session reported in session.started, with server defaults. */
@@ -105,13 +84,11 @@ export function resolveSession(
       format: config.audio?.format ?? DEFAULT_FORMAT,
       output: { voice: config.audio?.output?.voice ?? DEFAULT_VOICE },
     },
-    ...(config.client ? { client: config.client } : {}),
     delegation: config.delegation ?? null,
     ...(config.input ? { input: config.input } : {}),
     instructions: config.instructions ?? null,
     safety_identifier: config.safety_identifier ?? null,
     store: config.store ?? false,
-    ...(config.triggers ? { triggers: config.triggers } : {}),
   };
 }
 
@@ -138,13 +115,6 @@ function mergeDelegation(
       responses: { ...current.responses, ...defined(patch.responses ?? {}) },
     };
   }
-  if (patch.type === "decisions" && current?.type === "decisions") {
-    return {
-      type: "decisions",
-      ...withAck,
-      decisions: { ...current.decisions, ...defined(patch.decisions ?? {}) },
-    };
-  }
   return { type: "client", ...withAck };
 }
 
@@ -169,13 +139,7 @@ export function applyUpdate(
       delegation = mergeDelegation(current.delegation, patch.delegation);
     }
   }
-  const problem = duplicateTrigger(patch.triggers, "session.triggers");
-  if (problem) return problem;
-  return {
-    ...current,
-    delegation,
-    ...(patch.triggers ? { triggers: patch.triggers } : {}),
-  };
+  return { ...current, delegation };
 }
 
 export function isProblem(value: SessionResource | Problem): value is Problem {

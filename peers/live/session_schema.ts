@@ -4,38 +4,33 @@
  * documentation calls the configuration "a strict configuration object that
  * rejects unknown fields"; every object here is built with `obj<T>()` from
  * the official openai live types, so the key sets cannot drift from them.
+ * What the server never sends (Decisions, the WebRTC data channel, custom
+ * voices) is not modelled: the simulator refuses it (`unmodelled`).
  *
  * @module
  */
 import type {
   AudioFormat,
   BuiltInVoice,
-  ClientConfig,
   ClientDelegation,
-  CustomVoice,
-  DataChannelConfig,
-  DecisionChoiceOption,
-  DecisionInputText,
-  DecisionQuestion,
-  DecisionsDelegationConfig,
-  DecisionsDelegationUpdateConfig,
-  DecisionTrigger,
   FunctionTool,
   InitialItem,
   ResponsesDelegationConfig,
   ResponsesDelegationUpdateConfig,
-  ServerEventSelector,
   SessionConfig,
   SessionUpdateConfig,
 } from "openai/resources/live/live";
 import {
   anyOf,
   arr,
+  type Assert,
   bool,
+  type Equals,
   int,
   jsonObject,
   lit,
   literals,
+  type MutuallyAssignable,
   nullable,
   obj,
   opt,
@@ -43,18 +38,12 @@ import {
   type Schema,
   str,
   tagged,
-} from "./schema.ts";
+  unmodelled,
+} from "../schema.ts";
 
 // --- type-level guards -------------------------------------------------------
 
-type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends
-  (<T>() => T extends B ? 1 : 2) ? true : false;
-type MutuallyAssignable<A, B> = [A] extends [B] ? [B] extends [A] ? true
-  : false
-  : false;
 type AllTrue<T extends boolean[]> = T extends true[] ? true : false;
-/** Compiles only when T is `true`. */
-export type Assert<T extends true> = T;
 
 type ConfigTool = NonNullable<ResponsesDelegationConfig["tools"]>[number];
 type ConfigToolChoice = NonNullable<ResponsesDelegationConfig["tool_choice"]>;
@@ -100,26 +89,11 @@ const audioFormat = tagged(
   } satisfies Record<AudioFormat["type"], Schema>,
 );
 
-const voice = anyOf(str, obj<CustomVoice>({ id: req(str) }));
+const voice = anyOf(str, unmodelled("custom voices"));
 
 const audio = obj<SessionConfig.Audio>({
   format: opt(audioFormat),
   output: opt(obj<SessionConfig.Audio.Output>({ voice: opt(voice) })),
-});
-
-// --- frontend client config (WebRTC only, accepted by the schema) -----------
-
-const client = obj<ClientConfig>({
-  data_channel: req(obj<DataChannelConfig>({
-    allowed_client_events: opt(anyOf(lit("all"), arr(str))),
-    allowed_server_events: opt(anyOf(
-      lit("all"),
-      arr(obj<ServerEventSelector>({
-        type: req(str),
-        response_event: opt(str),
-      })),
-    )),
-  })),
 });
 
 // --- Responses delegation ----------------------------------------------------
@@ -353,71 +327,6 @@ const responsesUpdate = obj<ResponsesDelegationUpdateConfig>({
   tools: opt(arr(tool)),
 });
 
-// --- Decisions -----------------------------------------------------------------
-
-type ImageDetail = NonNullable<DecisionQuestion.Choice.InputImage["detail"]>;
-const decisionInput = tagged("type", {
-  input_text: obj<DecisionInputText>({
-    text: req(str),
-    type: req(lit("input_text")),
-  }),
-  input_image: obj<DecisionQuestion.Choice.InputImage>({
-    image_url: req(str),
-    type: req(lit("input_image")),
-    detail: opt(nullable(
-      literals<ImageDetail>()("low", "high", "auto", "original"),
-    )),
-  }),
-  input_json: obj<DecisionQuestion.Choice.InputJSON>({
-    data: req(anyOf(jsonObject, arr(jsonObject))),
-    type: req(lit("input_json")),
-  }),
-});
-
-const questionInstructions = anyOf(str, arr(decisionInput));
-
-const question = tagged(
-  "type",
-  {
-    choice: obj<DecisionQuestion.Choice>({
-      choices: req(arr(obj<DecisionChoiceOption>({
-        value: req(anyOf(str, bool)),
-        description: opt(str),
-      }))),
-      instructions: req(questionInstructions),
-      type: req(lit("choice")),
-      name: opt(str),
-    }),
-    predicate: obj<DecisionQuestion.Predicate>({
-      instructions: req(questionInstructions),
-      type: req(lit("predicate")),
-      name: opt(str),
-    }),
-    score: obj<DecisionQuestion.Score>({
-      instructions: req(questionInstructions),
-      levels: req(arr(obj<DecisionQuestion.Score.Level>({
-        label: req(str),
-        description: opt(str),
-      }))),
-      type: req(lit("score")),
-      name: opt(str),
-    }),
-  } satisfies Record<DecisionQuestion["type"], Schema>,
-);
-
-export const triggerSchema = obj<DecisionTrigger>({
-  decisions: req(obj<DecisionTrigger.Decisions>({
-    questions: req(arr(question)),
-  })),
-  event_type: req(
-    literals<DecisionTrigger["event_type"]>()(
-      "session.input_transcript.delta",
-      "session.output_transcript.delta",
-    ),
-  ),
-  type: req(lit("decisions")),
-});
-
 // --- delegation ----------------------------------------------------------------
 
 const ackDelay = opt(int(0));
@@ -438,14 +347,7 @@ const startDelegation = tagged(
       type: req(lit("responses")),
       acknowledgement_delay_ms: ackDelay,
     }),
-    decisions: obj<SessionConfig.Decisions>({
-      decisions: req(obj<DecisionsDelegationConfig>({
-        model: req(str),
-        questions: req(arr(question)),
-      })),
-      type: req(lit("decisions")),
-      acknowledgement_delay_ms: ackDelay,
-    }),
+    decisions: unmodelled("Decisions delegation"),
   } satisfies Record<DelegationType, Schema>,
 );
 
@@ -462,14 +364,7 @@ const updateDelegation = tagged(
       acknowledgement_delay_ms: ackDelay,
       responses: opt(responsesUpdate),
     }),
-    decisions: obj<SessionUpdateConfig.Decisions>({
-      type: req(lit("decisions")),
-      acknowledgement_delay_ms: ackDelay,
-      decisions: opt(obj<DecisionsDelegationUpdateConfig>({
-        model: opt(str),
-        questions: opt(arr(question)),
-      })),
-    }),
+    decisions: unmodelled("Decisions delegation"),
   } satisfies Record<UpdateDelegationType, Schema>,
 );
 
@@ -528,17 +423,17 @@ const initialItem = tagged(
 export const sessionConfigSchema = obj<SessionConfig>({
   model: req(str),
   audio: opt(audio),
-  client: opt(client),
+  client: opt(unmodelled("the WebRTC data channel")),
   delegation: opt(nullable(startDelegation)),
   input: opt(arr(initialItem, { maxItems: 128 })),
   instructions: opt(nullable(str)),
   safety_identifier: opt(nullable(str)),
   store: opt(bool),
-  triggers: opt(arr(triggerSchema)),
+  triggers: opt(unmodelled("Decisions triggers")),
 });
 
 /** `session.update`'s `session`: delegation and triggers, nothing else. */
 export const sessionUpdateSchema = obj<SessionUpdateConfig>({
   delegation: opt(nullable(updateDelegation)),
-  triggers: opt(arr(triggerSchema)),
+  triggers: opt(unmodelled("Decisions triggers")),
 });

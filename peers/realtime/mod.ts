@@ -29,9 +29,8 @@ export {
 export {
   CLIENT_EVENTS,
   defaultSession,
-  FORMAT_TYPES,
-  GA_KEYS,
   type SimSession,
+  TRANSCRIPTION_MODELS,
 } from "./session_schema.ts";
 export {
   DEFAULT_MODEL,

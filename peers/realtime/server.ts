@@ -6,8 +6,8 @@
  *
  * @module
  */
+import { LoopbackServer } from "../loopback_server.ts";
 import { Sessions } from "../sessions.ts";
-import { TcpProxy } from "../tcp_proxy.ts";
 import {
   authProblem,
   missingParameterResponse,
@@ -51,8 +51,7 @@ export class FakeRealtime {
   /** `POST /v1/responses`: the requests it had and what it answered. */
   readonly responsesApi: ResponsesApi;
 
-  #server: Deno.HttpServer<Deno.NetAddr>;
-  #latency: TcpProxy | undefined;
+  #server: LoopbackServer;
   #options: FakeRealtimeOptions;
   readonly #sessions: Sessions<FakeRealtimeSession>;
   #shutdown = new AbortController();
@@ -67,23 +66,20 @@ export class FakeRealtime {
     this.sessions = this.#sessions.all;
     this.models = new ModelCatalog(options.modelRecords, options.retiredModels);
     this.responsesApi = new ResponsesApi(options.responses);
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      (req) => this.#handle(req),
-    );
     // A handshake delay is network latency in front of the server, so a
     // client that gives up during it really goes away (no half-upgraded
     // socket is left behind, as a delay inside the handler would leave).
-    if (options.handshakeDelayMs) {
-      this.#latency = new TcpProxy({
-        target: this.#server.addr.port,
-        delayMs: options.handshakeDelayMs,
-        onAbandoned: () => this.abandonedHandshakes++,
-      });
-    }
-    const port = this.#latency?.port ?? this.#server.addr.port;
-    this.origin = `http://127.0.0.1:${port}`;
-    this.url = `ws://127.0.0.1:${port}/v1/realtime`;
+    this.#server = new LoopbackServer(
+      (req) => this.#handle(req),
+      options.handshakeDelayMs
+        ? {
+          delayMs: options.handshakeDelayMs,
+          onAbandoned: () => this.abandonedHandshakes++,
+        }
+        : undefined,
+    );
+    this.origin = this.#server.origin;
+    this.url = `ws://127.0.0.1:${this.#server.port}/v1/realtime`;
   }
 
   static start(options: FakeRealtimeOptions = {}): Promise<FakeRealtime> {
@@ -104,8 +100,7 @@ export class FakeRealtime {
   async close(): Promise<void> {
     this.#shutdown.abort();
     await this.#sessions.close();
-    await this.#latency?.close();
-    await this.#server.shutdown();
+    await this.#server.close();
   }
 
   #authProblem(req: Request): Response | null {

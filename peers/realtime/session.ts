@@ -639,7 +639,7 @@ export class FakeRealtimeSession {
     if (typeof type !== "string") {
       return this.#fail(event, missingParameter("type"));
     }
-    if (!CLIENT_EVENTS.includes(type)) {
+    if (!(CLIENT_EVENTS as readonly string[]).includes(type)) {
       return this.#fail(event, invalidValue("type", type, CLIENT_EVENTS));
     }
     switch (type) {

@@ -1,18 +1,22 @@
 /**
- * The GA `session.update` schema, as strict as the API: every key the
- * official openai types know is accepted, anything else is
- * `unknown_parameter` (which is how beta leftovers like `modalities` or
- * `input_audio_format` fail). The key lists below are checked against the
- * openai package's types in tests/test_peers_test.ts, so a new field in
- * the types fails `deno check` until it is listed here.
+ * The GA `session.update` schema, as strict as the API, in the simulators'
+ * one validation style (../schema.ts): every object is built with `obj<T>()`
+ * from the openai package's realtime types, so a key added to or removed
+ * from them fails `deno check` here until the simulator follows, and any
+ * other key is `unknown_parameter` (which is how beta leftovers like
+ * `modalities` or `input_audio_format` fail). What the schema cannot say
+ * (the session's model, retired models, a voice fixed by audio already
+ * sent) is checked after it, in `checkSessionPatch`.
  *
  * @module
  */
 import type {
   AudioTranscription,
+  NoiseReductionType,
   RealtimeAudioConfig,
   RealtimeAudioConfigInput,
   RealtimeAudioConfigOutput,
+  RealtimeAudioFormats,
   RealtimeAudioInputTurnDetection,
   RealtimeClientEvent,
   RealtimeFunctionTool,
@@ -20,18 +24,42 @@ import type {
   RealtimeReasoningEffort,
   RealtimeSessionCreateRequest,
   RealtimeToolsConfigUnion,
+  RealtimeTracingConfig,
 } from "openai/resources/realtime/realtime";
 import type { RealtimeSessionCreateResponse } from "openai/resources/realtime/client-secrets";
+import type {
+  ToolChoiceFunction,
+  ToolChoiceMcp,
+  ToolChoiceOptions,
+} from "openai/resources/responses/responses";
+import {
+  anyOf,
+  arr,
+  type Assert,
+  bool,
+  type Equals,
+  int,
+  jsonObject,
+  lit,
+  literals,
+  nullable,
+  num,
+  obj,
+  opt,
+  req,
+  type Schema,
+  str,
+  tagged,
+  validate,
+} from "../schema.ts";
 import {
   asObject,
-  invalidType,
   invalidValue,
   isObject,
   type JsonObject,
   missingParameter,
   newId,
   type Problem,
-  unknownParameter,
 } from "./common.ts";
 
 /**
@@ -45,108 +73,234 @@ export type SimSession =
 
 export type McpToolConfig = RealtimeToolsConfigUnion.Mcp;
 
-/** Every key list the validator uses, typed against the openai package. */
-export const GA_KEYS = {
-  session: [
-    "type",
-    "audio",
-    "include",
-    "instructions",
-    "max_output_tokens",
-    "model",
-    "output_modalities",
-    "parallel_tool_calls",
-    "prompt",
-    "reasoning",
-    "tool_choice",
-    "tools",
-    "tracing",
-    "truncation",
-  ],
-  audio: ["input", "output"],
-  audioInput: ["format", "noise_reduction", "transcription", "turn_detection"],
-  audioOutput: ["format", "speed", "voice"],
-  noiseReduction: ["strength", "type"],
-  transcription: [
-    "delay",
-    "keywords",
-    "language",
-    "languages",
-    "model",
-    "prompt",
-  ],
-  serverVad: [
-    "type",
-    "create_response",
-    "idle_timeout_ms",
-    "interrupt_response",
-    "prefix_padding_ms",
-    "silence_duration_ms",
-    "threshold",
-  ],
-  semanticVad: ["type", "create_response", "eagerness", "interrupt_response"],
-  reasoning: ["effort"],
-  functionTool: ["type", "name", "description", "parameters"],
-  mcpTool: [
-    "type",
-    "server_label",
-    "allowed_callers",
-    "allowed_tools",
-    "authorization",
-    "connector_id",
-    "defer_loading",
-    "headers",
-    "require_approval",
-    "server_description",
-    "server_url",
-    "tunnel_id",
-  ],
-  clientEvents: [
-    "session.update",
-    "input_audio_buffer.append",
-    "input_audio_buffer.commit",
-    "input_audio_buffer.clear",
-    "conversation.item.create",
-    "conversation.item.retrieve",
-    "conversation.item.truncate",
-    "conversation.item.delete",
-    "response.create",
-    "response.cancel",
-    "output_audio_buffer.clear",
-  ],
-  reasoningEfforts: ["minimal", "low", "medium", "high", "xhigh"],
-  transcriptionModels: [
-    "whisper-1",
-    "gpt-transcribe",
-    "gpt-live-transcribe",
-    "gpt-4o-mini-transcribe",
-    "gpt-4o-mini-transcribe-2025-12-15",
-    "gpt-4o-transcribe",
-    "gpt-4o-transcribe-diarize",
-    "gpt-realtime-whisper",
-  ],
-} as const satisfies {
-  session: readonly (keyof RealtimeSessionCreateRequest)[];
-  audio: readonly (keyof RealtimeAudioConfig)[];
-  audioInput: readonly (keyof RealtimeAudioConfigInput)[];
-  audioOutput: readonly (keyof RealtimeAudioConfigOutput)[];
-  noiseReduction: readonly (keyof RealtimeAudioConfigInput.NoiseReduction)[];
-  transcription: readonly (keyof AudioTranscription)[];
-  serverVad: readonly (keyof RealtimeAudioInputTurnDetection.ServerVad)[];
-  semanticVad: readonly (keyof RealtimeAudioInputTurnDetection.SemanticVad)[];
-  reasoning: readonly (keyof RealtimeReasoning)[];
-  functionTool: readonly (keyof RealtimeFunctionTool)[];
-  mcpTool: readonly (keyof McpToolConfig)[];
-  clientEvents: readonly RealtimeClientEvent["type"][];
-  reasoningEfforts: readonly RealtimeReasoningEffort[];
-  transcriptionModels: readonly NonNullable<AudioTranscription["model"]>[];
-};
+/** The client event types, in the openai union's order (checked in tests/test_peers_test.ts). */
+export const CLIENT_EVENTS = [
+  "session.update",
+  "input_audio_buffer.append",
+  "input_audio_buffer.commit",
+  "input_audio_buffer.clear",
+  "conversation.item.create",
+  "conversation.item.retrieve",
+  "conversation.item.truncate",
+  "conversation.item.delete",
+  "response.create",
+  "response.cancel",
+  "output_audio_buffer.clear",
+] as const satisfies readonly RealtimeClientEvent["type"][];
 
-// Plain string lists, for membership checks and error messages.
-export const CLIENT_EVENTS: string[] = [...GA_KEYS.clientEvents];
-export const FORMAT_TYPES: string[] = ["audio/pcm", "audio/pcmu", "audio/pcma"];
+/**
+ * The transcription models the API knows: the types' literals (checked in
+ * tests/test_peers_test.ts); the types also allow any string, the API not.
+ */
+export const TRANSCRIPTION_MODELS = [
+  "whisper-1",
+  "gpt-transcribe",
+  "gpt-live-transcribe",
+  "gpt-4o-mini-transcribe",
+  "gpt-4o-mini-transcribe-2025-12-15",
+  "gpt-4o-transcribe",
+  "gpt-4o-transcribe-diarize",
+  "gpt-realtime-whisper",
+] as const satisfies readonly NonNullable<AudioTranscription["model"]>[];
 
-const list = (keys: readonly string[]): string[] => [...keys];
+// --- the schema ----------------------------------------------------------------
+
+type FormatType = NonNullable<RealtimeAudioFormats["type"]>;
+const format = tagged(
+  "type",
+  {
+    "audio/pcm": obj<RealtimeAudioFormats.AudioPCM>({
+      rate: opt(literals<24000>()(24000)),
+      type: opt(lit("audio/pcm")),
+    }),
+    "audio/pcmu": obj<RealtimeAudioFormats.AudioPCMU>({
+      type: opt(lit("audio/pcmu")),
+    }),
+    "audio/pcma": obj<RealtimeAudioFormats.AudioPCMA>({
+      type: opt(lit("audio/pcma")),
+    }),
+  } satisfies Record<FormatType, Schema>,
+);
+
+const turnDetection = tagged(
+  "type",
+  {
+    server_vad: obj<RealtimeAudioInputTurnDetection.ServerVad>({
+      type: req(lit("server_vad")),
+      create_response: opt(bool),
+      idle_timeout_ms: opt(nullable(int(0))),
+      interrupt_response: opt(bool),
+      prefix_padding_ms: opt(int(0)),
+      silence_duration_ms: opt(int(0)),
+      threshold: opt(num),
+    }),
+    semantic_vad: obj<RealtimeAudioInputTurnDetection.SemanticVad>({
+      type: req(lit("semantic_vad")),
+      create_response: opt(bool),
+      eagerness: opt(
+        literals<
+          NonNullable<RealtimeAudioInputTurnDetection.SemanticVad["eagerness"]>
+        >()(
+          "low",
+          "medium",
+          "high",
+          "auto",
+        ),
+      ),
+      interrupt_response: opt(bool),
+    }),
+  } satisfies Record<RealtimeAudioInputTurnDetection["type"], Schema>,
+);
+
+const effort = literals<RealtimeReasoningEffort>()(
+  "minimal",
+  "low",
+  "medium",
+  "high",
+  "xhigh",
+);
+// A transcription's delay takes the same levels: this fails to compile if
+// the two ever differ in the official types.
+export type _DelayIsEffort = Assert<
+  Equals<NonNullable<AudioTranscription["delay"]>, RealtimeReasoningEffort>
+>;
+
+const transcription = obj<AudioTranscription>({
+  delay: opt(effort),
+  keywords: opt(arr(str)),
+  language: opt(str),
+  languages: opt(arr(str)),
+  // Any string by the types; known and retired models: checkSessionPatch.
+  model: opt(str),
+  prompt: opt(str),
+});
+
+// `null` turns transcription and noise reduction off (mergeSession).
+const audioInput = obj<RealtimeAudioConfigInput>({
+  format: opt(format),
+  noise_reduction: opt(nullable(obj<RealtimeAudioConfigInput.NoiseReduction>({
+    strength: opt(num),
+    type: opt(literals<NoiseReductionType>()("near_field", "far_field")),
+  }))),
+  transcription: opt(nullable(transcription)),
+  turn_detection: opt(nullable(turnDetection)),
+});
+
+const audioOutput = obj<RealtimeAudioConfigOutput>({
+  format: opt(format),
+  speed: opt(num),
+  voice: opt(anyOf(str, obj<RealtimeAudioConfigOutput.ID>({ id: req(str) }))),
+});
+
+const mcpToolFilter = obj<RealtimeToolsConfigUnion.Mcp.McpToolFilter>({
+  read_only: opt(bool),
+  tool_names: opt(arr(str)),
+});
+
+const tool = tagged(
+  "type",
+  {
+    function: obj<RealtimeFunctionTool>({
+      description: opt(str),
+      name: opt(str),
+      parameters: opt(jsonObject),
+      type: opt(lit("function")),
+    }),
+    mcp: obj<McpToolConfig>({
+      server_label: req(str),
+      type: req(lit("mcp")),
+      allowed_callers: opt(nullable(arr(
+        literals<NonNullable<McpToolConfig["allowed_callers"]>[number]>()(
+          "direct",
+          "programmatic",
+        ),
+      ))),
+      allowed_tools: opt(nullable(anyOf(arr(str), mcpToolFilter))),
+      authorization: opt(str),
+      connector_id: opt(
+        literals<NonNullable<McpToolConfig["connector_id"]>>()(
+          "connector_dropbox",
+          "connector_gmail",
+          "connector_googlecalendar",
+          "connector_googledrive",
+          "connector_microsoftteams",
+          "connector_outlookcalendar",
+          "connector_outlookemail",
+          "connector_sharepoint",
+        ),
+      ),
+      defer_loading: opt(bool),
+      // Not used by this project: checked as an object, not key by key.
+      headers: opt(nullable(jsonObject)),
+      require_approval: opt(nullable(anyOf(
+        literals<"always" | "never">()("always", "never"),
+        obj<RealtimeToolsConfigUnion.Mcp.McpToolApprovalFilter>({
+          always: opt(mcpToolFilter),
+          never: opt(mcpToolFilter),
+        }),
+      ))),
+      server_description: opt(str),
+      server_url: opt(str),
+      tunnel_id: opt(str),
+    }),
+  } satisfies Record<NonNullable<RealtimeToolsConfigUnion["type"]>, Schema>,
+  "function",
+);
+
+const toolChoice = anyOf(
+  literals<ToolChoiceOptions>()("none", "auto", "required"),
+  tagged("type", {
+    function: obj<ToolChoiceFunction>({
+      name: req(str),
+      type: req(lit("function")),
+    }),
+    mcp: obj<ToolChoiceMcp>({
+      server_label: req(str),
+      type: req(lit("mcp")),
+      name: opt(nullable(str)),
+    }),
+  }),
+);
+
+/** `session.update`'s `session`: its `type` first, then every other key. */
+const sessionSchema = tagged("type", {
+  realtime: obj<RealtimeSessionCreateRequest>({
+    type: req(lit("realtime")),
+    audio: opt(obj<RealtimeAudioConfig>({
+      input: opt(audioInput),
+      output: opt(audioOutput),
+    })),
+    include: opt(arr(
+      literals<NonNullable<RealtimeSessionCreateRequest["include"]>[number]>()(
+        "item.input_audio_transcription.logprobs",
+      ),
+    )),
+    instructions: opt(str),
+    max_output_tokens: opt(anyOf(int(1, 4096), lit("inf"))),
+    model: opt(str),
+    output_modalities: opt(arr(literals<"text" | "audio">()("text", "audio"))),
+    parallel_tool_calls: opt(bool),
+    // Not used by this project: checked as objects, not key by key.
+    prompt: opt(nullable(jsonObject)),
+    reasoning: opt(obj<RealtimeReasoning>({
+      effort: opt(effort),
+    })),
+    tool_choice: opt(toolChoice),
+    tools: opt(arr(tool)),
+    tracing: opt(nullable(anyOf(
+      lit("auto"),
+      obj<RealtimeTracingConfig.TracingConfiguration>({
+        group_id: opt(str),
+        metadata: opt(jsonObject),
+        workflow_name: opt(str),
+      }),
+    ))),
+    truncation: opt(anyOf(
+      literals<"auto" | "disabled">()("auto", "disabled"),
+      jsonObject,
+    )),
+  }),
+});
 
 function defaultServerVad(): RealtimeAudioInputTurnDetection.ServerVad {
   return {
@@ -215,24 +369,6 @@ export function defaultSession(
   };
 }
 
-function firstUnknownKey(
-  obj: JsonObject,
-  allowed: readonly string[],
-  prefix: string,
-): Problem | null {
-  const key = Object.keys(obj).find((k) => !allowed.includes(k));
-  return key === undefined ? null : unknownParameter(`${prefix}.${key}`);
-}
-
-function checkFormat(format: unknown, param: string): Problem | null {
-  if (format === undefined) return null;
-  if (!isObject(format)) return invalidType(param, "an object", format);
-  if (!FORMAT_TYPES.includes(String(format.type))) {
-    return invalidValue(`${param}.type`, format.type, FORMAT_TYPES);
-  }
-  return null;
-}
-
 /** What a session.update is judged against besides its own shape. */
 export interface SchemaContext {
   current: SimSession;
@@ -244,117 +380,64 @@ export interface SchemaContext {
   retiredModels: readonly string[];
 }
 
-function checkTranscription(value: unknown, ctx: SchemaContext) {
-  const param = "session.audio.input.transcription";
-  if (value === undefined || value === null) return null;
-  if (!isObject(value)) return invalidType(param, "an object", value);
-  const unknown = firstUnknownKey(value, GA_KEYS.transcription, param);
-  if (unknown) return unknown;
-  const model = value.model;
+function checkTranscriptionModel(
+  model: string | undefined,
+  ctx: SchemaContext,
+): Problem | null {
+  const param = "session.audio.input.transcription.model";
   if (model === undefined) return null;
-  if (typeof model !== "string") {
-    return invalidType(`${param}.model`, "a string", model);
-  }
   if (ctx.retiredModels.includes(model)) {
     return {
       code: "model_not_found",
       message:
         `The model \`${model}\` does not exist or you do not have access to it.`,
-      param: `${param}.model`,
+      param,
     };
   }
-  if (!list(GA_KEYS.transcriptionModels).includes(model)) {
-    return invalidValue(`${param}.model`, model, GA_KEYS.transcriptionModels);
+  if (!(TRANSCRIPTION_MODELS as readonly string[]).includes(model)) {
+    return invalidValue(param, model, TRANSCRIPTION_MODELS);
   }
   return null;
 }
 
-function checkTurnDetection(value: unknown): Problem | null {
-  const param = "session.audio.input.turn_detection";
-  if (value === undefined || value === null) return null;
-  if (!isObject(value)) return invalidType(param, "an object", value);
-  if (value.type === "server_vad") {
-    return firstUnknownKey(value, GA_KEYS.serverVad, param);
-  }
-  if (value.type === "semantic_vad") {
-    return firstUnknownKey(value, GA_KEYS.semanticVad, param);
-  }
-  return value.type === undefined
-    ? missingParameter(`${param}.type`)
-    : invalidValue(`${param}.type`, value.type, ["server_vad", "semantic_vad"]);
-}
-
-function checkTool(tool: unknown, index: number): Problem | null {
-  const param = `session.tools[${index}]`;
-  if (!isObject(tool)) return invalidType(param, "an object", tool);
-  if (tool.type === "function" || tool.type === undefined) {
-    return firstUnknownKey(tool, GA_KEYS.functionTool, param);
-  }
-  if (tool.type !== "mcp") {
-    return invalidValue(`${param}.type`, tool.type, ["function", "mcp"]);
-  }
-  const unknown = firstUnknownKey(tool, GA_KEYS.mcpTool, param);
-  if (unknown) return unknown;
-  if (typeof tool.server_label !== "string") {
-    return missingParameter(`${param}.server_label`);
-  }
-  if (
-    tool.server_url === undefined && tool.connector_id === undefined &&
-    tool.tunnel_id === undefined
-  ) {
-    return {
-      code: "missing_required_parameter",
-      message:
-        `One of 'server_url', 'connector_id' or 'tunnel_id' must be provided for '${param}'.`,
-      param: `${param}.server_url`,
-    };
-  }
-  const allowed = tool.allowed_tools;
-  if (
-    allowed !== undefined && allowed !== null && !Array.isArray(allowed) &&
-    !isObject(allowed)
-  ) {
-    return invalidType(
-      `${param}.allowed_tools`,
-      "an array or an object",
-      allowed,
-    );
+/** "One of server_url, connector_id or tunnel_id" for every MCP tool. */
+function checkMcpServers(
+  tools: RealtimeSessionCreateRequest["tools"],
+): Problem | null {
+  for (const [i, tool] of (tools ?? []).entries()) {
+    if (
+      tool.type === "mcp" && tool.server_url === undefined &&
+      tool.connector_id === undefined && tool.tunnel_id === undefined
+    ) {
+      return {
+        code: "missing_required_parameter",
+        message:
+          `One of 'server_url', 'connector_id' or 'tunnel_id' must be provided for 'session.tools[${i}]'.`,
+        param: `session.tools[${i}].server_url`,
+      };
+    }
   }
   return null;
 }
 
-function checkReasoning(
-  patch: JsonObject,
+/** What the schema cannot say: the model, the modalities, the voice. */
+function checkInContext(
+  patch: RealtimeSessionCreateRequest,
   ctx: SchemaContext,
 ): Problem | null {
-  const reasoning = patch.reasoning;
-  if (reasoning !== undefined) {
-    if (!isObject(reasoning)) {
-      return invalidType("session.reasoning", "an object", reasoning);
-    }
-    const unknown = firstUnknownKey(
-      reasoning,
-      GA_KEYS.reasoning,
-      "session.reasoning",
-    );
-    if (unknown) return unknown;
-    const effort = reasoning.effort;
-    if (
-      effort !== undefined &&
-      !list(GA_KEYS.reasoningEfforts).includes(String(effort))
-    ) {
-      return invalidValue(
-        "session.reasoning.effort",
-        effort,
-        GA_KEYS.reasoningEfforts,
-      );
-    }
+  const modalities = patch.output_modalities;
+  if (modalities !== undefined && modalities.length !== 1) {
+    // GA answers with either audio (plus transcript) or text, never both.
+    return {
+      code: "invalid_value",
+      message:
+        "Invalid value for 'session.output_modalities': use ['audio'] or ['text'].",
+      param: "session.output_modalities",
+    };
   }
   // "Only supported by reasoning Realtime models such as gpt-realtime-2."
-  const model = typeof patch.model === "string"
-    ? patch.model
-    : String(ctx.current.model);
-  for (const key of ["reasoning", "parallel_tool_calls"]) {
+  const model = patch.model ?? String(ctx.current.model);
+  for (const key of ["reasoning", "parallel_tool_calls"] as const) {
     if (patch[key] !== undefined && !ctx.reasoningModel) {
       return {
         code: "unsupported_parameter",
@@ -364,15 +447,21 @@ function checkReasoning(
       };
     }
   }
-  if (
-    patch.parallel_tool_calls !== undefined &&
-    typeof patch.parallel_tool_calls !== "boolean"
-  ) {
-    return invalidType(
-      "session.parallel_tool_calls",
-      "a boolean",
-      patch.parallel_tool_calls,
+  const problem = checkMcpServers(patch.tools) ??
+    checkTranscriptionModel(
+      patch.audio?.input?.transcription?.model,
+      ctx,
     );
+  if (problem) return problem;
+  const voice = patch.audio?.output?.voice;
+  const currentVoice = ctx.current.audio?.output?.voice;
+  if (voice !== undefined && voice !== currentVoice && ctx.voiceLocked) {
+    return {
+      code: "cannot_update_voice",
+      message:
+        "Cannot update a conversation's voice if assistant audio is present.",
+      param: "session.audio.output.voice",
+    };
   }
   return null;
 }
@@ -386,93 +475,8 @@ export function checkSessionPatch(
   ctx: SchemaContext,
 ): Problem | null {
   if (patch === undefined) return missingParameter("session");
-  if (!isObject(patch)) return invalidType("session", "an object", patch);
-  if (patch.type === undefined) return missingParameter("session.type");
-  if (patch.type !== "realtime") {
-    return invalidValue("session.type", patch.type, ["realtime"]);
-  }
-  const unknown = firstUnknownKey(patch, GA_KEYS.session, "session");
-  if (unknown) return unknown;
-
-  const modalities = patch.output_modalities;
-  if (
-    modalities !== undefined &&
-    !(Array.isArray(modalities) && modalities.length === 1 &&
-      (modalities[0] === "audio" || modalities[0] === "text"))
-  ) {
-    // GA answers with either audio (plus transcript) or text, never both.
-    return {
-      code: "invalid_value",
-      message:
-        "Invalid value for 'session.output_modalities': use ['audio'] or ['text'].",
-      param: "session.output_modalities",
-    };
-  }
-  const reasoning = checkReasoning(patch, ctx);
-  if (reasoning) return reasoning;
-  if (patch.tools !== undefined) {
-    if (!Array.isArray(patch.tools)) {
-      return invalidType("session.tools", "an array", patch.tools);
-    }
-    for (const [i, tool] of patch.tools.entries()) {
-      const problem = checkTool(tool, i);
-      if (problem) return problem;
-    }
-  }
-
-  if (patch.audio === undefined) return null;
-  if (!isObject(patch.audio)) {
-    return invalidType("session.audio", "an object", patch.audio);
-  }
-  const audioProblem = firstUnknownKey(
-    patch.audio,
-    GA_KEYS.audio,
-    "session.audio",
-  );
-  if (audioProblem) return audioProblem;
-
-  const { input, output } = patch.audio;
-  if (input !== undefined) {
-    if (!isObject(input)) {
-      return invalidType("session.audio.input", "an object", input);
-    }
-    const nr = input.noise_reduction;
-    const problem =
-      firstUnknownKey(input, GA_KEYS.audioInput, "session.audio.input") ??
-        checkFormat(input.format, "session.audio.input.format") ??
-        checkTranscription(input.transcription, ctx) ??
-        checkTurnDetection(input.turn_detection) ??
-        (isObject(nr)
-          ? firstUnknownKey(
-            nr,
-            GA_KEYS.noiseReduction,
-            "session.audio.input.noise_reduction",
-          )
-          : null);
-    if (problem) return problem;
-  }
-  if (output !== undefined) {
-    if (!isObject(output)) {
-      return invalidType("session.audio.output", "an object", output);
-    }
-    const problem =
-      firstUnknownKey(output, GA_KEYS.audioOutput, "session.audio.output") ??
-        checkFormat(output.format, "session.audio.output.format");
-    if (problem) return problem;
-    const currentVoice = ctx.current.audio?.output?.voice;
-    if (
-      output.voice !== undefined && output.voice !== currentVoice &&
-      ctx.voiceLocked
-    ) {
-      return {
-        code: "cannot_update_voice",
-        message:
-          "Cannot update a conversation's voice if assistant audio is present.",
-        param: "session.audio.output.voice",
-      };
-    }
-  }
-  return null;
+  return validate(sessionSchema, patch, "session") ??
+    (isCheckedPatch(patch) ? checkInContext(patch, ctx) : null);
 }
 
 /**

@@ -148,6 +148,8 @@ export class CallBridge {
       },
       toolStarted: () => this.#startThinking(),
       transcript: (role, text) => this.#observer.transcript?.(role, text),
+      transcriptDelta: (itemId, delta) =>
+        this.#observer.transcriptDelta?.(itemId, delta),
       toolCall: (call) => this.#observer.toolCall?.(call),
       toolsUnavailable: (server) =>
         this.#observer.mcpToolsUnavailable?.(server),

@@ -21,6 +21,7 @@ import type { CallContexts } from "./call_context.ts";
 import type { EngineDescriptor, EngineTable, VoiceEngine } from "./engine.ts";
 import { combineObservers } from "./observers.ts";
 import type { CallLeases } from "./lease.ts";
+import type { Verdict, Verdicts } from "./verdicts.ts";
 import { webSocketPort } from "./ports.ts";
 import {
   type CallContext,
@@ -55,9 +56,6 @@ export interface CallSegment {
 /** How long a stream waits for a quiet moment before it is handed over anyway. */
 export const HANDOVER_WAIT_MS = 4_000;
 
-/** A stream that has not started this long after endAfterPlayback never will. */
-const END_ON_START_MS = 60_000;
-
 /** A slow KV read must not hold the call's first words: it starts without memory. */
 const MEMORY_READ_TIMEOUT_MS = 1_000;
 
@@ -81,6 +79,8 @@ export interface CallsOptions {
   leases?: CallLeases;
   /** Each call's conversation, for a resume. */
   contexts?: CallContexts;
+  /** AMD's verdicts, which may reach another instance than the stream. */
+  verdicts?: Verdicts;
 }
 
 export class Calls {
@@ -91,8 +91,8 @@ export class Calls {
   readonly #options: CallsOptions;
   readonly #tools: ToolBox;
   readonly #engine: EngineDescriptor;
-  /** Calls to end once their stream starts (endAfterPlayback came first). */
-  readonly #endOnStart = new Map<string, { reason: EndReason; at: number }>();
+  /** Live calls the server placed whose AMD verdict has not come yet. */
+  readonly #awaitingVerdict = new Map<string, CallBridge>();
 
   constructor(options: CallsOptions) {
     this.#options = options;
@@ -226,10 +226,18 @@ export class Calls {
     // A drain waits for these writes too: the next instance reads them.
     this.#recording.add(recorded);
     recorded.then(() => this.#recording.delete(recorded));
-    const ending = this.#endOnStart.get(claims.callSid);
-    if (ending) {
-      this.#endOnStart.delete(claims.callSid);
-      bridge.endAfterPlayback(ending.reason);
+    // A call the server placed (it has an opening) waits for AMD's verdict,
+    // which may have come before its stream: it is read once now, then on
+    // each heartbeat until it is in.
+    if (opening !== undefined && segment) {
+      this.#awaitingVerdict.set(claims.callSid, bridge);
+      bridge.done.then(() => this.#awaitingVerdict.delete(claims.callSid));
+      this.#readVerdicts([claims.callSid]).catch((error) =>
+        logger.log("warn", "verdict.read_failed", {
+          callSid: claims.callSid,
+          error: error instanceof Error ? error.message : String(error),
+        })
+      );
     }
     return bridge;
   }
@@ -251,22 +259,32 @@ export class Calls {
   }
 
   /**
-   * Ends the call on `callSid` once what the assistant said so far has
-   * played (a machine answered). A call whose stream has not started yet
-   * ends as soon as it does. False when `callSid` has no call here.
+   * AMD's verdict on a call the server placed, wherever it arrived: kept in
+   * KV for the instance carrying the stream (which may be another, or may
+   * not have started it yet), and acted on at once if it is this one. A
+   * machine: the call ends once what the assistant said so far has played.
    */
-  endAfterPlayback(callSid: string, reason: EndReason): boolean {
-    for (const call of this.live) {
-      if (call.callSid !== callSid) continue;
-      call.endAfterPlayback(reason);
-      return true;
-    }
-    const now = Date.now();
-    for (const [sid, { at }] of this.#endOnStart) {
-      if (now - at > END_ON_START_MS) this.#endOnStart.delete(sid);
-    }
-    this.#endOnStart.set(callSid, { reason, at: now });
-    return false;
+  async verdict(callSid: string, verdict: Verdict): Promise<void> {
+    await this.#options.verdicts?.record(callSid, verdict);
+    this.#apply(callSid, verdict);
+  }
+
+  /** Reads the verdicts this instance's placed calls still wait for (on a heartbeat). */
+  async applyVerdicts(): Promise<void> {
+    await this.#readVerdicts([...this.#awaitingVerdict.keys()]);
+  }
+
+  async #readVerdicts(callSids: string[]): Promise<void> {
+    if (callSids.length === 0 || !this.#options.verdicts) return;
+    const found = await this.#options.verdicts.read(callSids);
+    for (const [callSid, verdict] of found) this.#apply(callSid, verdict);
+  }
+
+  #apply(callSid: string, verdict: Verdict): void {
+    const bridge = this.#awaitingVerdict.get(callSid);
+    if (!bridge) return;
+    this.#awaitingVerdict.delete(callSid);
+    if (verdict.end) bridge.endAfterPlayback(verdict.end);
   }
 
   /** Lets live calls go on for up to `seconds`, then closes what is left. */

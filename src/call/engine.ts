@@ -50,6 +50,8 @@ export interface EngineListener {
   /** A tool started running upstream: the line may be silent for a while. */
   toolStarted(): void;
   transcript(role: "caller" | "assistant", text: string): void;
+  /** A piece of the assistant's line in progress (`transcript` follows once it is whole). */
+  transcriptDelta?(itemId: string, delta: string): void;
   toolCall(call: ToolCallRecord): void;
   /** The MCP server's tools could not be listed: the call goes on without them. */
   toolsUnavailable(server: string): void;

@@ -111,6 +111,7 @@ export class CallLeases {
 
   /** Claims a new call's first stream; false when the CallSid already has a lease. */
   async claim(callSid: string): Promise<boolean> {
+    await this.#instances.hold(this.#pendingMs);
     const lease: CallLease = {
       callSid,
       state: "pending",
@@ -184,6 +185,7 @@ export class CallLeases {
         return { kind: "give_up", why: "limit" };
       }
       if (!mayResume) return { kind: "elsewhere" };
+      await this.#instances.hold(this.#pendingMs);
       const next: CallLease = {
         callSid,
         state: "pending",
@@ -207,6 +209,7 @@ export class CallLeases {
    * (a softphone stream).
    */
   async goLive(callSid: string): Promise<CallLease | undefined> {
+    await this.#instances.hold(this.#pendingMs);
     for (;;) {
       const entry = await this.#kv.get<CallLease>(leaseKey(callSid));
       if (!entry.value) return undefined;

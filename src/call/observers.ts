@@ -13,6 +13,8 @@ export function combineObservers(
     started: (call) => observers.forEach((o) => o.started?.(call)),
     transcript: (role, text) =>
       observers.forEach((o) => o.transcript?.(role, text)),
+    transcriptDelta: (itemId, delta) =>
+      observers.forEach((o) => o.transcriptDelta?.(itemId, delta)),
     toolCall: (call) => observers.forEach((o) => o.toolCall?.(call)),
     mcpToolsUnavailable: (server) =>
       observers.forEach((o) => o.mcpToolsUnavailable?.(server)),

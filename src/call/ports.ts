@@ -37,14 +37,17 @@ export function webSocketPort(socket: WebSocket): TwilioPort {
       // From a fresh task: Deno 2.9 never frees a server socket closed inside
       // its own message handler while more messages are queued (the soak
       // found it; tests/socket_release_test.ts guards it).
-      setTimeout(() => {
-        if (
-          socket.readyState === WebSocket.OPEN ||
-          socket.readyState === WebSocket.CONNECTING
-        ) {
-          socket.close(1000, "call ended");
-        }
-      }, 0);
+      const closeSoon = () =>
+        setTimeout(() => {
+          if (socket.readyState === WebSocket.CONNECTING) {
+            // Deno 2.9 drops a close() made before the upgrade completes and
+            // then opens the socket: the caller would be left in silence.
+            socket.addEventListener("open", closeSoon, { once: true });
+          } else if (socket.readyState === WebSocket.OPEN) {
+            socket.close(1000, "call ended");
+          }
+        }, 0);
+      closeSoon();
     },
   };
 }

@@ -25,6 +25,10 @@ import {
   replacementFor,
 } from "../upstream/model_record.ts";
 import {
+  type ConfiguredModel,
+  configuredModels,
+} from "../realtime/configured_models.ts";
+import {
   TwilioApiError,
   TwilioUnreachableError,
 } from "../twilio/rest_client.ts";
@@ -122,63 +126,23 @@ export function formatLines(lines: readonly CheckLine[]): string[] {
 
 // ---------------------------------------------------------------- OpenAI
 
-interface ModelUse {
-  model: string;
-  variable: string;
-  /** The endpoint whose host serves its record. */
-  endpoint: string;
-}
-
-function modelsUsed(config: Config): ModelUse[] {
-  const uses: ModelUse[] = config.assistant.engine === "live"
-    ? [
-      {
-        model: config.live.model,
-        variable: "LIVE_MODEL",
-        endpoint: config.live.url,
-      },
-      {
-        model: config.live.backendModel,
-        variable: "LIVE_BACKEND_MODEL",
-        endpoint: config.live.url,
-      },
-    ]
-    : [{
-      model: config.realtime.model,
-      variable: "OPENAI_REALTIME_MODEL",
-      endpoint: config.realtime.url,
-    }];
-  if (config.memory && config.journal.transcripts) {
-    uses.push({
-      model: config.memory.summaryModel,
-      variable: "SUMMARY_MODEL",
-      endpoint: config.realtime.url,
-    });
-  }
-  return uses.filter((use, i) =>
-    uses.findIndex((other) =>
-      other.model === use.model && other.endpoint === use.endpoint
-    ) === i
-  );
-}
-
 async function checkOpenAi(
   config: Config,
   options: DoctorOptions,
 ): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   let keyChecked = false;
-  for (const use of modelsUsed(config)) {
-    const recordUrl = new URL(modelRecordUrl(use.endpoint, use.model));
+  for (const use of configuredModels(config)) {
+    const recordUrl = new URL(modelRecordUrl(use.endpoint, use.id));
     const host = hostAndPort(recordUrl);
-    const subject = `model ${use.model} (${use.variable})`;
+    const subject = `model ${use.id} (${use.variable ?? use.role})`;
     if (!await options.mayReach(host)) {
       lines.push(notAllowed(subject, host));
       continue;
     }
     const result = await lookUpModel({
       endpoint: use.endpoint,
-      model: use.model,
+      model: use.id,
       apiKey: config.openai.apiKey,
       timeoutMs: options.timeoutMs ?? 10_000,
     });
@@ -194,7 +158,7 @@ async function checkOpenAi(
       return [...lines, {
         verdict: "failed",
         subject: "OpenAI",
-        detail: `could not ask ${recordUrl.host} for ${use.model}'s record (${
+        detail: `could not ask ${recordUrl.host} for ${use.id}'s record (${
           result.status.replaceAll("_", " ")
         }): check the network and the endpoint in ${
           use.endpoint === config.live.url
@@ -215,8 +179,11 @@ async function checkOpenAi(
       lines.push({
         verdict: "failed",
         subject,
-        detail:
-          `not available to this key (HTTP ${result.status}): set ${use.variable} to a model the key can use.`,
+        detail: `not available to this key (HTTP ${result.status}): ${
+          use.variable === undefined
+            ? `this server's ${use.role} model is built in, so use a key (or project) with access to it.`
+            : `set ${use.variable} to a model the key can use.`
+        }`,
       });
       continue;
     }
@@ -229,7 +196,7 @@ async function checkOpenAi(
 
 function modelLine(
   subject: string,
-  use: ModelUse,
+  use: ConfiguredModel,
   shutdownDate: string | null,
   today: string,
 ): CheckLine {
@@ -240,8 +207,10 @@ function modelLine(
       detail: "available, no shutdown announced",
     };
   }
-  const replacement = replacementFor(use.model);
-  const fix = replacement
+  const replacement = replacementFor(use.id);
+  const fix = use.variable === undefined
+    ? `this server's ${use.role} model is built in, so update the server`
+    : replacement
     ? `set ${use.variable}=${replacement}`
     : `set ${use.variable} to a current model`;
   if (shutdownDate <= today) {

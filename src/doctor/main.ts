@@ -16,7 +16,11 @@ function read(name: string): string | undefined {
   }
 }
 
-/** A host outside the task's --allow-net (a custom endpoint, PUBLIC_URL): Deno asks at a terminal. */
+/**
+ * The task grants the network: the hosts to check (PUBLIC_URL, a custom
+ * endpoint) are known only from .env. Run with a narrower --allow-net, a host
+ * outside it is asked for at a terminal, and is not checked without one.
+ */
 async function mayReach(host: string): Promise<boolean> {
   const descriptor = { name: "net", host } as const;
   if ((await Deno.permissions.query(descriptor)).state === "granted") {

@@ -7,10 +7,12 @@
  * client), answers each with `response.item.create`, then `response.create`
  * the moment the last output of the delegation is in (`DelegationPlan`). There is no output
  * "done" event, so a goodbye is said once its audio has started and then
- * gone quiet.
+ * gone quiet (`QuietGoodbye`); transcript deltas become journal lines
+ * (`TranscriptLines`). The planners decide; this class sends, and runs each
+ * planner's one timer on the `Clock`.
  */
 
-import type { Clock } from "../call/clock.ts";
+import type { Cancel, Clock } from "../call/clock.ts";
 import {
   type EngineListener,
   upstreamClosed,
@@ -20,9 +22,10 @@ import type { HeardPosition } from "../call/playback_ledger.ts";
 import type { UpstreamPort } from "../upstream/port.ts";
 import { DEFAULT_LIVE_BACKEND_MODEL, DEFAULT_LIVE_MODEL } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { muLawDecode } from "../audio/mulaw.ts";
 import type { ToolBox, ToolOutcome } from "../tools/toolbox.ts";
 import { DelegationPlan } from "./delegation_plan.ts";
+import { QuietGoodbye } from "./quiet_goodbye.ts";
+import { type TranscriptLine, TranscriptLines } from "./transcript_lines.ts";
 import {
   liveEvents,
   type LiveFunctionCall,
@@ -67,12 +70,6 @@ export interface LiveEngineOptions {
 
 /** Audio kept queued at Twilio: the caller stops hearing the model within this. */
 export const LIVE_PLAYBACK_WINDOW_MS = 240;
-/** After end_call or a goodbye request, how long to wait for the goodbye to start. */
-export const GOODBYE_START_MS = 5_000;
-/** No delta for this long: the goodbye has been said. */
-export const GOODBYE_QUIET_MS = 800;
-/** Transcript deltas this far apart start a new journal line. */
-export const TRANSCRIPT_GAP_MS = 1_500;
 
 export function liveGreeting(greeting: string): string {
   return `Greet the caller now by saying exactly this, and nothing else: "${greeting}"`;
@@ -97,13 +94,11 @@ export class LiveEngine implements VoiceEngine {
   /** Delegations by their backend response, for terminal events that name no delegation. */
   readonly #delegationOf = new Map<string, string>();
   #requests = 0;
-  /** A goodbye under way: waiting for its audio to start, then to go quiet. */
-  #goodbye: { heard: boolean; cancel?: () => void } | undefined;
-  #lines: {
-    role: "caller" | "assistant";
-    text: string;
-    flush?: () => void;
-  }[] = [];
+  readonly #goodbye = new QuietGoodbye();
+  readonly #lines = new TranscriptLines();
+  /** The planners' timers: each wakes its planner at its `wakeAt`. */
+  #goodbyeTimer: Cancel | undefined;
+  #linesTimer: Cancel | undefined;
   #over = false;
   /** Clock time of `session.started`, and the seconds reported so far. */
   #startedAtMs: number | undefined;
@@ -156,7 +151,7 @@ export class LiveEngine implements VoiceEngine {
   interrupted(_heard: HeardPosition[]): void {}
 
   sayGoodbye(instruction: string): void {
-    if (this.#goodbye) return;
+    if (this.#goodbye.begun) return;
     this.#upstream.send(liveEvents.commentary(instruction));
     this.#awaitGoodbye();
   }
@@ -164,7 +159,6 @@ export class LiveEngine implements VoiceEngine {
   /** Ends the session (`session.close`) and the socket: no session outlives its call. */
   close(): void {
     if (!this.#over) {
-      this.#over = true;
       this.#upstream.send(liveEvents.close());
       // The final `session.closed` usage comes after the call has ended:
       // bill what the session has run so far, as the API counts it.
@@ -176,9 +170,25 @@ export class LiveEngine implements VoiceEngine {
         );
       }
     }
-    this.#flushLines();
-    this.#goodbye?.cancel?.();
+    this.#stop();
     this.#upstream.close();
+  }
+
+  /** The upstream side ended the session (`session.closed`, or the socket). */
+  #end(detail: string): void {
+    if (this.#over) return;
+    this.#stop();
+    this.#started.reject(new Error(detail));
+    this.#listener?.ended(upstreamClosed(detail), detail);
+  }
+
+  /** The one teardown, however the session ends: last lines out, timers off. */
+  #stop(): void {
+    this.#over = true;
+    this.#writeLines(this.#lines.flush());
+    this.#goodbyeTimer?.();
+    this.#linesTimer?.();
+    this.#goodbyeTimer = this.#linesTimer = undefined;
   }
 
   #onFrame(data: unknown): void {
@@ -211,7 +221,10 @@ export class LiveEngine implements VoiceEngine {
         return;
       case "session.output_audio.delta":
         listener.audio("", event.delta);
-        if (this.#goodbye) this.#goodbyeAudio(event.delta);
+        if (this.#goodbye.begun) {
+          this.#goodbye.audio(event.delta, this.#options.clock.now());
+          this.#wakeGoodbye();
+        }
         return;
       case "session.input_transcript.delta":
         this.#transcript("caller", event.delta);
@@ -373,7 +386,7 @@ export class LiveEngine implements VoiceEngine {
       ),
     );
     const goOn = this.#delegations.answered(call.callId);
-    if (outcome.hangUp && !this.#goodbye) {
+    if (outcome.hangUp && !this.#goodbye.begun) {
       this.#listener?.hangUpRequested();
       this.#awaitGoodbye();
     }
@@ -397,89 +410,47 @@ export class LiveEngine implements VoiceEngine {
 
   // --- goodbye -----------------------------------------------------------
 
-  /**
-   * There is no output "done" event: the goodbye is said once its audio has
-   * started arriving and then gone quiet (or never started within a bound).
-   */
   #awaitGoodbye(): void {
-    this.#goodbye = { heard: false };
-    this.#goodbye.cancel = this.#options.clock.after(
-      GOODBYE_START_MS,
-      () => this.#goodbyeSaid(),
-    );
+    this.#goodbye.begin(this.#options.clock.now());
+    this.#wakeGoodbye();
   }
 
-  #goodbyeAudio(delta: string): void {
-    const goodbye = this.#goodbye!;
-    // The API may stream silence while the model is not speaking: only
-    // speech starts or extends the goodbye.
-    if (isSilence(delta)) return;
-    goodbye.heard = true;
-    goodbye.cancel?.();
-    goodbye.cancel = this.#options.clock.after(
-      GOODBYE_QUIET_MS,
-      () => this.#goodbyeSaid(),
-    );
-  }
-
-  #goodbyeSaid(): void {
-    if (this.#over || !this.#goodbye) return;
-    this.#goodbye.cancel = undefined;
-    this.#listener?.goodbyeSaid();
+  /** (Re)arms the goodbye's timer for the planner's `wakeAt`. */
+  #wakeGoodbye(): void {
+    this.#goodbyeTimer?.();
+    this.#goodbyeTimer = this.#wake(this.#goodbye.wakeAt, () => {
+      this.#goodbyeTimer = undefined;
+      if (this.#goodbye.due(this.#options.clock.now())) {
+        this.#listener?.goodbyeSaid();
+      } else this.#wakeGoodbye();
+    });
   }
 
   // --- transcripts -------------------------------------------------------
 
-  /** Deltas are grouped into lines: a new line when the speaker changes or after a pause. */
   #transcript(role: "caller" | "assistant", delta: string): void {
-    if (!delta) return;
-    let line = this.#lines.find((l) => l.role === role);
-    if (!line) {
-      line = { role, text: "" };
-      this.#lines.push(line);
-    }
-    // The other speaker's line is complete once this one speaks.
-    for (const other of this.#lines) {
-      if (other.role !== role) this.#flushLine(other);
-    }
-    line.text += delta;
-    line.flush?.();
-    const current = line;
-    line.flush = this.#options.clock.after(
-      TRANSCRIPT_GAP_MS,
-      () => this.#flushLine(current),
-    );
+    this.#writeLines(this.#lines.delta(role, delta, this.#options.clock.now()));
+    this.#wakeLines();
   }
 
-  #flushLine(
-    line: { role: "caller" | "assistant"; text: string; flush?: () => void },
-  ): void {
-    line.flush?.();
-    line.flush = undefined;
-    const text = line.text.trim();
-    line.text = "";
-    if (text) this.#listener?.transcript(line.role, text);
+  /** (Re)arms the transcript's timer for the planner's `wakeAt`. */
+  #wakeLines(): void {
+    this.#linesTimer?.();
+    this.#linesTimer = this.#wake(this.#lines.wakeAt, () => {
+      this.#linesTimer = undefined;
+      this.#writeLines(this.#lines.due(this.#options.clock.now()));
+      this.#wakeLines();
+    });
   }
 
-  #flushLines(): void {
-    for (const line of this.#lines) this.#flushLine(line);
+  #writeLines(lines: TranscriptLine[]): void {
+    for (const line of lines) this.#listener?.transcript(line.role, line.text);
   }
 
-  #end(detail: string): void {
-    if (this.#over) return;
-    this.#over = true;
-    this.#flushLines();
-    this.#goodbye?.cancel?.();
-    this.#started.reject(new Error(detail));
-    this.#listener?.ended(upstreamClosed(detail), detail);
+  /** A timer that runs `run` at clock time `at`; none once the session is over. */
+  #wake(at: number | undefined, run: () => void): Cancel | undefined {
+    if (at === undefined || this.#over) return undefined;
+    const clock = this.#options.clock;
+    return clock.after(Math.max(0, at - clock.now()), run);
   }
-}
-
-/** Below this µ-law amplitude a sample is silence (comfort noise included). */
-const SILENCE_LEVEL = 100;
-
-/** True when a base64 µ-law delta carries no speech. */
-export function isSilence(delta: string): boolean {
-  const bytes = Uint8Array.fromBase64(delta);
-  return bytes.every((byte) => Math.abs(muLawDecode(byte)) < SILENCE_LEVEL);
 }

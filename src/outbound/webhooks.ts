@@ -10,9 +10,11 @@
  * request carries no verdict, so the callee gets the same stream as
  * /incoming-call at once, pre-warmed with the call's opening so the
  * assistant speaks first, with no silence while detection runs. The verdict
- * comes to `POST /outbound-amd/:id` (signed, CallSid-bound like the rest):
- * on a machine the stream ends once the opening has played, and /call-ended
- * has Twilio read the voicemail message (<Say>) and hang up. A TwiML request
+ * comes to `POST /outbound-amd/:id` (signed, CallSid-bound like the rest),
+ * on any instance: it is kept in KV (src/call/verdicts.ts) and the instance
+ * carrying the stream acts on it. On a machine the stream ends once the
+ * opening has played, and /call-ended has Twilio read the voicemail message
+ * (<Say>) and hang up. A TwiML request
  * that does carry AnsweredBy (synchronous AMD) is still honoured.
  */
 
@@ -171,9 +173,10 @@ export function outboundWebhookHandlers(options: OutboundWebhookOptions): {
       answeredBy,
       detectionMs: Number(params.get("MachineDetectionDuration")) || undefined,
     });
-    if (isMachine(answeredBy)) {
-      options.calls.endAfterPlayback(call.callSid, "answering machine");
-    }
+    // The stream may be carried by another instance: it reads the verdict.
+    await options.calls.verdict(call.callSid, {
+      end: isMachine(answeredBy) ? "answering machine" : null,
+    });
     return new Response(null, { status: 204 });
   };
 

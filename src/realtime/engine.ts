@@ -30,7 +30,8 @@ import {
   type RealtimeError,
   type ServerEvent,
 } from "./events.ts";
-import { GREETING_REQUEST, TRANSCRIPTION_MODEL } from "./session.ts";
+import { TRANSCRIPTION_MODEL } from "./configured_models.ts";
+import { GREETING_REQUEST } from "./session.ts";
 import { SESSION_RETRY_EVENT, SESSION_SETUP_EVENT } from "./session_setup.ts";
 
 export interface RealtimeEngineOptions {
@@ -269,6 +270,10 @@ export class RealtimeEngine implements VoiceEngine {
               },
           );
         }
+        return;
+      case "response.output_audio_transcript.delta":
+        // Kept as the line in progress: a crash mid-answer still leaves it.
+        if (event.delta) listener.transcriptDelta?.(event.itemId, event.delta);
         return;
       case "response.output_audio_transcript.done":
         if (event.transcript) {

@@ -44,6 +44,11 @@ export type ServerEvent =
     delta: string;
   }
   | {
+    type: "response.output_audio_transcript.delta";
+    itemId: string;
+    delta: string;
+  }
+  | {
     type: "response.output_audio_transcript.done";
     itemId: string;
     transcript: string;
@@ -220,6 +225,11 @@ export function parseServerEvent(data: unknown): ServerParseResult {
           itemId: raw.item_id,
           delta: raw.delta,
         },
+      };
+    case "response.output_audio_transcript.delta":
+      return {
+        ok: true,
+        event: { type, itemId: str(raw.item_id), delta: str(raw.delta) },
       };
     case "response.output_audio_transcript.done":
       return {

@@ -9,6 +9,7 @@ import type { ResumePlan } from "../call/resume_plan.ts";
 import type { MemoryContext } from "../memory/memory.ts";
 import { endCall } from "../tools/end_call.ts";
 import type { FunctionTool } from "../tools/toolbox.ts";
+import { TRANSCRIPTION_MODEL } from "./configured_models.ts";
 import { clientEvents } from "./events.ts";
 import { SESSION_SETUP_EVENT } from "./session_setup.ts";
 
@@ -24,12 +25,6 @@ export type SessionSettings = {
 
 /** The function tool that lets the assistant hang up after saying goodbye. */
 export const END_CALL_TOOL = endCall.definition;
-
-/**
- * The input transcription model. gpt-4o-mini-transcribe shuts down on
- * 2027-02-26; gpt-live-transcribe is its Realtime replacement.
- */
-export const TRANSCRIPTION_MODEL = "gpt-live-transcribe";
 
 /** The Zapier remote MCP server; OpenAI calls it, never this server. */
 export type McpTool = {

@@ -3,6 +3,7 @@
  * plus a way to place a whole call through it as Twilio would.
  */
 import { type App, type AppOptions, createApp } from "../../src/server.ts";
+import { within } from "../../src/http/deadline.ts";
 import type { ConfigVariable } from "../../src/config.ts";
 import {
   FakeRealtime,
@@ -134,13 +135,21 @@ export async function startTestServer(
     call: async (options) => connect(await answer(), options),
     async close() {
       for (const edge of edges) edge.close();
-      await Promise.all(edges.map((edge) => edge.closed));
+      const edgesClosed = await within(
+        Promise.all(edges.map((edge) => edge.closed)),
+        10_000,
+      );
       await app.close();
       await server.shutdown();
       await realtime.close();
       await live?.close();
       kv.close();
       await jobsListening;
+      if (!edgesClosed) {
+        throw new Error(
+          "a stream was still open 10 s after the edge closed it",
+        );
+      }
     },
   };
 }

@@ -1,5 +1,6 @@
 /**
- * A small strict JSON schema language and its validator, answering like
+ * The one validation style of both OpenAI simulators (Realtime and GPT-Live):
+ * a small strict JSON schema language and its validator, answering like
  * OpenAI does: `unknown_parameter`, `missing_required_parameter`,
  * `invalid_type` and `invalid_value`, each with a `param` path such as
  * `session.delegation.responses.tools[0].name`.
@@ -14,10 +15,11 @@
 import {
   invalidType,
   invalidValue,
+  isObject,
   missingParameter,
+  type ParamProblem as Problem,
   unknownParameter,
-} from "../common.ts";
-import { isObject, type Problem } from "./common.ts";
+} from "./common.ts";
 
 export type Schema =
   | { kind: "string" }
@@ -38,7 +40,26 @@ export type Schema =
     fallback?: string;
   }
   /** The first option whose JSON kind matches (string vs object vs array). */
-  | { kind: "any_of"; options: Schema[] };
+  | { kind: "any_of"; options: Schema[] }
+  /**
+   * A feature the simulator does not model because the server never uses
+   * it: any value given is refused (`unmodelled_feature`), so a server that
+   * starts sending it fails loudly instead of passing against a pretence.
+   * (Inside `anyOf` it stands for an object option.)
+   */
+  | { kind: "unmodelled"; feature: string };
+
+// --- type-level guards (a check that fails `deno check` when T is not true) ---
+
+/** True only when A and B are the same type (not merely assignable). */
+export type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends
+  (<T>() => T extends B ? 1 : 2) ? true : false;
+/** True when each of A and B is assignable to the other. */
+export type MutuallyAssignable<A, B> = [A] extends [B]
+  ? [B] extends [A] ? true : false
+  : false;
+/** Compiles only when T is `true`. */
+export type Assert<T extends true> = T;
 
 export interface Field {
   schema: Schema;
@@ -90,6 +111,10 @@ export const anyOf = (...options: Schema[]): Schema => ({
   kind: "any_of",
   options,
 });
+export const unmodelled = (feature: string): Schema => ({
+  kind: "unmodelled",
+  feature,
+});
 export const tagged = (
   tag: string,
   variants: Record<string, Schema>,
@@ -129,6 +154,7 @@ function expected(schema: Schema): string {
     case "object":
     case "json_object":
     case "tagged":
+    case "unmodelled":
       return "an object";
     case "any_of":
       return schema.options.map(expected).join(" or ");
@@ -156,6 +182,7 @@ function kindMatches(schema: Schema, value: unknown): boolean {
     case "object":
     case "json_object":
     case "tagged":
+    case "unmodelled":
       return isObject(value);
     case "any_of":
       return schema.options.some((o) => kindMatches(o, value));
@@ -179,6 +206,7 @@ function jsonTypes(schema: Schema): string[] {
     case "object":
     case "json_object":
     case "tagged":
+    case "unmodelled":
       return ["object"];
     case "any_of":
       return schema.options.flatMap(jsonTypes);
@@ -282,6 +310,13 @@ export function validate(
       }
       return validate(variant, value, path);
     }
+    case "unmodelled":
+      return {
+        code: "unmodelled_feature",
+        message:
+          `The simulator does not model ${schema.feature} ('${path}'): the server never sends it.`,
+        param: path,
+      };
     case "any_of": {
       // An exact match first; else an option of the same JSON type (so a
       // wrong enum string reads as invalid_value, not invalid_type).
