@@ -62,7 +62,7 @@ Deno.test("after a shutdown the retired model's handshake is refused: the caller
       "the stream was never closed: the caller is left in silence",
     );
     const ended = server.logs.events().find((e) => e.event === "call.ended");
-    assert.equal(ended?.reason, "upstream closed");
+    assert.equal(ended?.reason, "upstream refused");
     await delay(10);
     assert.equal(server.realtime.sessions.length, 0, "no session was opened");
   } finally {

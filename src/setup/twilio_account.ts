@@ -15,6 +15,7 @@ import { isRecord } from "../json.ts";
 import { readLimitedText } from "../http/responses.ts";
 import {
   apiError,
+  basicAuthorization,
   TwilioApiError,
   TwilioUnreachableError,
 } from "../twilio/rest_client.ts";
@@ -119,10 +120,10 @@ export class TwilioAccount {
 
   constructor(options: TwilioAccountOptions) {
     this.#options = options;
-    this.#authorization = `Basic ${
-      new TextEncoder().encode(`${options.accountSid}:${options.authToken}`)
-        .toBase64()
-    }`;
+    this.#authorization = basicAuthorization(
+      options.accountSid,
+      options.authToken,
+    );
   }
 
   // ---- api.twilio.com ----

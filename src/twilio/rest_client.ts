@@ -112,10 +112,10 @@ export class TwilioRestClient {
 
   constructor(options: TwilioRestOptions) {
     this.#options = options;
-    this.#authorization = `Basic ${
-      new TextEncoder().encode(`${options.accountSid}:${options.authToken}`)
-        .toBase64()
-    }`;
+    this.#authorization = basicAuthorization(
+      options.accountSid,
+      options.authToken,
+    );
   }
 
   /** `POST /2010-04-01/Accounts/{sid}/Calls.json`: 201 with the call's `sid`. */
@@ -190,6 +190,16 @@ export class TwilioRestClient {
     if (!response.ok) throw apiError(response.status, body);
     return body;
   }
+}
+
+/** HTTP Basic auth with the account SID and auth token, as Twilio's REST hosts take it. */
+export function basicAuthorization(
+  accountSid: string,
+  authToken: string,
+): string {
+  return `Basic ${
+    new TextEncoder().encode(`${accountSid}:${authToken}`).toBase64()
+  }`;
 }
 
 /** Twilio's error answer, read from its JSON body `{code, message, more_info}`. */
