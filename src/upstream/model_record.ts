@@ -147,13 +147,19 @@ export interface LookupOptions {
 export async function lookUpModel(
   options: LookupOptions,
 ): Promise<ModelLookup> {
+  // A look-up at start-up: no idle keep-alive connection is left behind.
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
   const result = await withDeadline(
     options.timeoutMs,
     options.signal,
     async (signal): Promise<ModelLookup> => {
       const response = await fetch(
         modelRecordUrl(options.endpoint, options.model),
-        { headers: { authorization: `Bearer ${options.apiKey}` }, signal },
+        {
+          client,
+          headers: { authorization: `Bearer ${options.apiKey}` },
+          signal,
+        },
       );
       if (!response.ok) {
         await response.body?.cancel();
@@ -171,7 +177,7 @@ export async function lookUpModel(
         ? { ok: true, record }
         : { ok: false, status: "invalid_record" };
     },
-  );
+  ).finally(() => client.close());
   return result.ok ? result.value : { ok: false, status: result.failure };
 }
 
