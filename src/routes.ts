@@ -10,7 +10,7 @@ import { mediaStreamHandler } from "./call/stream_route.ts";
 import { healthHandler } from "./health.ts";
 import { type Route, route } from "./http/router.ts";
 import { outboundWebhookHandlers } from "./outbound/webhooks.ts";
-import { webhookHandlers } from "./twilio/webhooks.ts";
+import { webhookHandlers } from "./call/webhooks.ts";
 import type { Services } from "./services.ts";
 
 export function routeTable(parts: Services): Route[] {

@@ -1,7 +1,7 @@
 /**
  * The HTTP app: a function from Request to Response, wired from a route
  * table. All three security layers end here: only a Twilio-signed webhook
- * mints a stream token (src/twilio/webhooks.ts), and only a signed upgrade
+ * mints a stream token (src/call/webhooks.ts), and only a signed upgrade
  * with an unused, unexpired token becomes a call (src/call/stream_route.ts).
  */
 
@@ -21,7 +21,7 @@ export {
   APOLOGY_MESSAGE,
   BUSY_MESSAGE,
   RESTARTING_MESSAGE,
-} from "./twilio/webhooks.ts";
+} from "./call/webhooks.ts";
 export { BUDGET_MESSAGE } from "./cost/budget.ts";
 
 export type { AppOptions } from "./services.ts";

@@ -10,7 +10,7 @@ import {
   PIN_PROMPT,
   PIN_RETRY_PROMPT,
   PIN_WRONG_MESSAGE,
-} from "../src/twilio/webhooks.ts";
+} from "../src/call/webhooks.ts";
 import { callSidFor } from "./helpers/placed_call.ts";
 import {
   PUBLIC_ORIGIN,

@@ -116,18 +116,6 @@ Deno.test("cycles() finds a loop through several nodes and nothing in a tree", (
   );
 });
 
-/**
- * Folder imports that still close a cycle, each to be removed by the work
- * named: the test fails on any other cycle, and on an entry no longer needed.
- */
-const PENDING: { from: string; to: string; why: string }[] = [
-  {
-    from: "src/twilio/",
-    to: "src/call/",
-    why: "the webhooks pre-warm and admit calls through Calls",
-  },
-];
-
 async function folderGraph(): Promise<Map<string, Set<string>>> {
   const edges = new Map<string, Set<string>>();
   for (const [file, targets] of await imports("src")) {
@@ -143,21 +131,5 @@ async function folderGraph(): Promise<Map<string, Set<string>>> {
 }
 
 Deno.test("no two folders of src/ import each other, directly or through others", async () => {
-  const edges = await folderGraph();
-  for (const { from, to, why } of PENDING) {
-    assert.ok(
-      edges.get(from)?.has(to),
-      `${from} → ${to} is gone (${why}): drop it from PENDING`,
-    );
-    edges.get(from)!.delete(to);
-  }
-  assert.deepEqual(cycles(edges), []);
-  for (const { from, to } of PENDING) {
-    edges.get(from)!.add(to);
-    assert.ok(
-      cycles(edges).length > 0,
-      `${from} → ${to} closes no cycle any more: drop it from PENDING`,
-    );
-    edges.get(from)!.delete(to);
-  }
+  assert.deepEqual(cycles(await folderGraph()), []);
 });

@@ -30,7 +30,7 @@ import { type Dialler, isMachine } from "./dialler.ts";
 import { outboundOpening, voicemailMessage } from "./opening.ts";
 import { publicOrigin, websocketOrigin } from "../public_url.ts";
 import { mintStreamToken } from "../stream_token.ts";
-import { claimOneStream } from "../twilio/one_stream.ts";
+import { claimOneStream } from "../call/one_stream.ts";
 import { readSignedForm } from "../twilio/signed_form.ts";
 import {
   connectStreamTwiml,

@@ -10,8 +10,8 @@
 import type { Admission } from "../admission.ts";
 import { maskCaller } from "../caller_number.ts";
 import { normalizeE164 } from "../e164.ts";
-import type { Calls } from "../call/calls.ts";
-import type { CallLeases } from "../call/lease.ts";
+import type { Calls } from "./calls.ts";
+import type { CallLeases } from "./lease.ts";
 import type { Config } from "../config.ts";
 import { type Budget, BUDGET_MESSAGE } from "../cost/budget.ts";
 import { text } from "../http/responses.ts";
@@ -20,9 +20,13 @@ import type { CallJournal } from "../journal/journal.ts";
 import type { Logger, LogLine } from "../log.ts";
 import { publicOrigin, websocketOrigin } from "../public_url.ts";
 import { mintStreamToken } from "../stream_token.ts";
-import { type CallerPin, stirFailed, stirPassedA } from "./caller_pin.ts";
+import {
+  type CallerPin,
+  stirFailed,
+  stirPassedA,
+} from "../twilio/caller_pin.ts";
 import { claimOneStream } from "./one_stream.ts";
-import { readSignedForm } from "./signed_form.ts";
+import { readSignedForm } from "../twilio/signed_form.ts";
 import {
   connectStreamTwiml,
   gatherDigitsTwiml,
@@ -30,7 +34,7 @@ import {
   rejectTwiml,
   sayAndHangUpTwiml,
   twimlResponse,
-} from "./twiml.ts";
+} from "../twilio/twiml.ts";
 
 export const RESTARTING_MESSAGE =
   "Sorry, your assistant is restarting right now. Please call back in a minute.";

@@ -5,7 +5,7 @@
  * stream, on any instance, is refused here: no token, no upstream session.
  */
 
-import type { CallLeases } from "../call/lease.ts";
+import type { CallLeases } from "./lease.ts";
 import { text } from "../http/responses.ts";
 import type { LogLine } from "../log.ts";
 
