@@ -148,6 +148,18 @@ Deno.test("a record from before the pace (no staleMs) is judged by the fast stal
   }
 });
 
+/** Waits for `condition` (real timers, a loaded machine), failing after 10 s. */
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!await condition()) {
+    assert.ok(Date.now() < deadline, `never happened: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 Deno.test("Instances beats fast while busy and slows down once idle", async () => {
   const kv = await Deno.openKv(":memory:");
   const timings = {
@@ -166,11 +178,12 @@ Deno.test("Instances beats fast while busy and slows down once idle", async () =
     const record = async () =>
       (await kv.get<InstanceRecord>(["instances", instance.id])).value!;
     assert.equal((await record()).staleMs, 75);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.ok(beats.length >= 3, `${beats.length} fast beats`);
+    await until(() => beats.length >= 3, "3 fast beats");
     busy = false;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.equal((await record()).staleMs, 90_000);
+    await until(
+      async () => (await record()).staleMs === 90_000,
+      "a slow beat once idle",
+    );
     const idleSince = beats.length;
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(
@@ -181,8 +194,7 @@ Deno.test("Instances beats fast while busy and slows down once idle", async () =
     // Named on a lease: fast again at once.
     await instance.hold(1000);
     assert.equal((await record()).staleMs, 75);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.ok(beats.length > idleSince, "fast beats again");
+    await until(() => beats.length > idleSince, "fast beats again");
   } finally {
     await instance.stop();
     kv.close();
