@@ -18,17 +18,16 @@ import { text } from "../http/responses.ts";
 import type { Handler } from "../http/router.ts";
 import type { CallJournal } from "../journal/journal.ts";
 import type { Logger, LogLine } from "../log.ts";
-import { publicOrigin, websocketOrigin } from "../public_url.ts";
-import { mintStreamToken } from "../stream_token.ts";
+import { publicOrigin } from "../public_url.ts";
 import {
   type CallerPin,
   stirFailed,
   stirPassedA,
 } from "../twilio/caller_pin.ts";
 import { claimOneStream } from "./one_stream.ts";
+import { connectCallTwiml } from "./stream_twiml.ts";
 import { readSignedForm } from "../twilio/signed_form.ts";
 import {
-  connectStreamTwiml,
   gatherDigitsTwiml,
   pauseAndRedirectTwiml,
   rejectTwiml,
@@ -86,6 +85,12 @@ export function webhookHandlers(options: WebhookOptions): {
   callEnded: Handler;
 } {
   const { config, logger, calls, journal } = options;
+  const streamStart = {
+    tokenKey: options.tokenKey,
+    streamTokenTtlSeconds: config.calls.streamTokenTtlSeconds,
+    publicUrl: config.server.publicUrl,
+    calls,
+  };
 
   /** Reads a form webhook and checks Twilio's signature; a Response when it fails. */
   const signedForm = (request: Request) =>
@@ -131,26 +136,11 @@ export function webhookHandlers(options: WebhookOptions): {
       options.refusal,
     );
     if (duplicate) return duplicate;
-    const { token, claims } = await mintStreamToken(
-      options.tokenKey,
-      callSid,
-      config.calls.streamTokenTtlSeconds,
-    );
-    // Open the Realtime session now, while Twilio fetches the TwiML and
-    // connects the stream, so the caller's first words do not wait for it.
-    calls.prewarm(claims);
     logger.log("info", "webhook.accepted", {
       callSid,
       caller: maskCaller(caller),
     });
-    const origin = publicOrigin(request, config.server.publicUrl);
-    return twimlResponse(
-      connectStreamTwiml(
-        `${websocketOrigin(origin)}/media-stream/${token}`,
-        { caller },
-        `${origin}/call-ended`,
-      ),
-    );
+    return connectCallTwiml(streamStart, request, { callSid, caller });
   };
 
   const askForPin = (request: Request, prompt: string) =>
@@ -307,29 +297,22 @@ export function webhookHandlers(options: WebhookOptions): {
           logger.log("warn", "call.not_resumed", { callSid, why: "budget" });
           return twimlResponse(sayAndHangUpTwiml(BUDGET_MESSAGE));
         }
-        const { token, claims } = await mintStreamToken(
-          options.tokenKey,
-          callSid,
-          config.calls.streamTokenTtlSeconds,
-        );
-        const plan = await calls.resumePlan(callSid);
+        const resume = await calls.resumePlan(callSid);
         // Nothing said yet: a call the server placed starts with its opening.
-        const opening = plan
+        const opening = resume
           ? undefined
           : await options.outbound?.openingFor(callSid);
-        calls.prewarm(claims, opening, plan);
         logger.log("info", "call.resuming", {
           callSid,
           cause: decision.cause,
           segment: decision.segment,
         });
-        return twimlResponse(
-          connectStreamTwiml(
-            `${websocketOrigin(origin)}/media-stream/${token}`,
-            { caller: params.get("From") ?? "" },
-            `${origin}/call-ended`,
-          ),
-        );
+        return connectCallTwiml(streamStart, request, {
+          callSid,
+          caller: params.get("From") ?? "",
+          opening,
+          resume,
+        });
       }
     }
   };

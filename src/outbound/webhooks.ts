@@ -28,15 +28,10 @@ import type { OutboundCall } from "../journal/outbound_calls.ts";
 import type { Logger, LogLine } from "../log.ts";
 import { type Dialler, isMachine } from "./dialler.ts";
 import { outboundOpening, voicemailMessage } from "./opening.ts";
-import { publicOrigin, websocketOrigin } from "../public_url.ts";
-import { mintStreamToken } from "../stream_token.ts";
 import { claimOneStream } from "../call/one_stream.ts";
+import { connectCallTwiml } from "../call/stream_twiml.ts";
 import { readSignedForm } from "../twilio/signed_form.ts";
-import {
-  connectStreamTwiml,
-  sayAndHangUpTwiml,
-  twimlResponse,
-} from "../twilio/twiml.ts";
+import { sayAndHangUpTwiml, twimlResponse } from "../twilio/twiml.ts";
 
 export const OUTBOUND_BUSY_MESSAGE =
   "Sorry, your assistant is tied up right now. Please call it back in a few minutes.";
@@ -135,24 +130,12 @@ export function outboundWebhookHandlers(options: OutboundWebhookOptions): {
       options.refusal,
     );
     if (duplicate) return duplicate;
-    const { token, claims } = await mintStreamToken(
-      options.tokenKey,
-      call.callSid,
-      options.streamTokenTtlSeconds,
-    );
-    options.calls.prewarm(
-      claims,
-      outboundOpening(call.topic, call.requestedBy),
-    );
     logger.log("info", "outbound.answered", callLog);
-    const origin = publicOrigin(request, options.publicUrl);
-    return twimlResponse(
-      connectStreamTwiml(
-        `${websocketOrigin(origin)}/media-stream/${token}`,
-        { caller: call.to },
-        `${origin}/call-ended`,
-      ),
-    );
+    return connectCallTwiml(options, request, {
+      callSid: call.callSid,
+      caller: call.to,
+      opening: outboundOpening(call.topic, call.requestedBy),
+    });
   };
 
   /**
