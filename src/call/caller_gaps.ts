@@ -24,8 +24,9 @@ const wholeFrames = (ms: number) => Math.floor(ms / FRAME_MS) * FRAME_MS;
 export class CallerGaps {
   /** The caller's timeline (ms) up to which audio, real or filled, went upstream. */
   #sentMs: number | undefined;
-  /** When (clock ms) the last frame came, and the timeline then. */
-  #lastFrame: { at: number; sentMs: number } | undefined;
+  /** When (clock ms) the last frame came, and the timeline then (per frame: no allocation). */
+  #lastFrameAt = 0;
+  #lastFrameSentMs = 0;
 
   /** A frame at `timestampMs` of `bytes` µ-law, now: the silence (ms) to send before it. */
   frame(timestampMs: number, bytes: number, now: number): number {
@@ -33,17 +34,17 @@ export class CallerGaps {
     const fill = wholeFrames(timestampMs - start);
     const silence = fill >= FRAME_MS ? fill : 0;
     this.#sentMs = start + silence + bytes / MULAW_BYTES_PER_MS;
-    this.#lastFrame = { at: now, sentMs: this.#sentMs };
+    this.#lastFrameAt = now;
+    this.#lastFrameSentMs = this.#sentMs;
     return silence;
   }
 
   /** Checked every so often: the silence (ms) to send now, after IDLE_GAP_MS without frames. */
   idle(now: number): number {
-    const last = this.#lastFrame;
-    if (!last || this.#sentMs === undefined) return 0;
-    const quiet = now - last.at;
+    if (this.#sentMs === undefined) return 0;
+    const quiet = now - this.#lastFrameAt;
     if (quiet <= IDLE_GAP_MS) return 0;
-    const fill = wholeFrames(last.sentMs + quiet - this.#sentMs);
+    const fill = wholeFrames(this.#lastFrameSentMs + quiet - this.#sentMs);
     if (fill < FRAME_MS) return 0;
     this.#sentMs += fill;
     return fill;
